@@ -1,0 +1,466 @@
+//! One AWS context for a run: the SDK configuration (credential chain, profile, region, endpoint
+//! overrides), the caller's identity, one client per service, and the record of every call made.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::anyhow;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde::Serialize;
+
+/// Operations that only read. Everything else counts as a write: for `--plan`, for the read-only
+/// guard and for `--stats`.
+pub fn is_read_operation(operation: &str) -> bool {
+    ["Get", "List", "Describe", "Head"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+        || operation == "GenerateCredentialReport"
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CallRecord {
+    pub service: String,
+    pub operation: String,
+    pub write: bool,
+}
+
+/// Every operation this run started, in order; and a switch that refuses writes while reading.
+#[derive(Debug, Default)]
+pub struct CallLog {
+    calls: Mutex<Vec<CallRecord>>,
+    read_only: AtomicBool,
+}
+
+impl CallLog {
+    pub fn records(&self) -> Vec<CallRecord> {
+        self.calls.lock().unwrap().clone()
+    }
+    pub fn writes(&self) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| c.write)
+            .count()
+    }
+    pub fn len(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// While set, any write operation fails before it is sent.
+    pub fn set_read_only(&self, on: bool) {
+        self.read_only.store(on, Ordering::SeqCst);
+    }
+}
+
+/// The interceptor every client carries: records each call and enforces the read-only switch.
+#[derive(Debug, Clone)]
+struct Recorder(Arc<CallLog>);
+
+impl Intercept for Recorder {
+    fn name(&self) -> &'static str {
+        "aws-harden-call-recorder"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = cfg
+            .load::<Metadata>()
+            .map(|m| (m.service().to_string(), m.name().to_string()))
+            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        let write = !is_read_operation(&operation);
+        if write && self.0.read_only.load(Ordering::SeqCst) {
+            return Err(format!(
+                "refused {service}:{operation}: this phase only reads (a bug in aws-harden)"
+            )
+            .into());
+        }
+        tracing::debug!(%service, %operation, write, "call");
+        self.0.calls.lock().unwrap().push(CallRecord {
+            service,
+            operation,
+            write,
+        });
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CallerKind {
+    Root,
+    User { name: String },
+    AssumedRole { role: String, session: String },
+    Other,
+}
+
+/// Who is calling, from `GetCallerIdentity` and the credentials in use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub account_id: String,
+    pub arn: String,
+    pub kind: CallerKind,
+    pub partition: String,
+    /// The access key ID this run signs with (not secret; used to delete root's own key last).
+    pub access_key_id: Option<String>,
+    /// Temporary credentials (a session token is present).
+    pub temporary: bool,
+    /// This run signs with an MFA session it obtained itself (`GetSessionToken` with a code).
+    pub mfa_session: bool,
+}
+
+impl Caller {
+    pub fn from_arn(
+        account_id: &str,
+        arn: &str,
+        access_key_id: Option<String>,
+        temporary: bool,
+    ) -> Caller {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let partition = parts.get(1).copied().unwrap_or("aws").to_string();
+        let resource = parts.get(5).copied().unwrap_or("");
+        let kind = if resource == "root" {
+            CallerKind::Root
+        } else if let Some(path) = resource.strip_prefix("user/") {
+            CallerKind::User {
+                name: path.rsplit('/').next().unwrap_or(path).to_string(),
+            }
+        } else if let Some(rest) = resource.strip_prefix("assumed-role/") {
+            let mut it = rest.splitn(2, '/');
+            CallerKind::AssumedRole {
+                role: it.next().unwrap_or("").to_string(),
+                session: it.next().unwrap_or("").to_string(),
+            }
+        } else {
+            CallerKind::Other
+        };
+        Caller {
+            account_id: account_id.to_string(),
+            arn: arn.to_string(),
+            kind,
+            partition,
+            access_key_id,
+            temporary,
+            mfa_session: false,
+        }
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.kind == CallerKind::Root
+    }
+
+    pub fn user_name(&self) -> Option<&str> {
+        match &self.kind {
+            CallerKind::User { name } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// A short description for people: "root user", "IAM user alice", ...
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            CallerKind::Root => "the root user".into(),
+            CallerKind::User { name } => format!("IAM user {name}"),
+            CallerKind::AssumedRole { role, session } => format!("role {role} (session {session})"),
+            CallerKind::Other => self.arn.clone(),
+        }
+    }
+}
+
+/// What the command line says about where and as whom to connect.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+}
+
+/// The run's AWS context.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub sdk: SdkConfig,
+    pub caller: Caller,
+    pub home_region: String,
+    pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// Always us-east-1: the Cost and Usage Report API exists nowhere else.
+    pub cur: aws_sdk_costandusagereport::Client,
+    pub calls: Arc<CallLog>,
+}
+
+const NO_CREDENTIALS_HELP: &str = "configure credentials with `aws configure` or `aws sso login --profile NAME` and pass --profile NAME, \
+or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+
+/// Load the SDK configuration the way the AWS CLI does (env, profiles, SSO, ...).
+pub async fn load_config(opts: &ConnectOptions) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(p) = &opts.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &opts.region {
+        loader = loader.region(Region::new(r.clone()));
+    }
+    let mut sdk = loader.load().await;
+    // IAM and STS requests cannot be signed without a region; fall back like the console does.
+    if sdk.region().is_none() {
+        sdk = sdk
+            .into_builder()
+            .region(Region::from_static("us-east-1"))
+            .build();
+    }
+    sdk
+}
+
+impl Aws {
+    /// Resolve credentials and identify the caller. Fails with advice when there are no credentials.
+    pub async fn connect(sdk: SdkConfig, calls: Arc<CallLog>) -> anyhow::Result<Aws> {
+        let provider = sdk
+            .credentials_provider()
+            .ok_or_else(|| anyhow!("no AWS credentials found: {NO_CREDENTIALS_HELP}"))?;
+        let creds = provider.provide_credentials().await.map_err(|e| {
+            anyhow!(
+                "no usable AWS credentials: {}\n{NO_CREDENTIALS_HELP}",
+                error_chain(&e)
+            )
+        })?;
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&sdk)
+                .interceptor(Recorder(calls.clone()))
+                .build(),
+        );
+        let id = sts.get_caller_identity().send().await.map_err(|e| {
+            anyhow!(
+                "AWS did not accept the credentials (GetCallerIdentity): {}\n{NO_CREDENTIALS_HELP}",
+                error_chain(&e)
+            )
+        })?;
+        let account_id = id.account().unwrap_or_default();
+        let arn = id.arn().unwrap_or_default();
+        let caller = Caller::from_arn(
+            account_id,
+            arn,
+            Some(creds.access_key_id().to_string()),
+            creds.session_token().is_some(),
+        );
+        let home_region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        Ok(Aws::build(sdk, caller, home_region, calls))
+    }
+
+    fn build(sdk: SdkConfig, caller: Caller, home_region: String, calls: Arc<CallLog>) -> Aws {
+        let rec = || Recorder(calls.clone());
+        let home = Region::new(home_region.clone());
+        // An endpoint override means an emulator or proxy: S3 then needs path-style addressing.
+        let path_style =
+            sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&sdk)
+                .interceptor(rec())
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&sdk)
+                .interceptor(rec())
+                .build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .region(home.clone())
+                .force_path_style(path_style)
+                .interceptor(rec())
+                .build(),
+        );
+        let kms = aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&sdk)
+                .region(home.clone())
+                .interceptor(rec())
+                .build(),
+        );
+        let cloudtrail = aws_sdk_cloudtrail::Client::from_conf(
+            aws_sdk_cloudtrail::config::Builder::from(&sdk)
+                .region(home)
+                .interceptor(rec())
+                .build(),
+        );
+        let cur = aws_sdk_costandusagereport::Client::from_conf(
+            aws_sdk_costandusagereport::config::Builder::from(&sdk)
+                .region(Region::from_static("us-east-1"))
+                .interceptor(rec())
+                .build(),
+        );
+        Aws {
+            sdk,
+            caller,
+            home_region,
+            iam,
+            sts,
+            s3,
+            kms,
+            cloudtrail,
+            cur,
+            calls,
+        }
+    }
+
+    /// The same context with regional clients in the plan's home region.
+    pub fn in_home_region(&self, home_region: &str) -> Aws {
+        Aws::build(
+            self.sdk.clone(),
+            self.caller.clone(),
+            home_region.to_string(),
+            self.calls.clone(),
+        )
+    }
+
+    /// The same context signing with other credentials (an MFA session, say).
+    pub fn with_credentials(
+        &self,
+        creds: aws_credential_types::Credentials,
+        caller: Caller,
+    ) -> Aws {
+        let sdk = self
+            .sdk
+            .clone()
+            .into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            )
+            .build();
+        Aws::build(sdk, caller, self.home_region.clone(), self.calls.clone())
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.caller.account_id
+    }
+}
+
+/// An error and its causes on one line ("dispatch failure" alone tells nobody anything). Service
+/// errors show AWS's code and message.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Turn an SDK error into a message with its cause chain and AWS's error code.
+pub fn sdk_error<E>(what: impl std::fmt::Display, e: E) -> anyhow::Error
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    anyhow!("{what}: {}", error_chain(&e))
+}
+
+/// The AWS error code of an SDK error, if the service sent one.
+pub fn error_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
+    match e {
+        SdkError::ServiceError(se) => se.err().code(),
+        _ => None,
+    }
+}
+
+/// `Ok(None)` when the call failed with one of `codes` (e.g. `NoSuchEntity`): absence is a state.
+pub fn absent_on<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    codes: &[&str],
+    what: impl std::fmt::Display,
+) -> anyhow::Result<Option<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if error_code(&e).is_some_and(|c| codes.contains(&c)) => Ok(None),
+        Err(e) => Err(sdk_error(what, e)),
+    }
+}
+
+/// Attach a description to an SDK result.
+pub trait SdkResultExt<T> {
+    fn describe(self, what: impl std::fmt::Display) -> anyhow::Result<T>;
+}
+
+impl<T, E> SdkResultExt<T> for Result<T, E>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    fn describe(self, what: impl std::fmt::Display) -> anyhow::Result<T> {
+        self.map_err(|e| sdk_error(what, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_allow_list() {
+        for op in [
+            "GetGroup",
+            "ListUsers",
+            "DescribeTrails",
+            "HeadBucket",
+            "GetCallerIdentity",
+            "GenerateCredentialReport",
+        ] {
+            assert!(is_read_operation(op), "{op}");
+        }
+        for op in [
+            "CreateGroup",
+            "PutGroupPolicy",
+            "DeleteAccessKey",
+            "UpdateAccountPasswordPolicy",
+            "StartLogging",
+            "LookupEvents",
+        ] {
+            assert!(!is_read_operation(op), "{op}");
+        }
+    }
+
+    #[test]
+    fn caller_kinds() {
+        let root = Caller::from_arn("1", "arn:aws:iam::123456789012:root", None, false);
+        assert!(root.is_root());
+        let user = Caller::from_arn("1", "arn:aws:iam::123456789012:user/ops/alice", None, false);
+        assert_eq!(user.user_name(), Some("alice"));
+        let role = Caller::from_arn(
+            "1",
+            "arn:aws-cn:sts::123456789012:assumed-role/Admin/bob",
+            None,
+            true,
+        );
+        assert_eq!(
+            role.kind,
+            CallerKind::AssumedRole {
+                role: "Admin".into(),
+                session: "bob".into()
+            }
+        );
+        assert_eq!(role.partition, "aws-cn");
+    }
+}

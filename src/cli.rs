@@ -1,0 +1,120 @@
+//! Command-line definitions only. Each flag is documented where it is defined.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Three ways to use it:
+  First-time setup, at a terminal (the wizard looks at the account and writes plans/<account>.toml):
+    aws-harden
+  Dry run: show what differs from a plan, change nothing (exit 0 = matches, 2 = changes pending):
+    aws-harden --plan -f plans/baseline.toml
+  Apply, or re-run later to confirm and repair drift:
+    aws-harden -f plans/baseline.toml
+    aws-harden -f plans/baseline.toml --yes        # from CI or cron: never prompts
+
+Exit codes: 0 success / account matches; 1 error or failed change; 2 changes or manual actions
+pending (--plan); 130 interrupted.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aws-harden",
+    version,
+    about = "Take a new AWS account from root-user-only to hardened, and keep it that way",
+    after_help = AFTER_HELP
+)]
+pub struct Cli {
+    /// Plan file (TOML) to check or apply. Without it, at a terminal, the wizard writes one.
+    #[arg(short = 'f', long = "file", value_name = "PLAN")]
+    pub file: Option<PathBuf>,
+
+    /// Dry run: show the changes and write nothing. Exit 0 if the account matches, 2 if not.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// Apply without asking and never prompt; steps that need a person become manual actions.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Output format for the changes and the result.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// Also report calls made, writes made and time spent.
+    #[arg(long)]
+    pub stats: bool,
+
+    /// AWS profile to use (default: AWS_PROFILE, then "default").
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS region for the API calls (default: AWS_REGION or the profile's). Resources still go in
+    /// the plan's home_region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// A current code from your MFA device, to run with an MFA session (needed once the admin
+    /// group enforces MFA and you use access keys).
+    #[arg(long, value_name = "CODE")]
+    pub mfa_code: Option<String>,
+
+    /// Serial number (ARN) of the MFA device for --mfa-code; found automatically when omitted.
+    #[arg(long, value_name = "ARN", requires = "mfa_code")]
+    pub mfa_serial: Option<String>,
+
+    /// Log what happens on stderr (-v: info, -vv: debug, including every AWS call).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people: terraform-style changes.
+    Human,
+    /// For programs: one JSON document on stdout (fields documented in the README).
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn plan_flag_and_file() {
+        let cli = Cli::try_parse_from(["aws-harden", "--plan", "-f", "plans/x.toml"]).unwrap();
+        assert!(cli.plan);
+        assert_eq!(cli.file.unwrap(), PathBuf::from("plans/x.toml"));
+    }
+
+    #[test]
+    fn mfa_serial_needs_a_code() {
+        assert!(
+            Cli::try_parse_from(["aws-harden", "--mfa-serial", "arn:aws:iam::1:mfa/x"]).is_err()
+        );
+    }
+
+    #[test]
+    fn output_json() {
+        let cli = Cli::try_parse_from(["aws-harden", "--output", "json", "-f", "p.toml"]).unwrap();
+        assert_eq!(cli.output, OutputFormat::Json);
+    }
+}

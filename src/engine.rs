@@ -1,0 +1,293 @@
+//! The engine: observe every managed control concurrently, diff (pure), and apply the changes in
+//! order — re-checking before each control's writes that the account still is as shown, stopping at
+//! the first failure, verifying by observing again, and taking access away only at the very end.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::future::join_all;
+use serde::Serialize;
+
+use crate::aws::Aws;
+use crate::change::{Change, ControlId, Diff, Notice, Stage, Summary};
+use crate::controls::{self, DiffContext, Observation};
+use crate::interact::{Interaction, Reporter};
+use crate::plan::Plan;
+
+/// What a run found: the account, the plan (placeholders expanded) and the changes it implies.
+#[derive(Clone, Debug)]
+pub struct Assessment {
+    pub plan: Plan,
+    pub observed: Vec<Observation>,
+    pub changes: Vec<Change>,
+    pub notices: Vec<Notice>,
+    /// Controls the plan does not manage.
+    pub unmanaged: Vec<ControlId>,
+    pub interactive: bool,
+}
+
+impl Assessment {
+    pub fn summary(&self) -> Summary {
+        Summary::of(&self.changes)
+    }
+    pub fn pending(&self) -> bool {
+        !self.changes.is_empty()
+    }
+}
+
+/// Observe every managed control at once (reads only; writes are refused while observing).
+pub async fn observe_all(
+    aws: &Aws,
+    plan: &Plan,
+    ids: &[ControlId],
+) -> anyhow::Result<Vec<Observation>> {
+    aws.calls.set_read_only(true);
+    let results = join_all(ids.iter().map(|&id| controls::observe(id, aws, plan))).await;
+    aws.calls.set_read_only(false);
+    results.into_iter().collect()
+}
+
+/// Diff every observation: pure.
+pub fn diff_all(ctx: &DiffContext, observed: &[Observation]) -> Diff {
+    let mut all = Diff::default();
+    for o in observed {
+        all.extend(controls::diff(ctx, o));
+    }
+    // Stable: stage first, then control order, then the order the control produced.
+    all.changes.sort_by_key(|c| (c.stage, c.control));
+    all
+}
+
+/// Observe and diff.
+pub async fn assess(
+    aws: &Aws,
+    plan: &Plan,
+    interactive: bool,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Assessment> {
+    let ids = controls::managed(plan);
+    reporter.phase("Observing the account");
+    let observed = observe_all(aws, plan, &ids).await;
+    reporter.phase_done();
+    let observed = observed?;
+    let ctx = DiffContext {
+        plan,
+        caller: &aws.caller,
+        interactive,
+    };
+    let d = diff_all(&ctx, &observed);
+    Ok(Assessment {
+        plan: plan.clone(),
+        observed,
+        changes: d.changes,
+        notices: d.notices,
+        unmanaged: ControlId::ALL
+            .into_iter()
+            .filter(|id| !ids.contains(id))
+            .collect(),
+        interactive,
+    })
+}
+
+/// How an apply ended.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApplyReport {
+    /// Changes that were applied successfully, in order.
+    pub applied: Vec<Change>,
+    /// The change whose write failed, and why. Nothing after it was attempted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<Failure>,
+    /// Changes not attempted (after a failure, a refusal or an interruption).
+    pub not_attempted: Vec<Change>,
+    /// Manual actions that remain for a person.
+    pub manual: Vec<Change>,
+    /// Changes that were applied but did not show when observed again.
+    pub not_verified: Vec<Change>,
+    /// The account changed between the changes shown and the write: nothing more was written.
+    pub stale: bool,
+    /// Ctrl-C stopped the apply after the call in flight.
+    pub interrupted: bool,
+    /// Things to tell the person at the end (what changed for them, how to carry on).
+    pub messages: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Failure {
+    pub change: Change,
+    pub error: String,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_none() && !self.stale && !self.interrupted && self.not_verified.is_empty()
+    }
+    pub fn summary(&self) -> Summary {
+        Summary::of(&self.applied)
+    }
+}
+
+/// Set by the Ctrl-C handler: stop after the call in flight.
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn non_manual(changes: &[Change]) -> Vec<Change> {
+    changes.iter().filter(|c| !c.is_manual()).cloned().collect()
+}
+
+/// Apply the assessed changes.
+pub async fn apply(
+    aws: &Aws,
+    assessment: &Assessment,
+    reporter: &dyn Reporter,
+    io: &dyn Interaction,
+    interrupt: &Interrupt,
+) -> ApplyReport {
+    let plan = &assessment.plan;
+    let ctx = DiffContext {
+        plan,
+        caller: &aws.caller,
+        interactive: assessment.interactive,
+    };
+    let mut report = ApplyReport {
+        manual: assessment
+            .changes
+            .iter()
+            .filter(|c| c.is_manual())
+            .cloned()
+            .collect(),
+        ..ApplyReport::default()
+    };
+    let todo = non_manual(&assessment.changes);
+    // What is still to do, per control: the re-check compares a fresh diff with exactly this.
+    let mut remaining: BTreeMap<ControlId, Vec<Change>> = BTreeMap::new();
+    for c in &todo {
+        remaining.entry(c.control).or_default().push(c.clone());
+    }
+    let mut checked: Option<(Stage, ControlId)> = None;
+    let mut verified_main = false;
+
+    for (i, change) in todo.iter().enumerate() {
+        let stop =
+            |report: &mut ApplyReport| report.not_attempted.extend(todo[i..].iter().cloned());
+        if interrupt.is_set() {
+            report.interrupted = true;
+            stop(&mut report);
+            return report;
+        }
+        // Before anything that takes access away: every earlier write verified.
+        if change.stage > Stage::Main && !verified_main {
+            verified_main = true;
+            if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter).await {
+                report
+                    .messages
+                    .push(format!("verification could not run: {e:#}"));
+                report.not_verified.extend(report.applied.iter().cloned());
+            }
+            if !report.not_verified.is_empty() {
+                report.messages.push(
+                    "Nothing that takes access away was attempted because earlier changes did not verify.".into(),
+                );
+                stop(&mut report);
+                return report;
+            }
+        }
+        // Before a control's first write in a stage: is the account still as shown?
+        if checked != Some((change.stage, change.control)) {
+            checked = Some((change.stage, change.control));
+            let expected = remaining.get(&change.control).cloned().unwrap_or_default();
+            match recheck(aws, &ctx, change.control).await {
+                Ok(fresh) if fresh == expected => {}
+                Ok(_) => {
+                    report.stale = true;
+                    report.messages.push(format!(
+                        "The account changed since the plan was shown ({}); nothing more was written. Run again.",
+                        change.control.as_str()
+                    ));
+                    stop(&mut report);
+                    return report;
+                }
+                Err(e) => {
+                    report.failed = Some(Failure {
+                        change: change.clone(),
+                        error: format!("re-checking before writing: {e:#}"),
+                    });
+                    stop(&mut report);
+                    return report;
+                }
+            }
+        }
+        reporter.change_started(change);
+        match controls::apply(aws, plan, &change.op, io).await {
+            Ok(()) => {
+                reporter.change_finished(change, Ok(()));
+                report.applied.push(change.clone());
+                if let Some(list) = remaining.get_mut(&change.control)
+                    && let Some(pos) = list.iter().position(|c| c == change)
+                {
+                    list.remove(pos);
+                }
+            }
+            Err(e) => {
+                let msg = format!("{e:#}");
+                reporter.change_finished(change, Err(&msg));
+                report.failed = Some(Failure {
+                    change: change.clone(),
+                    error: msg,
+                });
+                report.not_attempted.extend(todo[i + 1..].iter().cloned());
+                return report;
+            }
+        }
+    }
+    if !verified_main && let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter).await {
+        report
+            .messages
+            .push(format!("verification could not run: {e:#}"));
+        report.not_verified.extend(report.applied.iter().cloned());
+    }
+    report
+}
+
+async fn recheck(aws: &Aws, ctx: &DiffContext<'_>, id: ControlId) -> anyhow::Result<Vec<Change>> {
+    let observed = observe_all(aws, ctx.plan, &[id]).await?;
+    Ok(non_manual(&diff_all(ctx, &observed).changes))
+}
+
+/// Observe the controls that were changed again; every applied Main-stage change must be gone.
+async fn verify(
+    aws: &Aws,
+    ctx: &DiffContext<'_>,
+    remaining: &BTreeMap<ControlId, Vec<Change>>,
+    report: &mut ApplyReport,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<()> {
+    let mut ids: Vec<ControlId> = report.applied.iter().map(|c| c.control).collect();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    reporter.phase("Verifying");
+    let observed = observe_all(aws, ctx.plan, &ids).await;
+    reporter.phase_done();
+    let fresh = non_manual(&diff_all(ctx, &observed?).changes);
+    for c in fresh {
+        let still_planned = remaining.get(&c.control).is_some_and(|r| r.contains(&c));
+        if !still_planned {
+            report.not_verified.push(c);
+        }
+    }
+    Ok(())
+}

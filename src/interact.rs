@@ -1,0 +1,116 @@
+//! How core code talks to the person running it, without knowing about terminals: a `Reporter`
+//! for progress and an `Interaction` for questions and secrets. Only `ui` implements them.
+
+use crate::change::Change;
+
+/// Progress of a run.
+pub trait Reporter: Send + Sync {
+    /// A phase begins ("Observing the account", "Verifying").
+    fn phase(&self, text: &str);
+    /// A phase ended.
+    fn phase_done(&self);
+    /// A change starts being applied.
+    fn change_started(&self, change: &Change);
+    /// A change finished; `Err` carries the failure message.
+    fn change_finished(&self, change: &Change, result: Result<(), &str>);
+}
+
+/// Questions, messages and secrets during apply. Implementations hide progress while prompting.
+pub trait Interaction: Send + Sync {
+    /// A person can answer questions now (a terminal, and not `--yes`).
+    fn is_interactive(&self) -> bool;
+    /// Ask a yes/no question. Never called when not interactive.
+    fn confirm(&self, question: &str, default: bool) -> anyhow::Result<bool>;
+    /// Ask for a line of text; `validate` returns an error message to re-ask with.
+    fn input(
+        &self,
+        prompt: &str,
+        validate: &dyn Fn(&str) -> Result<(), String>,
+    ) -> anyhow::Result<String>;
+    /// Tell the person something now (on the terminal, above any progress).
+    fn message(&self, text: &str);
+    /// Hand over a secret exactly once: on the terminal when stdout is one, else into a new file
+    /// with mode 0600. Returns where it went, for the summary. Never logged.
+    fn deliver_secret(&self, title: &str, file_stem: &str, secret: &str) -> anyhow::Result<String>;
+}
+
+/// For runs nobody watches (and for tests): no questions; secrets go to 0600 files in `dir`.
+pub struct Unattended {
+    pub dir: std::path::PathBuf,
+}
+
+impl Interaction for Unattended {
+    fn is_interactive(&self) -> bool {
+        false
+    }
+    fn confirm(&self, _question: &str, default: bool) -> anyhow::Result<bool> {
+        Ok(default)
+    }
+    fn input(
+        &self,
+        prompt: &str,
+        _validate: &dyn Fn(&str) -> Result<(), String>,
+    ) -> anyhow::Result<String> {
+        anyhow::bail!("cannot ask \"{prompt}\": not running interactively")
+    }
+    fn message(&self, text: &str) {
+        eprintln!("{text}");
+    }
+    fn deliver_secret(&self, title: &str, file_stem: &str, secret: &str) -> anyhow::Result<String> {
+        let path = write_secret_file(&self.dir, file_stem, secret)?;
+        Ok(format!("{title} written to {} (mode 0600)", path.display()))
+    }
+}
+
+/// Create a new file readable only by its owner and write the secret into it. Never overwrites:
+/// if the name is taken, a numbered name is used.
+pub fn write_secret_file(
+    dir: &std::path::Path,
+    stem: &str,
+    secret: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    for n in 0..100 {
+        let name = if n == 0 {
+            format!("{stem}.txt")
+        } else {
+            format!("{stem}.{n}.txt")
+        };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(secret.as_bytes())?;
+                f.write_all(b"\n")?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => anyhow::bail!("cannot create {}: {e}", path.display()),
+        }
+    }
+    anyhow::bail!("cannot create a new file for {stem} in {}", dir.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn secret_files_are_private_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write_secret_file(dir.path(), "pw", "one").unwrap();
+        let b = write_secret_file(dir.path(), "pw", "two").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "one\n");
+        assert_eq!(
+            std::fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}

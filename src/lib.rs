@@ -1,0 +1,12 @@
+//! aws-harden as a library: the binary in `main.rs` is a thin shell around `commands::run`.
+
+pub mod aws;
+pub mod change;
+pub mod cli;
+pub mod commands;
+pub mod controls;
+pub mod engine;
+pub mod interact;
+pub mod plan;
+pub mod policy;
+pub mod ui;

@@ -1,0 +1,239 @@
+//! The plan file's shape. Every table rejects unknown keys (a typo must never silently turn a
+//! control off). A missing table means the control is not managed; a present table is managed unless
+//! it says `enabled = false`. Missing keys take the recommended value shown in `plans/baseline.toml`.
+
+use serde::{Deserialize, Serialize};
+
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Plan format version; must be 1.
+    pub version: u32,
+    /// Where regional resources (trail, buckets, key) live, whatever `--region` a run uses.
+    pub home_region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_group: Option<AdminGroupPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_user: Option<AdminUserPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<PasswordPolicyPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<RootPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloudtrail: Option<CloudTrailPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_report: Option<CostReportPlan>,
+}
+
+/// The section if present and enabled.
+fn managed<T>(section: &Option<T>, enabled: impl Fn(&T) -> bool) -> Option<&T> {
+    section.as_ref().filter(|s| enabled(s))
+}
+
+impl Plan {
+    pub fn admin_group(&self) -> Option<&AdminGroupPlan> {
+        managed(&self.admin_group, |s| s.enabled)
+    }
+    pub fn admin_user(&self) -> Option<&AdminUserPlan> {
+        managed(&self.admin_user, |s| s.enabled)
+    }
+    pub fn password_policy(&self) -> Option<&PasswordPolicyPlan> {
+        managed(&self.password_policy, |s| s.enabled)
+    }
+    pub fn root(&self) -> Option<&RootPlan> {
+        managed(&self.root, |s| s.enabled)
+    }
+    pub fn cloudtrail(&self) -> Option<&CloudTrailPlan> {
+        managed(&self.cloudtrail, |s| s.enabled)
+    }
+    pub fn cost_report(&self) -> Option<&CostReportPlan> {
+        managed(&self.cost_report, |s| s.enabled)
+    }
+    /// The group the admin user joins: the admin group's name (managed or not).
+    pub fn admin_group_name(&self) -> Option<&str> {
+        self.admin_group.as_ref().map(|g| g.name.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminGroupPlan {
+    pub enabled: bool,
+    /// IAM group name (1-128 of `A-Za-z0-9+=,.@_-`; placeholders allowed).
+    pub name: String,
+    /// Attach the AWS-managed `AdministratorAccess` policy.
+    pub administrator_access: bool,
+    /// Add the inline policy that denies everything but MFA set-up until the caller signs in with MFA.
+    pub require_mfa: bool,
+}
+
+impl Default for AdminGroupPlan {
+    fn default() -> Self {
+        AdminGroupPlan {
+            enabled: true,
+            name: "Administrators".into(),
+            administrator_access: true,
+            require_mfa: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminUserPlan {
+    pub enabled: bool,
+    /// IAM user name (1-64 of `A-Za-z0-9+=,.@_-`; placeholders allowed).
+    pub name: String,
+    /// Give the user a console password (generated; shown once; changed at first sign-in).
+    pub console_access: bool,
+    /// Enroll a virtual MFA device for the user (at a terminal; a manual action otherwise).
+    pub mfa: bool,
+    /// Create one access key and store it as a profile in the AWS shared credentials file.
+    /// Off by default: CIS 1.10 discourages keys at initial set-up for console users, and the key
+    /// needs an MFA session to do anything once the admin group requires MFA.
+    pub access_key: bool,
+    /// Profile name for that access key.
+    pub access_key_profile: String,
+}
+
+impl Default for AdminUserPlan {
+    fn default() -> Self {
+        AdminUserPlan {
+            enabled: true,
+            name: "admin".into(),
+            console_access: true,
+            mfa: true,
+            access_key: false,
+            access_key_profile: "aws-harden-admin".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordPolicyPlan {
+    pub enabled: bool,
+    /// 6-128; CIS 1.7 asks for at least 14.
+    pub minimum_length: u32,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub require_numbers: bool,
+    pub require_symbols: bool,
+    pub allow_users_to_change_password: bool,
+    /// Days until a password expires, 1-1095; 0 means passwords never expire.
+    pub max_password_age_days: u32,
+    /// How many previous passwords cannot be reused, 1-24; 0 means no check. CIS 1.8 asks for 24.
+    pub password_reuse_prevention: u32,
+    /// Expired passwords can only be reset by an administrator.
+    pub hard_expiry: bool,
+}
+
+impl Default for PasswordPolicyPlan {
+    fn default() -> Self {
+        PasswordPolicyPlan {
+            enabled: true,
+            minimum_length: 14,
+            require_uppercase: true,
+            require_lowercase: true,
+            require_numbers: true,
+            require_symbols: true,
+            allow_users_to_change_password: true,
+            max_password_age_days: 0,
+            password_reuse_prevention: 24,
+            hard_expiry: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RootPlan {
+    pub enabled: bool,
+    /// Remove the root user's access keys (CIS 1.3). Only the root user itself can; for anyone else
+    /// this is a manual action.
+    pub delete_access_keys: bool,
+    /// Require MFA on the root user (CIS 1.4). AWS has no API to enable it: a manual action until done.
+    pub require_mfa: bool,
+}
+
+impl Default for RootPlan {
+    fn default() -> Self {
+        RootPlan {
+            enabled: true,
+            delete_access_keys: true,
+            require_mfa: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudTrailPlan {
+    pub enabled: bool,
+    /// Trail name.
+    pub trail_name: String,
+    /// Bucket the trail logs into (S3 naming rules; placeholders allowed).
+    pub bucket: String,
+    /// Alias of the customer-managed KMS key that encrypts the logs (`alias/...`).
+    pub kms_key_alias: String,
+    /// Expire log objects after this many days; 0 keeps them forever.
+    pub retention_days: u32,
+    /// Adopt an existing trail that already meets the plan instead of creating a second one.
+    pub adopt_existing: bool,
+    /// Server access logging for the trail bucket into this second bucket (CIS 3.4); empty: off.
+    pub access_log_bucket: String,
+}
+
+impl Default for CloudTrailPlan {
+    fn default() -> Self {
+        CloudTrailPlan {
+            enabled: true,
+            trail_name: "aws-harden".into(),
+            bucket: "aws-harden-trail-{account_id}-{home_region}".into(),
+            kms_key_alias: "alias/aws-harden-cloudtrail".into(),
+            retention_days: 365,
+            adopt_existing: true,
+            access_log_bucket: String::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostReportPlan {
+    pub enabled: bool,
+    /// Report name.
+    pub report_name: String,
+    /// Bucket the report is delivered to (S3 naming rules; placeholders allowed).
+    pub bucket: String,
+    /// Key prefix inside the bucket; must not end in `/`.
+    pub s3_prefix: String,
+    /// HOURLY, DAILY or MONTHLY.
+    pub time_unit: String,
+    /// parquet or csv.
+    pub format: String,
+    /// Include resource IDs (RESOURCES schema element).
+    pub include_resources: bool,
+    /// Refresh reports of closed months when AWS applies late charges.
+    pub refresh_closed_reports: bool,
+    /// OVERWRITE_REPORT or CREATE_NEW_REPORT.
+    pub versioning: String,
+}
+
+impl Default for CostReportPlan {
+    fn default() -> Self {
+        CostReportPlan {
+            enabled: true,
+            report_name: "aws-harden-cur".into(),
+            bucket: "aws-harden-cur-{account_id}-{home_region}".into(),
+            s3_prefix: "cur".into(),
+            time_unit: "HOURLY".into(),
+            format: "parquet".into(),
+            include_resources: true,
+            refresh_closed_reports: true,
+            versioning: "OVERWRITE_REPORT".into(),
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The JSON output (`--output json`): one document on stdout. Field names are documented in the
+//! README; secrets never appear here.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::aws::{Aws, CallRecord};
+use crate::change::{Change, Notice, Summary};
+use crate::engine::{ApplyReport, Assessment};
+
+#[derive(Serialize)]
+pub struct Stats {
+    pub calls: usize,
+    pub writes: usize,
+    pub seconds: f64,
+    pub operations: Vec<CallRecord>,
+}
+
+impl Stats {
+    pub fn of(aws: &Aws, seconds: f64) -> Stats {
+        Stats {
+            calls: aws.calls.len(),
+            writes: aws.calls.writes(),
+            seconds,
+            operations: aws.calls.records(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    account_id: &'a str,
+    caller: &'a crate::aws::Caller,
+    plan_file: &'a str,
+    home_region: &'a str,
+    mode: &'a str,
+    changes: &'a [Change],
+    notices: &'a [Notice],
+    summary: Summary,
+    pending: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<Value>,
+    stats: Stats,
+}
+
+pub fn document(
+    aws: &Aws,
+    plan_file: &str,
+    mode: &str,
+    a: &Assessment,
+    result: Option<&ApplyReport>,
+    stats: Stats,
+) -> String {
+    let doc = Document {
+        account_id: aws.account_id(),
+        caller: &aws.caller,
+        plan_file,
+        home_region: &a.plan.home_region,
+        mode,
+        changes: &a.changes,
+        notices: &a.notices,
+        summary: a.summary(),
+        pending: a.pending(),
+        result: result.map(|r| {
+            json!({
+                "succeeded": r.succeeded(),
+                "summary": r.summary(),
+                "applied": r.applied,
+                "failed": r.failed,
+                "not_attempted": r.not_attempted,
+                "not_verified": r.not_verified,
+                "manual": r.manual,
+                "stale": r.stale,
+                "interrupted": r.interrupted,
+                "messages": r.messages,
+            })
+        }),
+        stats,
+    };
+    serde_json::to_string_pretty(&doc).expect("serializable")
+}

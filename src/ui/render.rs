@@ -1,0 +1,270 @@
+//! Human rendering of changes and results: terraform-style markers, before -> after per field.
+//! Pure functions from data to text, so the exact output is testable with and without colour.
+
+use std::fmt::Write;
+
+use console::Style;
+
+use crate::aws::Caller;
+use crate::change::{Action, Change, ControlId, Notice, NoticeLevel, Stage, Summary};
+use crate::engine::{ApplyReport, Assessment};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Palette {
+    pub color: bool,
+}
+
+impl Palette {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            style.force_styling(true).apply_to(text).to_string()
+        } else {
+            text.to_string()
+        }
+    }
+    fn action(&self, a: Action, text: &str) -> String {
+        let style = match a {
+            Action::Create => Style::new().green(),
+            Action::Update => Style::new().yellow(),
+            Action::Delete => Style::new().red(),
+            Action::Manual => Style::new().cyan(),
+        };
+        self.paint(style, text)
+    }
+    fn bold(&self, text: &str) -> String {
+        self.paint(Style::new().bold(), text)
+    }
+    fn dim(&self, text: &str) -> String {
+        self.paint(Style::new().dim(), text)
+    }
+    fn warn(&self, text: &str) -> String {
+        self.paint(Style::new().yellow().bold(), text)
+    }
+}
+
+pub fn header(caller: &Caller, plan_path: &str, home_region: &str) -> String {
+    format!(
+        "Account {} as {} ({})\nPlan {} (home region {})\n",
+        caller.account_id,
+        caller.describe(),
+        caller.arn,
+        plan_path,
+        home_region
+    )
+}
+
+fn value(v: &Option<String>) -> String {
+    match v {
+        Some(s) => format!("{s:?}"),
+        None => "(none)".to_string(),
+    }
+}
+
+pub fn change(p: Palette, c: &Change) -> String {
+    let mut out = String::new();
+    let marker = p.action(c.action, &c.action.marker().to_string());
+    let _ = write!(out, "  {marker} {}", c.resource);
+    if c.stage > Stage::Main {
+        let _ = write!(out, " {}", p.dim("(last)"));
+    }
+    out.push('\n');
+    for f in &c.fields {
+        let _ = writeln!(
+            out,
+            "      {}: {} -> {}",
+            f.field,
+            value(&f.before),
+            value(&f.after)
+        );
+    }
+    if let Some(note) = &c.note {
+        for line in note.lines() {
+            let _ = writeln!(out, "      {}", p.dim(line));
+        }
+    }
+    out
+}
+
+fn cis_label(ids: &[&str]) -> String {
+    if ids.is_empty() {
+        String::new()
+    } else {
+        format!(" (CIS {})", ids.join(", "))
+    }
+}
+
+pub fn notice(p: Palette, n: &Notice) -> String {
+    let mark = match n.level {
+        NoticeLevel::Info => p.dim("i"),
+        NoticeLevel::Warning => p.warn("warning:"),
+    };
+    format!("  {mark} {}{}\n", n.message, cis_label(&n.cis))
+}
+
+/// Changes grouped by control, then notices, then the one-line summary.
+pub fn assessment(p: Palette, a: &Assessment) -> String {
+    let mut out = String::new();
+    for id in ControlId::ALL {
+        let changes: Vec<&Change> = a.changes.iter().filter(|c| c.control == id).collect();
+        let notices: Vec<&Notice> = a.notices.iter().filter(|n| n.control == id).collect();
+        if changes.is_empty() && notices.is_empty() {
+            continue;
+        }
+        let mut cis: Vec<&str> = changes.iter().flat_map(|c| c.cis.iter().copied()).collect();
+        cis.sort();
+        cis.dedup();
+        let _ = writeln!(out, "\n{}{}", p.bold(id.title()), cis_label(&cis));
+        for c in changes {
+            out.push_str(&change(p, c));
+        }
+        for n in notices {
+            out.push_str(&notice(p, n));
+        }
+    }
+    if !a.unmanaged.is_empty() {
+        let names: Vec<&str> = a.unmanaged.iter().map(|c| c.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "\n{}",
+            p.dim(&format!("Not managed by this plan: {}", names.join(", ")))
+        );
+    }
+    let _ = writeln!(out, "\n{}", plan_summary(&a.summary()));
+    out
+}
+
+pub fn plan_summary(s: &Summary) -> String {
+    if s.is_empty() {
+        return "No changes. The account matches the plan.".into();
+    }
+    format!(
+        "Plan: {} to create, {} to change, {} to delete, {} manual {}.",
+        s.create,
+        s.update,
+        s.delete,
+        s.manual,
+        if s.manual == 1 { "action" } else { "actions" }
+    )
+}
+
+/// The end of an apply: what was done, what failed, what was not attempted, what a person must do.
+pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
+    let mut out = String::new();
+    let s = r.summary();
+    let counts = format!(
+        "{} created, {} changed, {} deleted",
+        s.create, s.update, s.delete
+    );
+    if r.succeeded() {
+        let _ = writeln!(
+            out,
+            "\n{} {counts} in {elapsed_secs:.1}s.",
+            p.bold("Apply complete:")
+        );
+    } else {
+        let what = if r.interrupted {
+            "Apply interrupted"
+        } else if r.stale {
+            "Apply stopped"
+        } else {
+            "Apply failed"
+        };
+        let _ = writeln!(
+            out,
+            "\n{} {counts} before stopping.",
+            p.warn(&format!("{what}:"))
+        );
+    }
+    if let Some(f) = &r.failed {
+        let _ = writeln!(out, "Failed:\n{}      {}", change(p, &f.change), f.error);
+    }
+    for c in &r.not_verified {
+        let _ = write!(
+            out,
+            "Did not take effect when observed again:\n{}",
+            change(p, c)
+        );
+    }
+    if !r.not_attempted.is_empty() {
+        let _ = writeln!(out, "Not attempted:");
+        for c in &r.not_attempted {
+            out.push_str(&change(p, c));
+        }
+    }
+    for m in &r.messages {
+        let _ = writeln!(out, "{m}");
+    }
+    if !r.manual.is_empty() {
+        let n = r.manual.len();
+        let _ = writeln!(
+            out,
+            "{n} manual {} remain{}:",
+            if n == 1 { "action" } else { "actions" },
+            if n == 1 { "s" } else { "" }
+        );
+        for c in &r.manual {
+            out.push_str(&change(p, c));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controls::Op;
+
+    fn sample() -> Vec<Change> {
+        vec![
+            Change::new(
+                ControlId::AdminGroup,
+                "iam group \"Administrators\"",
+                Action::Create,
+                Op::Manual,
+            )
+            .field("name", None::<String>, Some("Administrators"))
+            .cis(&["1.14"]),
+            Change::new(
+                ControlId::PasswordPolicy,
+                "account password policy",
+                Action::Update,
+                Op::Manual,
+            )
+            .field("minimum_length", Some("8"), Some("14")),
+            Change::new(ControlId::Root, "root user MFA", Action::Manual, Op::Manual)
+                .note("Sign in as root.\nOpen Security credentials."),
+        ]
+    }
+
+    #[test]
+    fn plain_change_rendering_is_exact() {
+        let p = Palette { color: false };
+        let text: String = sample().iter().map(|c| change(p, c)).collect();
+        assert_eq!(
+            text,
+            "  + iam group \"Administrators\"\n      name: (none) -> \"Administrators\"\n\
+             \x20 ~ account password policy\n      minimum_length: \"8\" -> \"14\"\n\
+             \x20 ! root user MFA\n      Sign in as root.\n      Open Security credentials.\n"
+        );
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let c = &sample()[0];
+        assert!(!change(Palette { color: false }, c).contains('\u{1b}'));
+        let coloured = change(Palette { color: true }, c);
+        assert!(coloured.contains("\u{1b}[32m+"), "{coloured:?}");
+    }
+
+    #[test]
+    fn summaries() {
+        assert_eq!(
+            plan_summary(&Summary::default()),
+            "No changes. The account matches the plan."
+        );
+        assert_eq!(
+            plan_summary(&Summary::of(&sample())),
+            "Plan: 1 to create, 1 to change, 0 to delete, 1 manual action."
+        );
+    }
+}

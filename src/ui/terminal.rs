@@ -1,0 +1,75 @@
+//! Questions and secrets at a terminal (dialoguer). Prompts draw on stderr with progress hidden.
+
+use std::sync::Arc;
+
+use dialoguer::{Confirm, Input, theme::ColorfulTheme};
+
+use crate::interact::{Interaction, write_secret_file};
+use crate::ui::TermCaps;
+use crate::ui::progress::Progress;
+
+pub struct Terminal {
+    pub caps: TermCaps,
+    /// `--yes`: never ask anything.
+    pub assume_yes: bool,
+    pub progress: Arc<Progress>,
+    /// Where secret files go when stdout is not a terminal.
+    pub secret_dir: std::path::PathBuf,
+}
+
+impl Interaction for Terminal {
+    fn is_interactive(&self) -> bool {
+        self.caps.interactive && !self.assume_yes
+    }
+
+    fn confirm(&self, question: &str, default: bool) -> anyhow::Result<bool> {
+        if !self.is_interactive() {
+            return Ok(default);
+        }
+        self.progress.suspend(|| {
+            Confirm::with_theme(&ColorfulTheme::default())
+                .with_prompt(question)
+                .default(default)
+                .interact()
+                .map_err(|e| anyhow::anyhow!("prompt failed: {e}"))
+        })
+    }
+
+    fn input(
+        &self,
+        prompt: &str,
+        validate: &dyn Fn(&str) -> Result<(), String>,
+    ) -> anyhow::Result<String> {
+        anyhow::ensure!(
+            self.is_interactive(),
+            "cannot ask \"{prompt}\": not running interactively"
+        );
+        self.progress.suspend(|| {
+            Input::<String>::with_theme(&ColorfulTheme::default())
+                .with_prompt(prompt)
+                .validate_with(|s: &String| validate(s.trim()))
+                .interact_text()
+                .map(|s| s.trim().to_string())
+                .map_err(|e| anyhow::anyhow!("prompt failed: {e}"))
+        })
+    }
+
+    fn message(&self, text: &str) {
+        self.progress.suspend(|| eprintln!("{text}"));
+    }
+
+    fn deliver_secret(&self, title: &str, file_stem: &str, secret: &str) -> anyhow::Result<String> {
+        if self.caps.stdout_tty {
+            self.progress.suspend(|| {
+                println!("\n{title}:\n\n    {secret}\n\nThis is shown once and stored nowhere. Keep it now.\n");
+            });
+            Ok(format!("{title}: shown once above"))
+        } else {
+            let path = write_secret_file(&self.secret_dir, file_stem, secret)?;
+            Ok(format!(
+                "{title}: written to {} (mode 0600; delete it once stored safely)",
+                path.display()
+            ))
+        }
+    }
+}

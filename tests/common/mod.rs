@@ -1,0 +1,192 @@
+//! Shared test harness: every test gets its own emulated AWS account in moto (through
+//! `sts:AssumeRole` into a fresh account ID, which moto keeps separate), a recording proxy in
+//! front of moto, and a scratch directory used as HOME and working directory.
+#![allow(dead_code, unused_imports)]
+
+pub mod proxy;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+pub use proxy::{Call, Proxy};
+
+/// moto's endpoint, from scripts/test. Missing moto is a failure, never a skip.
+pub fn moto() -> String {
+    std::env::var("AWS_HARDEN_TEST_MOTO").unwrap_or_else(|_| {
+        panic!("AWS_HARDEN_TEST_MOTO is not set: run the tests with scripts/test, which installs and starts moto")
+    })
+}
+
+pub struct Account {
+    pub id: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    pub proxy: Proxy,
+    pub dir: tempfile::TempDir,
+}
+
+/// The outcome of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Both streams, for assertion messages.
+    pub fn all(&self) -> String {
+        format!(
+            "--- exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn sdk_config(endpoint: &str, creds: Credentials) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::from_static("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
+        .build()
+}
+
+impl Account {
+    /// A fresh, empty account.
+    pub async fn new() -> Account {
+        let moto = moto();
+        let id = format!(
+            "{:012}",
+            100_000_000_000u64 + rand::random::<u64>() % 800_000_000_000
+        );
+        let base = sdk_config(&moto, Credentials::for_tests());
+        let sts = aws_sdk_sts::Client::new(&base);
+        let out = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{id}:role/aws-harden-test"))
+            .role_session_name("aws-harden-test")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("moto at {moto} did not answer AssumeRole: {e:?}"));
+        let c = out.credentials.expect("credentials");
+        Account {
+            id,
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: Some(c.session_token),
+            proxy: Proxy::start(&moto).await,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// The same account signed in as an IAM user (with that user's access key).
+    pub fn as_user(&self, access_key_id: &str, secret: &str) -> Account {
+        Account {
+            id: self.id.clone(),
+            access_key_id: access_key_id.into(),
+            secret_access_key: secret.into(),
+            session_token: None,
+            proxy: futures_block(Proxy::start(&moto())),
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn credentials(&self) -> Credentials {
+        Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            self.session_token.clone(),
+            None,
+            "test",
+        )
+    }
+
+    /// SDK configuration straight to moto (not through the proxy): for setting up drift.
+    pub fn sdk(&self) -> SdkConfig {
+        sdk_config(&moto(), self.credentials())
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk())
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk())
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Write a plan file into the scratch directory and return its path.
+    pub fn write_plan(&self, name: &str, text: &str) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    /// Run the binary against this account, through the proxy, with a clean environment.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        self.run_with(args, &[]).await
+    }
+
+    pub async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aws-harden"));
+        cmd.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("AWS_CONFIG_FILE", self.path("aws-config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("aws-credentials"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL", &self.proxy.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
+            .env("NO_COLOR", "1")
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(t) = &self.session_token {
+            cmd.env("AWS_SESSION_TOKEN", t);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().await.expect("run aws-harden");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+fn futures_block<F: std::future::Future>(f: F) -> F::Output {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
+}
+
+/// The baseline plan shipped in plans/.
+pub fn baseline() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/baseline.toml")).unwrap()
+}
+
+/// Assert that the run made no write, by the proxy's independent count.
+pub fn assert_no_writes(account: &Account, run: &Run) {
+    let writes = account.proxy.writes();
+    assert!(
+        writes.is_empty(),
+        "expected no writes, the proxy saw {writes:?}\n{}",
+        run.all()
+    );
+}

@@ -1,0 +1,323 @@
+//! End-to-end: the real binary against moto, through the recording proxy.
+
+mod common;
+
+use common::{Account, assert_no_writes, baseline};
+
+const IAM_ONLY: &str = r#"
+version = 1
+home_region = "us-east-1"
+[admin_group]
+[admin_user]
+mfa = false
+[password_policy]
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fresh_account_plan_apply_then_matches_with_zero_writes() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    for expected in [
+        "+ iam group \"Administrators\"",
+        "+ iam group policy \"Administrators/aws-harden-require-mfa\"",
+        "+ iam user \"admin\"",
+        "+ iam login profile \"admin\"",
+        "+ account password policy",
+        "Plan: 5 to create, 2 to change, 0 to delete, 0 manual actions.",
+    ] {
+        assert!(
+            dry.stdout.contains(expected),
+            "missing {expected:?}\n{}",
+            dry.all()
+        );
+    }
+    assert!(
+        dry.stdout.contains(&format!("Account {}", acct.id)),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        !acct.proxy.calls().is_empty(),
+        "the proxy saw no calls at all"
+    );
+    assert_no_writes(&acct, &dry);
+
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert!(
+        applied
+            .stdout
+            .contains("Apply complete: 5 created, 2 changed, 0 deleted"),
+        "{}",
+        applied.all()
+    );
+    assert_eq!(acct.proxy.writes().len(), 7, "{:?}", acct.proxy.writes());
+
+    acct.proxy.clear();
+    let again = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(
+        again
+            .stdout
+            .contains("No changes. The account matches the plan."),
+        "{}",
+        again.all()
+    );
+    assert_no_writes(&acct, &again);
+
+    acct.proxy.clear();
+    let second_apply = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(second_apply.code, 0, "{}", second_apply.all());
+    assert_no_writes(&acct, &second_apply);
+
+    // The real thing exists in moto.
+    let iam = acct.iam();
+    let groups = iam
+        .list_groups_for_user()
+        .user_name("admin")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        groups
+            .groups
+            .iter()
+            .any(|g| g.group_name == "Administrators")
+    );
+    let attached = iam
+        .list_attached_group_policies()
+        .group_name("Administrators")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("AdministratorAccess"))
+    );
+    let policy = iam
+        .get_account_password_policy()
+        .send()
+        .await
+        .unwrap()
+        .password_policy
+        .unwrap();
+    assert_eq!(policy.minimum_password_length, Some(14));
+    assert_eq!(policy.password_reuse_prevention, Some(24));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn console_drift_is_reported_and_repaired() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    assert_eq!(acct.run(&["-f", &plan, "--yes"]).await.code, 0);
+
+    // Drift, made by hand as if in the console.
+    let iam = acct.iam();
+    iam.delete_group_policy()
+        .group_name("Administrators")
+        .policy_name("aws-harden-require-mfa")
+        .send()
+        .await
+        .unwrap();
+    iam.remove_user_from_group()
+        .group_name("Administrators")
+        .user_name("admin")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_account_password_policy().send().await.unwrap();
+
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    for expected in [
+        "+ iam group policy \"Administrators/aws-harden-require-mfa\"",
+        "~ iam user \"admin\"\n      groups: (none) -> \"Administrators\"",
+        "+ account password policy",
+        "Plan: 2 to create, 1 to change",
+    ] {
+        assert!(
+            dry.stdout.contains(expected),
+            "missing {expected:?}\n{}",
+            dry.all()
+        );
+    }
+    assert!(
+        !dry.stdout.contains("login profile"),
+        "an existing password must never be reset\n{}",
+        dry.all()
+    );
+    assert_no_writes(&acct, &dry);
+
+    let fix = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(fix.code, 0, "{}", fix.all());
+    let after = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(after.code, 0, "{}", after.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_field_is_shown_before_and_after() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    assert_eq!(acct.run(&["-f", &plan, "--yes"]).await.code, 0);
+    acct.iam()
+        .update_account_password_policy()
+        .minimum_password_length(8)
+        .password_reuse_prevention(24)
+        .require_symbols(true)
+        .require_numbers(true)
+        .require_uppercase_characters(true)
+        .require_lowercase_characters(true)
+        .allow_users_to_change_password(true)
+        .send()
+        .await
+        .unwrap();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert!(
+        dry.stdout
+            .contains("~ account password policy\n      minimum_length: \"8\" -> \"14\"\n"),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout
+            .contains("Plan: 0 to create, 1 to change, 0 to delete, 0 manual actions."),
+        "{}",
+        dry.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_write_check_catches_a_write() {
+    // The zero-write proofs above rest on the proxy classifying writes. Send a write through it
+    // on purpose and show the check fails.
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_no_writes(&acct, &dry);
+    let via_proxy = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&acct.sdk())
+            .endpoint_url(&acct.proxy.url)
+            .build(),
+    );
+    via_proxy
+        .create_group()
+        .group_name("sneaky")
+        .send()
+        .await
+        .unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert_no_writes(&acct, &dry)
+    }));
+    assert!(
+        caught.is_err(),
+        "a CreateGroup through the proxy was not counted as a write"
+    );
+    assert_eq!(acct.proxy.writes()[0].operation, "CreateGroup");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_output_has_the_documented_fields_and_no_secrets() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    let dry = acct.run(&["--plan", "-f", &plan, "--output", "json"]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    let doc: serde_json::Value =
+        serde_json::from_str(&dry.stdout).expect("stdout is one JSON document");
+    assert_eq!(doc["account_id"], acct.id.as_str());
+    assert_eq!(doc["mode"], "plan");
+    assert_eq!(doc["pending"], true);
+    assert_eq!(doc["summary"]["create"], 5);
+    assert_eq!(doc["stats"]["writes"], 0);
+    let first = &doc["changes"][0];
+    assert_eq!(first["control"], "admin_group");
+    assert_eq!(first["action"], "create");
+    assert_eq!(first["resource"], "iam group \"Administrators\"");
+    assert_eq!(first["cis"][0], "1.14");
+
+    let applied = acct.run(&["-f", &plan, "--yes", "--output", "json"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let doc: serde_json::Value = serde_json::from_str(&applied.stdout).expect("one JSON document");
+    assert_eq!(doc["result"]["succeeded"], true);
+    assert_eq!(doc["result"]["summary"]["create"], 5);
+    assert_eq!(doc["stats"]["writes"], 7);
+    // The generated password went to a 0600 file, and nowhere else.
+    let file = acct.path(&format!("aws-harden-{}-admin-password.txt", acct.id));
+    let password = std::fs::read_to_string(&file)
+        .expect("password file")
+        .trim()
+        .to_string();
+    assert!(password.len() >= 24);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(!applied.stdout.contains(&password) && !applied.stderr.contains(&password));
+    assert!(
+        applied.stderr.contains(&file.display().to_string()),
+        "the path is printed\n{}",
+        applied.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn home_region_and_placeholders_resolve_per_account() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"eu-west-1\"\n[admin_group]\nname = \"admins-{account_id}\"\nrequire_mfa = false\n",
+    );
+    let run = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains(&format!("+ iam group \"admins-{}\"", acct.id)),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stdout.contains("home region eu-west-1"),
+        "{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn baseline_plan_applies_to_a_fresh_account() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("baseline.toml", &baseline());
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_no_writes(&acct, &dry);
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    // What only a person can do stays listed, and keeps --plan at 2 until done.
+    assert!(
+        applied.stdout.contains("manual action"),
+        "{}",
+        applied.all()
+    );
+    assert!(
+        applied
+            .stdout
+            .contains("! mfa device for iam user \"admin\""),
+        "{}",
+        applied.all()
+    );
+    let again = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(again.code, 2, "{}", again.all());
+    assert!(
+        again
+            .stdout
+            .contains("Plan: 0 to create, 0 to change, 0 to delete, 1 manual action."),
+        "{}",
+        again.all()
+    );
+}
