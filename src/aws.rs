@@ -172,11 +172,16 @@ impl Caller {
 
     /// A short description for people: "root user", "IAM user alice", ...
     pub fn describe(&self) -> String {
-        match &self.kind {
+        let who = match &self.kind {
             CallerKind::Root => "the root user".into(),
             CallerKind::User { name } => format!("IAM user {name}"),
             CallerKind::AssumedRole { role, session } => format!("role {role} (session {session})"),
             CallerKind::Other => self.arn.clone(),
+        };
+        if self.mfa_session {
+            format!("{who} (MFA session)")
+        } else {
+            who
         }
     }
 }

@@ -88,6 +88,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         progress: progress.clone(),
         secret_dir: std::env::current_dir().context("finding the current directory")?,
     };
+    // IAM users with an MFA device continue with an MFA session (needed once MFA is enforced).
+    let aws = crate::mfa_session::establish(
+        aws,
+        cli.mfa_code.as_deref(),
+        cli.mfa_serial.as_deref(),
+        &terminal,
+    )
+    .await?;
     let interactive = terminal.is_interactive();
     let assessment = engine::assess(&aws, &resolved, interactive, progress.as_ref()).await?;
     let palette = render::Palette { color: caps.color };
@@ -99,6 +107,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         );
         print!("{}", render::assessment(palette, &assessment));
     }
+    // Root MFA is console-only: an interactive apply may wait while the person turns it on.
+    let assessment = if cli.plan {
+        assessment
+    } else {
+        crate::controls::root::offer_to_wait_for_mfa(&aws, assessment, &terminal).await?
+    };
     let stats_line = |aws: &Aws| {
         format!(
             "Stats: {} calls, {} writes, {:.2}s.",

@@ -190,7 +190,7 @@ pub async fn apply(
         // Before anything that takes access away: every earlier write verified.
         if change.stage > Stage::Main && !verified_main {
             verified_main = true;
-            if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter).await {
+            if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, true).await {
                 report
                     .messages
                     .push(format!("verification could not run: {e:#}"));
@@ -252,7 +252,9 @@ pub async fn apply(
             }
         }
     }
-    if !verified_main && let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter).await {
+    if !verified_main
+        && let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, false).await
+    {
         report
             .messages
             .push(format!("verification could not run: {e:#}"));
@@ -267,14 +269,21 @@ async fn recheck(aws: &Aws, ctx: &DiffContext<'_>, id: ControlId) -> anyhow::Res
 }
 
 /// Observe the controls that were changed again; every applied Main-stage change must be gone.
+/// Before anything that takes access away (`everything`), every managed control is observed
+/// again, changed or not: the admin group and user must be in line before root loses its keys.
 async fn verify(
     aws: &Aws,
     ctx: &DiffContext<'_>,
     remaining: &BTreeMap<ControlId, Vec<Change>>,
     report: &mut ApplyReport,
     reporter: &dyn Reporter,
+    everything: bool,
 ) -> anyhow::Result<()> {
-    let mut ids: Vec<ControlId> = report.applied.iter().map(|c| c.control).collect();
+    let mut ids: Vec<ControlId> = if everything {
+        controls::managed(ctx.plan)
+    } else {
+        report.applied.iter().map(|c| c.control).collect()
+    };
     ids.dedup();
     if ids.is_empty() {
         return Ok(());

@@ -32,6 +32,18 @@ pub trait Interaction: Send + Sync {
     /// Hand over a secret exactly once: on the terminal when stdout is one, else into a new file
     /// with mode 0600. Returns where it went, for the summary. Never logged.
     fn deliver_secret(&self, title: &str, file_stem: &str, secret: &str) -> anyhow::Result<String>;
+    /// Show an MFA enrollment secret on the screen only (never a file, never a log): `uri` (an
+    /// `otpauth://` URI) as a QR code and `secret` (Base32) as text to type in instead.
+    fn show_mfa_secret(&self, title: &str, uri: &str, secret: &str) -> anyhow::Result<()> {
+        let _ = (title, uri, secret);
+        anyhow::bail!("cannot show an MFA secret: no terminal")
+    }
+    /// A one-line status that replaces the previous one (a countdown); `None` clears it.
+    fn status(&self, text: Option<&str>) {
+        if let Some(t) = text {
+            self.message(t);
+        }
+    }
 }
 
 /// For runs nobody watches (and for tests): no questions; secrets go to 0600 files in `dir`.

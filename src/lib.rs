@@ -7,6 +7,7 @@ pub mod commands;
 pub mod controls;
 pub mod engine;
 pub mod interact;
+pub mod mfa_session;
 pub mod plan;
 pub mod policy;
 pub mod ui;

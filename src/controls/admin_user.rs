@@ -27,9 +27,21 @@ pub struct UserState {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
-    CreateUser { user: String },
-    CreateLoginProfile { user: String },
-    AddToGroup { user: String, group: String },
+    CreateUser {
+        user: String,
+    },
+    CreateLoginProfile {
+        user: String,
+    },
+    AddToGroup {
+        user: String,
+        group: String,
+    },
+    /// Create an access key and store it as a profile in the shared credentials file.
+    CreateAccessKey {
+        user: String,
+        profile: String,
+    },
 }
 
 pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
@@ -147,6 +159,30 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
             .cis(&["1.14"]),
         );
     }
+    if plan.access_key && state.access_key_ids.is_empty() {
+        d.push(
+            Change::new(
+                CONTROL,
+                format!("iam access key for \"{name}\""),
+                Action::Create,
+                op(Op::CreateAccessKey {
+                    user: name.clone(),
+                    profile: plan.access_key_profile.clone(),
+                }),
+            )
+            .field(
+                "stored as profile",
+                None::<String>,
+                Some(&plan.access_key_profile),
+            )
+            .cis(&["1.10"])
+            .note(
+                "The secret goes only into the AWS shared credentials file (mode 0600). Once the admin group \
+                 requires MFA the key does nothing without an MFA session: aws-harden asks for a code, other tools \
+                 need `aws sts get-session-token`.",
+            ),
+        );
+    }
     if !state.access_key_ids.is_empty() && !plan.access_key {
         d.notice(
             Notice::warning(
@@ -236,8 +272,177 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
                 .await
                 .describe(format!("adding IAM user {user} to group {group}"))?;
         }
+        Op::CreateAccessKey { user, profile } => {
+            let out = aws
+                .iam
+                .create_access_key()
+                .user_name(user)
+                .send()
+                .await
+                .describe(format!("creating an access key for IAM user {user}"))?;
+            let key = out
+                .access_key
+                .ok_or_else(|| anyhow::anyhow!("CreateAccessKey returned no key"))?;
+            let key_id = key.access_key_id.clone();
+            // Stored first: AWS shows the secret only now, so it must not be lost if waiting fails.
+            let path = credentials_file_path()?;
+            store_profile(&path, profile, &key_id, &key.secret_access_key)?;
+            io.message(&format!(
+                "Access key {key_id} of IAM user {user} stored as profile \"{profile}\" in {} (mode 0600).",
+                path.display()
+            ));
+            let creds = aws_credential_types::Credentials::new(
+                key_id.clone(),
+                key.secret_access_key,
+                None,
+                None,
+                "aws-harden-new-key",
+            );
+            wait_until_key_works(aws, creds, user, &key_id).await?;
+        }
     }
     Ok(())
+}
+
+/// Pauses between tries of a new access key: IAM takes a few seconds to propagate one.
+const KEY_WAITS_MS: [u64; 4] = [1000, 2000, 4000, 8000];
+
+/// Call STS with the new key until it works (bounded, with backoff).
+async fn wait_until_key_works(
+    aws: &Aws,
+    creds: aws_credential_types::Credentials,
+    user: &str,
+    key_id: &str,
+) -> anyhow::Result<()> {
+    let mut caller = aws.caller.clone();
+    caller.access_key_id = Some(key_id.to_string());
+    let with_key = aws.with_credentials(creds, caller);
+    let mut last = String::new();
+    for (attempt, wait) in std::iter::once(0).chain(KEY_WAITS_MS).enumerate() {
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        match with_key.sts.get_caller_identity().send().await {
+            Ok(id) if id.arn().is_some_and(|a| a.ends_with(&format!("/{user}"))) => {
+                return Ok(());
+            }
+            Ok(id) => last = format!("it identifies as {}", id.arn().unwrap_or("?")),
+            Err(e) => last = crate::aws::error_chain(&e),
+        }
+        tracing::info!(attempt, %last, "new access key not usable yet");
+    }
+    let total: u64 = KEY_WAITS_MS.iter().sum::<u64>() / 1000;
+    anyhow::bail!(
+        "the new access key {key_id} of IAM user {user} did not work within {total} s ({last}). It is stored; check \
+         later with `aws sts get-caller-identity --profile ...`. Nothing that takes access away was attempted."
+    )
+}
+
+/// `AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`, as the AWS CLI and SDKs read it.
+pub fn credentials_file_path() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE").filter(|p| !p.is_empty()) {
+        return Ok(p.into());
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| anyhow::anyhow!("HOME is not set: cannot find ~/.aws/credentials"))?;
+    Ok(std::path::Path::new(&home).join(".aws").join("credentials"))
+}
+
+/// Set one profile in an INI-style credentials file, leaving every other line as it was. The
+/// file is replaced atomically by a new one with mode 0600.
+pub fn store_profile(
+    path: &std::path::Path,
+    profile: &str,
+    key_id: &str,
+    secret: &str,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let existing = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+    };
+    let text = with_profile(&existing, profile, key_id, secret);
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.aws-harden-{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("credentials"),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::anyhow!("cannot write {}: {e}", path.display())
+    })
+}
+
+/// The credentials file text with `[profile]` holding exactly this key (other keys of that
+/// profile, such as a region, are kept; other profiles are untouched).
+pub fn with_profile(existing: &str, profile: &str, key_id: &str, secret: &str) -> String {
+    let header = |l: &str| {
+        let t = l.trim();
+        (t.starts_with('[') && t.ends_with(']')).then(|| t[1..t.len() - 1].trim().to_string())
+    };
+    let ours = [
+        format!("aws_access_key_id = {key_id}"),
+        format!("aws_secret_access_key = {secret}"),
+    ];
+    let replaced = |l: &str| {
+        let k = l.split('=').next().unwrap_or("").trim();
+        [
+            "aws_access_key_id",
+            "aws_secret_access_key",
+            "aws_session_token",
+        ]
+        .contains(&k)
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut in_ours = false;
+    let mut found = false;
+    for line in existing.lines() {
+        if let Some(name) = header(line) {
+            in_ours = name == profile;
+            out.push(line.to_string());
+            if in_ours {
+                found = true;
+                out.extend(ours.iter().cloned());
+            }
+            continue;
+        }
+        if in_ours && replaced(line) {
+            continue;
+        }
+        out.push(line.to_string());
+    }
+    if !found {
+        if out.last().is_some_and(|l| !l.trim().is_empty()) {
+            out.push(String::new());
+        }
+        out.push(format!("[{profile}]"));
+        out.extend(ours.iter().cloned());
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
 }
 
 #[cfg(test)]
@@ -257,6 +462,35 @@ mod tests {
             assert!(p.bytes().any(|c| SYMBOLS.contains(&c)));
         }
         assert_ne!(generate_password(24), generate_password(24));
+    }
+
+    #[test]
+    fn profile_is_added_or_replaced_and_others_kept() {
+        let before = "[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n[aws-harden-admin]\nregion = eu-west-1\naws_access_key_id = OLD\naws_secret_access_key = OLDS\naws_session_token = T\n[z]\nx = 1\n";
+        let after = with_profile(before, "aws-harden-admin", "NEW", "NEWS");
+        assert_eq!(
+            after,
+            "[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n[aws-harden-admin]\naws_access_key_id = NEW\naws_secret_access_key = NEWS\nregion = eu-west-1\n[z]\nx = 1\n"
+        );
+        assert_eq!(
+            with_profile("", "p", "K", "S"),
+            "[p]\naws_access_key_id = K\naws_secret_access_key = S\n"
+        );
+        assert_eq!(
+            with_profile("[a]\nx = 1", "p", "K", "S"),
+            "[a]\nx = 1\n\n[p]\naws_access_key_id = K\naws_secret_access_key = S\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("credentials");
+        store_profile(&path, "p", "K", "S").unwrap();
+        store_profile(&path, "q", "K2", "S2").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("[p]\naws_access_key_id = K\n") && text.contains("[q]"));
     }
 
     #[test]

@@ -1,26 +1,579 @@
-//! Not built yet: see the open issue for this control. Plans that enable it are refused before any
-//! AWS call (see `plan::validate`).
+//! The root user (CIS 1.3 no root access keys, 1.4 root MFA, 1.5 hardware MFA, 1.6 avoid root use).
+//!
+//! Live reads decide: `GetAccountSummary` (keys present, MFA enabled, password present) and, when the
+//! caller is root, `ListAccessKeys` without a user name (root's own keys). The credential report is
+//! only history (when root was last used): it can be four hours old, so it never decides anything.
+//!
+//! What the tool can do depends on who calls. Only root can delete root's keys: then the keys go
+//! last, the one this run signs with as the very last write of all. Anyone else gets manual steps.
+//! Root MFA has no API at all: always a manual action, which an interactive run can wait for.
 
-use crate::aws::Aws;
-use crate::change::Diff;
+use std::time::Duration;
+
+use aws_sdk_iam::types::{AssignmentStatusType, SummaryKeyType};
+
+use crate::aws::{Aws, SdkResultExt, error_code};
+use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
 use crate::controls::DiffContext;
+use crate::engine::Assessment;
 use crate::interact::Interaction;
 use crate::plan::Plan;
 
+const CONTROL: ControlId = ControlId::Root;
+/// The resource name of the root MFA manual action (also how an interactive run finds it).
+pub const ROOT_MFA_RESOURCE: &str = "mfa for the root user";
+
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Observed {}
+pub struct Observed {
+    /// `AccountAccessKeysPresent`.
+    pub access_keys_present: bool,
+    /// `AccountMFAEnabled`.
+    pub mfa_enabled: bool,
+    /// `AccountPasswordPresent`: without a password root cannot sign in to the console.
+    pub password_present: bool,
+    /// Root's access key IDs, read only when the caller is root (nobody else can list them).
+    pub root_keys: Option<Vec<String>>,
+    /// Root has a virtual (not hardware) MFA device assigned.
+    pub virtual_mfa: bool,
+    /// From the credential report; `None` when no report could be read.
+    pub history: Option<RootHistory>,
+}
+
+/// When root was last used, from the credential report's `<root_account>` row.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct RootHistory {
+    pub password_last_used: Option<String>,
+    pub access_key_last_used: Vec<String>,
+    /// When the report was generated (it lags up to four hours).
+    pub generated: Option<String>,
+}
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Op {}
-
-pub async fn observe(_aws: &Aws, _plan: &Plan) -> anyhow::Result<Observed> {
-    Ok(Observed {})
+pub enum Op {
+    /// Delete one of root's access keys (only works when signed in as root).
+    DeleteAccessKey {
+        key_id: String,
+        /// The key this run signs with: nothing works after it.
+        own: bool,
+    },
 }
 
-pub fn diff(_ctx: &DiffContext, _observed: &Observed) -> Diff {
-    Diff::default()
+pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+    if plan.root().is_none() {
+        return Ok(Observed::default());
+    }
+    let summary = aws
+        .iam
+        .get_account_summary()
+        .send()
+        .await
+        .describe("reading the account summary (GetAccountSummary)")?;
+    let map = summary.summary_map.unwrap_or_default();
+    let flag = |k: SummaryKeyType| map.get(&k).copied().unwrap_or(0) > 0;
+    let mut observed = Observed {
+        access_keys_present: flag(SummaryKeyType::AccountAccessKeysPresent),
+        mfa_enabled: flag(SummaryKeyType::AccountMfaEnabled),
+        password_present: flag(SummaryKeyType::AccountPasswordPresent),
+        ..Observed::default()
+    };
+    if aws.caller.is_root() {
+        // Without a user name, ListAccessKeys lists the keys of the caller: root.
+        let keys = aws
+            .iam
+            .list_access_keys()
+            .send()
+            .await
+            .describe("listing the root user's access keys")?;
+        let mut ids: Vec<String> = keys
+            .access_key_metadata
+            .into_iter()
+            .filter_map(|k| k.access_key_id)
+            .collect();
+        ids.sort();
+        observed.root_keys = Some(ids);
+    }
+    if observed.mfa_enabled {
+        observed.virtual_mfa = root_has_virtual_mfa(aws).await.unwrap_or(false);
+    }
+    observed.history = credential_report_history(aws).await;
+    Ok(observed)
 }
 
-pub async fn apply(_aws: &Aws, op: &Op, _io: &dyn Interaction) -> anyhow::Result<()> {
-    match *op {}
+/// Root's virtual MFA device shows in `ListVirtualMFADevices` assigned to the root ARN; a hardware
+/// device does not. Best effort: it only feeds an information notice (CIS 1.5).
+async fn root_has_virtual_mfa(aws: &Aws) -> anyhow::Result<bool> {
+    let devices = aws
+        .iam
+        .list_virtual_mfa_devices()
+        .assignment_status(AssignmentStatusType::Assigned)
+        .send()
+        .await
+        .describe("listing virtual MFA devices")?;
+    Ok(devices
+        .virtual_mfa_devices
+        .iter()
+        .filter_map(|d| d.user.as_ref())
+        .any(|u| u.arn.ends_with(":root")))
+}
+
+/// History only, never a decision: any problem reading the report just means no history.
+async fn credential_report_history(aws: &Aws) -> Option<RootHistory> {
+    let mut result = aws.iam.get_credential_report().send().await;
+    if let Err(e) = &result
+        && matches!(error_code(e), Some("ReportNotPresent" | "ReportExpired"))
+    {
+        // Generating is allowed while observing (it changes nothing in the account); AWS takes a
+        // few seconds, so a fresh report is usually there on the next run.
+        let _ = aws.iam.generate_credential_report().send().await;
+        result = aws.iam.get_credential_report().send().await;
+    }
+    let report = result.ok()?;
+    let content = report.content?.into_inner();
+    let mut history = parse_root_history(&content)?;
+    history.generated = report.generated_time.map(|t| t.to_string());
+    Some(history)
+}
+
+/// The `<root_account>` row of a credential report (CSV, header first).
+pub fn parse_root_history(csv_bytes: &[u8]) -> Option<RootHistory> {
+    let mut reader = csv::Reader::from_reader(csv_bytes);
+    let headers = reader.headers().ok()?.clone();
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (user, password_last_used) = (col("user")?, col("password_last_used"));
+    let key_cols: Vec<usize> = ["access_key_1_last_used_date", "access_key_2_last_used_date"]
+        .iter()
+        .filter_map(|n| col(n))
+        .collect();
+    // "N/A", "no_information", "not_supported": the report's ways of saying "never / unknown".
+    let when = |v: &str| {
+        let v = v.trim();
+        (!v.is_empty() && v.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .then(|| v.to_string())
+    };
+    for record in reader.records() {
+        let record = record.ok()?;
+        if record.get(user) == Some("<root_account>") {
+            return Some(RootHistory {
+                password_last_used: password_last_used
+                    .and_then(|i| record.get(i))
+                    .and_then(when),
+                access_key_last_used: key_cols
+                    .iter()
+                    .filter_map(|&i| record.get(i).and_then(when))
+                    .collect(),
+                generated: None,
+            });
+        }
+    }
+    None
+}
+
+const DELETE_KEYS_STEPS: &str = "Only the root user can delete root's access keys. Sign in to the console as the root user \
+(https://console.aws.amazon.com/, \"Root user\"), open the account menu > Security credentials, and under \"Access \
+keys\" choose Actions > Delete for each key (deactivate it first if you want to check nothing breaks). Or run \
+aws-harden once with root's access key: it deletes root's keys itself, the one it signs with last.";
+
+const ROOT_MFA_STEPS: &str = "AWS has no API for this. Sign in to the console as the root user, open the account menu > \
+Security credentials, and under \"Multi-factor authentication (MFA)\" choose \"Assign MFA device\" (a passkey or \
+security key is best, an authenticator app works). Then re-run aws-harden.";
+
+pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
+    let mut d = Diff::default();
+    let Some(plan) = ctx.plan.root() else {
+        return d;
+    };
+    let caller = ctx.caller;
+    if plan.delete_access_keys {
+        match &observed.root_keys {
+            Some(keys) if caller.is_root() => {
+                let own = caller.access_key_id.as_deref();
+                // Other keys first, then the one this run signs with as the last write of all.
+                let mut ordered: Vec<(&String, bool)> =
+                    keys.iter().map(|k| (k, Some(k.as_str()) == own)).collect();
+                ordered.sort_by_key(|(_, is_own)| *is_own);
+                for (key, is_own) in ordered {
+                    let mut change = Change::new(
+                        CONTROL,
+                        format!("root access key \"{key}\""),
+                        Action::Delete,
+                        super::Op::Root(Op::DeleteAccessKey {
+                            key_id: key.clone(),
+                            own: is_own,
+                        }),
+                    )
+                    .field("access key", Some(key), None::<String>)
+                    .cis(&["1.3"]);
+                    change = if is_own {
+                        change.stage(Stage::RootSelfKey).note(
+                            "This run signs with this key: it is deleted as the very last write, only if everything \
+                             before succeeded and was verified. It cannot be checked afterwards, and these credentials \
+                             stop working.",
+                        )
+                    } else {
+                        change.stage(Stage::RootKeys)
+                    };
+                    d.push(change);
+                }
+            }
+            _ if observed.access_keys_present => {
+                d.push(
+                    Change::new(
+                        CONTROL,
+                        "root access keys",
+                        Action::Manual,
+                        super::Op::Manual,
+                    )
+                    .field("access keys present", Some("yes"), Some("no"))
+                    .cis(&["1.3"])
+                    .note(format!(
+                        "You run this as {}; {DELETE_KEYS_STEPS}",
+                        caller.describe()
+                    )),
+                );
+            }
+            _ => {}
+        }
+    }
+    if plan.require_mfa {
+        if observed.mfa_enabled {
+            if observed.virtual_mfa {
+                d.notice(
+                    Notice::info(
+                        CONTROL,
+                        "Root uses a virtual MFA device; CIS 1.5 (Level 2) asks for a hardware device (security key) on root.",
+                    )
+                    .cis(&["1.5"]),
+                );
+            }
+        } else if !observed.password_present {
+            d.notice(
+                Notice::info(
+                    CONTROL,
+                    "Root has no MFA but also no password (as with centralized root access): it cannot sign in to the \
+                     console, which meets CIS 1.4.",
+                )
+                .cis(&["1.4"]),
+            );
+        } else {
+            d.push(
+                Change::new(
+                    CONTROL,
+                    ROOT_MFA_RESOURCE,
+                    Action::Manual,
+                    super::Op::Manual,
+                )
+                .field("mfa enabled", Some("no"), Some("yes"))
+                .cis(&["1.4", "1.5"])
+                .note(ROOT_MFA_STEPS),
+            );
+        }
+    }
+    if caller.is_root() {
+        d.notice(
+            Notice::warning(
+                CONTROL,
+                "You are running this as the root user. CIS 1.6: use root only for the few tasks that need it; \
+                 afterwards work as the admin user.",
+            )
+            .cis(&["1.6"]),
+        );
+    }
+    if let Some(h) = &observed.history {
+        let used = match (&h.password_last_used, h.access_key_last_used.iter().max()) {
+            (None, None) => "never (per the credential report)".to_string(),
+            (p, k) => [
+                p.as_ref().map(|p| format!("console {p}")),
+                k.map(|k| format!("access key {k}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", "),
+        };
+        let generated = h
+            .generated
+            .as_ref()
+            .map(|g| format!(" (report of {g}; it lags up to 4 hours)"))
+            .unwrap_or_default();
+        d.notice(
+            Notice::info(CONTROL, format!("Root last used: {used}{generated}.")).cis(&["1.6"]),
+        );
+    }
+    d
+}
+
+pub async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
+    match op {
+        Op::DeleteAccessKey { key_id, own } => {
+            if io.is_interactive() {
+                let question = if *own {
+                    format!(
+                        "Delete root access key {key_id}? This run signs with it: afterwards these credentials no longer work."
+                    )
+                } else {
+                    format!("Delete root access key {key_id}?")
+                };
+                if !io.confirm(&question, false)? {
+                    anyhow::bail!("you declined: root access key {key_id} was kept");
+                }
+            }
+            aws.iam
+                .delete_access_key()
+                .access_key_id(key_id)
+                .send()
+                .await
+                .describe(format!("deleting root access key {key_id}"))?;
+            if *own {
+                io.message(&format!(
+                    "Root access key {key_id} is deleted: the credentials this run used no longer work (this cannot \
+                     be verified with them). Carry on as the admin user: sign in to the console with its password, \
+                     set up its MFA, and re-run aws-harden with the admin's profile and an MFA code."
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Interactive runs only: when root MFA is the manual action left, offer to wait while the person
+/// turns it on in the console. Polls `GetAccountSummary` with a visible countdown; Ctrl-C skips.
+/// Returns the assessment without that action once root MFA shows as enabled.
+pub async fn offer_to_wait_for_mfa(
+    aws: &Aws,
+    mut assessment: Assessment,
+    io: &dyn Interaction,
+) -> anyhow::Result<Assessment> {
+    let is_mfa = |c: &Change| c.control == CONTROL && c.resource == ROOT_MFA_RESOURCE;
+    if !io.is_interactive() || !assessment.changes.iter().any(is_mfa) {
+        return Ok(assessment);
+    }
+    if !io.confirm(
+        "Root has no MFA. Wait here while you turn it on in the console (steps above)?",
+        false,
+    )? {
+        return Ok(assessment);
+    }
+    const WAIT: Duration = Duration::from_secs(15 * 60);
+    const POLL_EVERY: u64 = 5;
+    let started = std::time::Instant::now();
+    let mut tick: u64 = 0;
+    loop {
+        let left = WAIT.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            io.status(None);
+            io.message("Stopped waiting for root MFA; it stays a manual action.");
+            return Ok(assessment);
+        }
+        if tick.is_multiple_of(POLL_EVERY) && root_mfa_enabled(aws).await? {
+            io.status(None);
+            io.message("Root MFA is on.");
+            assessment.changes.retain(|c| !is_mfa(c));
+            return Ok(assessment);
+        }
+        let secs = left.as_secs();
+        io.status(Some(&format!(
+            "Waiting for root MFA: checking every {POLL_EVERY} s, {}:{:02} left. Ctrl-C skips.",
+            secs / 60,
+            secs % 60
+        )));
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => tick += 1,
+            _ = tokio::signal::ctrl_c() => {
+                io.status(None);
+                io.message("Skipped: root MFA stays a manual action.");
+                return Ok(assessment);
+            }
+        }
+    }
+}
+
+async fn root_mfa_enabled(aws: &Aws) -> anyhow::Result<bool> {
+    let summary = aws
+        .iam
+        .get_account_summary()
+        .send()
+        .await
+        .describe("reading the account summary (GetAccountSummary)")?;
+    let map = summary.summary_map.unwrap_or_default();
+    let on = |k| map.get(&k).copied().unwrap_or(0) > 0;
+    Ok(on(SummaryKeyType::AccountMfaEnabled) || !on(SummaryKeyType::AccountPasswordPresent))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::Caller;
+    use crate::plan::parse;
+
+    fn plan() -> Plan {
+        parse("version = 1\nhome_region = \"us-east-1\"\n[root]\n").unwrap()
+    }
+
+    fn root(key: &str) -> Caller {
+        Caller::from_arn(
+            "123456789012",
+            "arn:aws:iam::123456789012:root",
+            Some(key.into()),
+            false,
+        )
+    }
+
+    fn user() -> Caller {
+        Caller::from_arn(
+            "123456789012",
+            "arn:aws:iam::123456789012:user/admin",
+            Some("AKIAUSER".into()),
+            false,
+        )
+    }
+
+    fn ctx<'a>(plan: &'a Plan, caller: &'a Caller) -> DiffContext<'a> {
+        DiffContext {
+            plan,
+            caller,
+            interactive: false,
+        }
+    }
+
+    fn with_keys(keys: Option<Vec<&str>>) -> Observed {
+        Observed {
+            access_keys_present: true,
+            mfa_enabled: true,
+            password_present: true,
+            root_keys: keys.map(|k| k.into_iter().map(String::from).collect()),
+            ..Observed::default()
+        }
+    }
+
+    #[test]
+    fn root_caller_deletes_other_keys_then_its_own_last() {
+        let p = plan();
+        let c = root("AKIAOWN");
+        let d = diff(&ctx(&p, &c), &with_keys(Some(vec!["AKIAOWN", "AKIAOTHER"])));
+        let got: Vec<_> = d
+            .changes
+            .iter()
+            .map(|c| (c.resource.as_str(), c.action, c.stage))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "root access key \"AKIAOTHER\"",
+                    Action::Delete,
+                    Stage::RootKeys
+                ),
+                (
+                    "root access key \"AKIAOWN\"",
+                    Action::Delete,
+                    Stage::RootSelfKey
+                ),
+            ]
+        );
+        assert_eq!(
+            d.changes[1].op,
+            super::super::Op::Root(Op::DeleteAccessKey {
+                key_id: "AKIAOWN".into(),
+                own: true
+            })
+        );
+    }
+
+    #[test]
+    fn no_root_keys_means_nothing_to_do() {
+        let p = plan();
+        let c = root("AKIAOWN");
+        let mut o = with_keys(Some(vec![]));
+        o.access_keys_present = false;
+        assert!(diff(&ctx(&p, &c), &o).changes.is_empty());
+        let u = user();
+        assert!(diff(&ctx(&p, &u), &o).changes.is_empty());
+    }
+
+    #[test]
+    fn non_root_caller_gets_console_steps() {
+        let p = plan();
+        for caller in [
+            user(),
+            Caller::from_arn(
+                "123456789012",
+                "arn:aws:sts::123456789012:assumed-role/Admin/s",
+                None,
+                true,
+            ),
+        ] {
+            let d = diff(&ctx(&p, &caller), &with_keys(None));
+            assert_eq!(d.changes.len(), 1, "{caller:?}");
+            let c = &d.changes[0];
+            assert_eq!(c.action, Action::Manual);
+            assert_eq!(c.op, super::super::Op::Manual);
+            assert!(c.note.as_ref().unwrap().contains("Security credentials"));
+        }
+    }
+
+    #[test]
+    fn root_mfa_manual_until_enabled_or_no_password() {
+        let p = plan();
+        let u = user();
+        let mut o = Observed {
+            password_present: true,
+            ..Observed::default()
+        };
+        let d = diff(&ctx(&p, &u), &o);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].resource, ROOT_MFA_RESOURCE);
+        assert_eq!(d.changes[0].action, Action::Manual);
+        o.mfa_enabled = true;
+        assert!(diff(&ctx(&p, &u), &o).changes.is_empty());
+        o.mfa_enabled = false;
+        o.password_present = false;
+        let d = diff(&ctx(&p, &u), &o);
+        assert!(d.changes.is_empty());
+        assert!(d.notices.iter().any(|n| n.message.contains("no password")));
+    }
+
+    #[test]
+    fn disabled_settings_change_nothing() {
+        let p = parse(
+            "version = 1\nhome_region = \"us-east-1\"\n[root]\ndelete_access_keys = false\nrequire_mfa = false\n",
+        )
+        .unwrap();
+        let c = root("AKIAOWN");
+        let mut o = with_keys(Some(vec!["AKIAOWN"]));
+        o.mfa_enabled = false;
+        assert!(diff(&ctx(&p, &c), &o).changes.is_empty());
+    }
+
+    /// The credential report as IAM delivers it (header and column order of the real format).
+    pub const REPORT: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated
+<root_account>,arn:aws:iam::123456789012:root,2024-01-02T10:00:00+00:00,not_supported,2026-11-20T08:15:00+00:00,not_supported,not_supported,false,true,2024-01-02T10:05:00+00:00,2026-11-28T22:01:00+00:00,us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+admin,arn:aws:iam::123456789012:user/admin,2026-11-28T22:00:00+00:00,true,no_information,2026-11-28T22:00:00+00:00,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+";
+
+    #[test]
+    fn credential_report_root_row_is_history_only() {
+        let h = parse_root_history(REPORT.as_bytes()).unwrap();
+        assert_eq!(
+            h.password_last_used.as_deref(),
+            Some("2026-11-20T08:15:00+00:00")
+        );
+        assert_eq!(h.access_key_last_used, vec!["2026-11-28T22:01:00+00:00"]);
+        // A report without a root row (moto's) gives no history rather than an error.
+        let no_root = REPORT.lines().take(1).collect::<Vec<_>>().join("\n");
+        assert_eq!(parse_root_history(no_root.as_bytes()), None);
+        // History never turns into a change: the same observation with and without it.
+        let p = plan();
+        let u = user();
+        let mut o = with_keys(None);
+        o.access_keys_present = false;
+        let without = diff(&ctx(&p, &u), &o);
+        o.history = Some(h);
+        let with = diff(&ctx(&p, &u), &o);
+        assert_eq!(with.changes, without.changes);
+        assert!(
+            with.notices
+                .iter()
+                .any(|n| n.message.contains("2026-11-28T22:01:00"))
+        );
+    }
 }

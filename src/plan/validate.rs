@@ -165,12 +165,15 @@ pub fn check_static(plan: &Plan) -> Result<()> {
     }
     // Controls still being built: refuse rather than silently do nothing.
     for (table, managed) in [
-        ("root", plan.root().is_some()),
         ("cloudtrail", plan.cloudtrail().is_some()),
         ("cost_report", plan.cost_report().is_some()),
     ] {
         if managed {
-            return Err(PlanError::invalid(table, "enabled", "is not supported by this version of aws-harden yet"));
+            return Err(PlanError::invalid(
+                table,
+                "enabled",
+                "is not supported by this version of aws-harden yet",
+            ));
         }
     }
     Ok(())

@@ -72,4 +72,33 @@ impl Interaction for Terminal {
             ))
         }
     }
+
+    fn show_mfa_secret(&self, title: &str, uri: &str, secret: &str) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.caps.interactive,
+            "cannot show an MFA secret: not a terminal"
+        );
+        let qr = qrcode::QrCode::new(uri.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot draw the QR code: {e}"))?
+            .render::<qrcode::render::unicode::Dense1x2>()
+            .quiet_zone(true)
+            .dark_color(qrcode::render::unicode::Dense1x2::Light)
+            .light_color(qrcode::render::unicode::Dense1x2::Dark)
+            .build();
+        // On stderr, where the prompts are: the seed must never reach a file or a pipe.
+        self.progress.suspend(|| {
+            eprintln!(
+                "\n{title}\nScan this QR code with an authenticator app:\n\n{qr}\n\nOr type this secret key into the app: {secret}\n"
+            )
+        });
+        Ok(())
+    }
+
+    fn status(&self, text: Option<&str>) {
+        let term = console::Term::stderr();
+        let _ = term.clear_line();
+        if let Some(t) = text {
+            let _ = term.write_str(t);
+        }
+    }
 }
