@@ -20,6 +20,8 @@ pub struct Call {
     pub operation: String,
     pub write: bool,
     pub status: u16,
+    /// The access key ID the request was signed with (from the SigV4 credential scope).
+    pub access_key: String,
 }
 
 /// The read allow-list, as the spine issue defines it, written again here on purpose: the tests
@@ -43,9 +45,20 @@ pub struct Request {
     pub body: Vec<u8>,
     pub service: String,
     pub operation: String,
+    /// The access key ID the request was signed with.
+    pub access_key: String,
 }
 
 impl Request {
+    /// A form parameter of a query-protocol request (IAM, STS), e.g. `UserName`.
+    pub fn param(&self, name: &str) -> Option<String> {
+        let body = self.body_text();
+        body.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            (k == name).then(|| v.to_string())
+        })
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -185,6 +198,13 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
                 .map(|c| c.split('/').nth(3).unwrap_or("").to_string())
         })
         .unwrap_or_default();
+    let access_key = get("authorization")
+        .and_then(|a| {
+            a.split("Credential=")
+                .nth(1)
+                .map(|c| c.split('/').next().unwrap_or("").to_string())
+        })
+        .unwrap_or_default();
     let operation = if let Some(target) = get("x-amz-target") {
         target.rsplit('.').next().unwrap_or_default().to_string()
     } else if let Some(action) = form_action(&body) {
@@ -210,6 +230,7 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
             body,
             service,
             operation,
+            access_key,
         },
     )))
 }
@@ -254,6 +275,7 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
         service: req.service,
         operation: req.operation,
         status,
+        access_key: req.access_key,
     });
     conn.write_all(&bytes).await?;
     conn.shutdown().await

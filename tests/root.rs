@@ -1,0 +1,389 @@
+//! The root control, end to end: the real binary against moto, through the recording proxy.
+//!
+//! moto can never be the root user: it always reports `AccountAccessKeysPresent` and
+//! `AccountMFAEnabled` as 0 and its credential report has no root row. So these tests answer in a
+//! proxy hook exactly what moto cannot serve, and nothing else:
+//! - `sts:GetCallerIdentity` as root (only for "caller is root" tests),
+//! - `iam:GetAccountSummary` with root's keys / MFA / password,
+//! - `iam:ListAccessKeys` and `iam:DeleteAccessKey` without a user name (root's own keys),
+//! - `iam:GetCredentialReport` with a `<root_account>` row in the real CSV format.
+//!
+//! Everything else (the admin group, user, password policy) is served by moto for real.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::proxy::{Request, Response};
+use common::{Account, assert_no_writes};
+
+const PLAN: &str = r#"
+version = 1
+home_region = "us-east-1"
+[admin_group]
+[admin_user]
+mfa = false
+[password_policy]
+[root]
+"#;
+
+const ROOT_ONLY: &str = "version = 1\nhome_region = \"us-east-1\"\n[root]\n";
+
+/// What the hooks say about root; changed by `DeleteAccessKey` like the real account would be.
+#[derive(Debug, Default)]
+struct RootState {
+    caller_is_root: bool,
+    /// The key the binary signs with: only it is root (a new admin key is not).
+    signer: String,
+    keys: Vec<String>,
+    mfa: bool,
+    password: bool,
+    /// Root keys deleted, in order.
+    deleted: Vec<String>,
+}
+
+fn xml(status: u16, body: String) -> Option<Response> {
+    Some(Response {
+        status,
+        content_type: "text/xml".into(),
+        body,
+    })
+}
+
+fn ok(action: &str, result: &str) -> Option<Response> {
+    xml(
+        200,
+        format!(
+            "<{action}Response xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><{action}Result>{result}</{action}Result>\
+             <ResponseMetadata><RequestId>hook</RequestId></ResponseMetadata></{action}Response>"
+        ),
+    )
+}
+
+/// An IAM/STS query-protocol error, as AWS sends it.
+pub fn error(status: u16, code: &str, message: &str) -> Option<Response> {
+    xml(
+        status,
+        format!(
+            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
+             <Code>{code}</Code><Message>{message}</Message></Error><RequestId>hook</RequestId></ErrorResponse>"
+        ),
+    )
+}
+
+/// The credential report as IAM delivers it: the real header, a root row, a user row.
+const REPORT: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated
+<root_account>,arn:aws:iam::ACCOUNT:root,2024-01-02T10:00:00+00:00,not_supported,2026-11-20T08:15:00+00:00,not_supported,not_supported,false,true,2024-01-02T10:05:00+00:00,2026-11-28T22:01:00+00:00,us-east-1,iam,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+admin,arn:aws:iam::ACCOUNT:user/admin,2026-11-28T22:00:00+00:00,true,no_information,2026-11-28T22:00:00+00:00,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A
+";
+
+fn install_root_hooks(acct: &Account, state: Arc<Mutex<RootState>>) {
+    let account = acct.id.clone();
+    acct.proxy.hook(Box::new(move |req: &Request| {
+        let mut s = state.lock().unwrap();
+        match (req.service.as_str(), req.operation.as_str()) {
+            ("sts", "GetCallerIdentity") if s.caller_is_root && req.access_key == s.signer => xml(
+                200,
+                format!(
+                    "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+                     <Arn>arn:aws:iam::{account}:root</Arn><UserId>{account}</UserId><Account>{account}</Account>\
+                     </GetCallerIdentityResult><ResponseMetadata><RequestId>hook</RequestId></ResponseMetadata>\
+                     </GetCallerIdentityResponse>"
+                ),
+            ),
+            ("iam", "GetAccountSummary") => {
+                let entry = |k: &str, v: bool| {
+                    format!("<entry><key>{k}</key><value>{}</value></entry>", v as u8)
+                };
+                ok(
+                    "GetAccountSummary",
+                    &format!(
+                        "<SummaryMap>{}{}{}<entry><key>Users</key><value>1</value></entry></SummaryMap>",
+                        entry("AccountAccessKeysPresent", !s.keys.is_empty()),
+                        entry("AccountMFAEnabled", s.mfa),
+                        entry("AccountPasswordPresent", s.password),
+                    ),
+                )
+            }
+            ("iam", "ListAccessKeys") if req.param("UserName").is_none() => {
+                assert!(s.caller_is_root, "only root can list root's keys");
+                let members: String = s
+                    .keys
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "<member><UserName>{account}</UserName><AccessKeyId>{k}</AccessKeyId><Status>Active</Status>\
+                             <CreateDate>2024-01-02T10:05:00Z</CreateDate></member>"
+                        )
+                    })
+                    .collect();
+                ok(
+                    "ListAccessKeys",
+                    &format!("<AccessKeyMetadata>{members}</AccessKeyMetadata><IsTruncated>false</IsTruncated>"),
+                )
+            }
+            ("iam", "DeleteAccessKey") if req.param("UserName").is_none() => {
+                let id = req.param("AccessKeyId").unwrap_or_default();
+                s.keys.retain(|k| *k != id);
+                s.deleted.push(id);
+                xml(
+                    200,
+                    "<DeleteAccessKeyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ResponseMetadata>\
+                     <RequestId>hook</RequestId></ResponseMetadata></DeleteAccessKeyResponse>"
+                        .into(),
+                )
+            }
+            ("iam", "GetCredentialReport") => ok(
+                "GetCredentialReport",
+                &format!(
+                    "<Content>{}</Content><ReportFormat>text/csv</ReportFormat><GeneratedTime>2026-11-29T01:00:00Z</GeneratedTime>",
+                    aws_smithy_types::base64::encode(REPORT.replace("ACCOUNT", &account))
+                ),
+            ),
+            _ => None,
+        }
+    }));
+}
+
+const OTHER_KEY: &str = "AKIAOTHERROOTKEY0001";
+
+/// An account whose caller is root, signing with `acct.access_key_id`, and a second root key.
+async fn as_root() -> (Account, Arc<Mutex<RootState>>) {
+    let acct = Account::new().await;
+    let state = Arc::new(Mutex::new(RootState {
+        caller_is_root: true,
+        signer: acct.access_key_id.clone(),
+        keys: vec![acct.access_key_id.clone(), OTHER_KEY.to_string()],
+        mfa: true,
+        password: true,
+        deleted: vec![],
+    }));
+    install_root_hooks(&acct, state.clone());
+    (acct, state)
+}
+
+fn assert_contains(run: &common::Run, text: &str) {
+    assert!(
+        run.stdout.contains(text) || run.stderr.contains(text),
+        "missing {text:?}\n{}",
+        run.all()
+    );
+}
+
+fn write_ops(acct: &Account) -> Vec<String> {
+    acct.proxy
+        .writes()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn root_caller_deletes_root_keys_last_and_its_own_key_last_of_all() {
+    let (acct, state) = as_root().await;
+    let own = acct.access_key_id.clone();
+    let plan = acct.write_plan("p.toml", PLAN);
+
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_contains(&dry, "as the root user");
+    assert_contains(&dry, &format!("- root access key \"{OTHER_KEY}\" (last)"));
+    assert_contains(&dry, &format!("- root access key \"{own}\" (last)"));
+    // History from the credential report, shown as information only.
+    assert_contains(&dry, "Root last used: console 2026-11-20T08:15:00+00:00");
+    assert_no_writes(&acct, &dry);
+
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let writes = write_ops(&acct);
+    let n = writes.len();
+    assert!(n > 2, "{writes:?}");
+    // The admin path is built first; root's keys go last, its own key last of all.
+    assert_eq!(
+        writes[n - 2..],
+        ["DeleteAccessKey", "DeleteAccessKey"],
+        "{writes:?}"
+    );
+    assert!(writes[..n - 2].iter().all(|w| w != "DeleteAccessKey"));
+    assert_eq!(
+        state.lock().unwrap().deleted,
+        vec![OTHER_KEY.to_string(), own]
+    );
+    assert_contains(&applied, "no longer work");
+
+    // Root's keys are gone: nothing more to do, and a second apply writes nothing.
+    acct.proxy.clear();
+    let again = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_no_writes(&acct, &again);
+    let check = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(check.code, 0, "{}", check.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_earlier_failed_write_means_no_root_key_is_deleted() {
+    let (acct, state) = as_root().await;
+    // A refusal AWS could send (an SCP, say); moto would accept the write.
+    acct.proxy.hook(Box::new(|req: &Request| {
+        (req.operation == "UpdateAccountPasswordPolicy")
+            .then(|| error(403, "AccessDenied", "denied by a test hook"))
+            .flatten()
+    }));
+    let plan = acct.write_plan("p.toml", PLAN);
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    let writes = write_ops(&acct);
+    assert!(
+        writes.contains(&"UpdateAccountPasswordPolicy".to_string()),
+        "{writes:?}"
+    );
+    assert!(
+        !writes.contains(&"DeleteAccessKey".to_string()),
+        "{writes:?}"
+    );
+    assert!(state.lock().unwrap().deleted.is_empty());
+    assert_eq!(state.lock().unwrap().keys.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_that_does_not_verify_means_no_root_key_is_deleted() {
+    let (acct, state) = as_root().await;
+    // The write "succeeds" but never takes effect (as if lost): only verification can catch it.
+    acct.proxy.hook(Box::new(|req: &Request| {
+        (req.operation == "PutGroupPolicy").then(|| Response {
+            status: 200,
+            content_type: "text/xml".into(),
+            body: "<PutGroupPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ResponseMetadata>\
+                   <RequestId>hook</RequestId></ResponseMetadata></PutGroupPolicyResponse>"
+                .into(),
+        })
+    }));
+    let plan = acct.write_plan("p.toml", PLAN);
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    assert_contains(&applied, "did not verify");
+    assert!(!write_ops(&acct).contains(&"DeleteAccessKey".to_string()));
+    assert!(state.lock().unwrap().deleted.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_admin_key_that_never_works_means_no_root_key_is_deleted() {
+    let (acct, state) = as_root().await;
+    // IAM propagation that never completes: STS rejects the new key (moto accepts it at once).
+    let own = acct.access_key_id.clone();
+    acct.proxy.hook(Box::new(move |req: &Request| {
+        (req.operation == "GetCallerIdentity" && req.access_key != own)
+            .then(|| {
+                error(
+                    403,
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid.",
+                )
+            })
+            .flatten()
+    }));
+    let plan = acct.write_plan(
+        "p.toml",
+        &PLAN.replace("mfa = false", "mfa = false\naccess_key = true"),
+    );
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    assert_contains(&applied, "did not work within");
+    assert_contains(&applied, "Nothing that takes access away was attempted");
+    assert!(!write_ops(&acct).contains(&"DeleteAccessKey".to_string()));
+    assert!(state.lock().unwrap().deleted.is_empty());
+    // The secret was not lost: it is in the profile, and nowhere in the output.
+    let creds = std::fs::read_to_string(acct.path("aws-credentials")).unwrap();
+    assert!(creds.contains("[aws-harden-admin]"), "{creds}");
+    let secret = creds
+        .lines()
+        .find_map(|l| l.strip_prefix("aws_secret_access_key = "))
+        .unwrap();
+    assert!(!applied.all().contains(secret));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn non_root_callers_get_manual_steps_for_root_keys_and_mfa() {
+    // The default caller is an assumed role; then an IAM user with its own access key.
+    let acct = Account::new().await;
+    let state = Arc::new(Mutex::new(RootState {
+        caller_is_root: false,
+        signer: String::new(),
+        keys: vec!["AKIAROOTKEY".into()],
+        mfa: false,
+        password: true,
+        deleted: vec![],
+    }));
+    install_root_hooks(&acct, state.clone());
+    let plan = acct.write_plan("p.toml", ROOT_ONLY);
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_contains(&dry, "! root access keys");
+    assert_contains(&dry, "! mfa for the root user");
+    assert_contains(&dry, "Only the root user can delete root's access keys");
+    assert_contains(&dry, "Security credentials");
+    assert_no_writes(&acct, &dry);
+    // Nothing to apply: an apply also writes nothing and leaves the actions pending.
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert_no_writes(&acct, &applied);
+
+    let iam = acct.iam();
+    iam.create_user().user_name("ops").send().await.unwrap();
+    let key = iam
+        .create_access_key()
+        .user_name("ops")
+        .send()
+        .await
+        .unwrap()
+        .access_key
+        .unwrap();
+    let user = acct.as_user(&key.access_key_id, &key.secret_access_key);
+    install_root_hooks(&user, state.clone());
+    let plan = user.write_plan("p.toml", ROOT_ONLY);
+    let dry = user.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_contains(&dry, "as IAM user ops");
+    assert_contains(&dry, "You run this as IAM user ops");
+    assert_no_writes(&user, &dry);
+    // Root's keys were never listed or touched by a non-root caller.
+    assert!(
+        user.proxy
+            .calls()
+            .iter()
+            .all(|c| c.operation != "DeleteAccessKey")
+    );
+
+    // Done by hand in the console: keys deleted, MFA on. Then nothing is pending.
+    {
+        let mut s = state.lock().unwrap();
+        s.keys.clear();
+        s.mfa = true;
+    }
+    let done = user.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(done.code, 0, "{}", done.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn root_without_a_password_needs_no_mfa_and_keys_absent_need_nothing() {
+    let acct = Account::new().await;
+    let state = Arc::new(Mutex::new(RootState {
+        caller_is_root: false,
+        signer: String::new(),
+        keys: vec![],
+        mfa: false,
+        password: false,
+        deleted: vec![],
+    }));
+    install_root_hooks(&acct, state.clone());
+    let plan = acct.write_plan("p.toml", ROOT_ONLY);
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert_contains(&dry, "no password");
+    assert_no_writes(&acct, &dry);
+    // With a password and no MFA it is pending again.
+    state.lock().unwrap().password = true;
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_contains(&dry, "! mfa for the root user");
+}
