@@ -60,15 +60,8 @@ fn ok(action: &str, result: &str) -> Option<Response> {
     )
 }
 
-/// An IAM/STS query-protocol error, as AWS sends it.
-pub fn error(status: u16, code: &str, message: &str) -> Option<Response> {
-    xml(
-        status,
-        format!(
-            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
-             <Code>{code}</Code><Message>{message}</Message></Error><RequestId>hook</RequestId></ErrorResponse>"
-        ),
-    )
+fn error(status: u16, code: &str, message: &str) -> Option<Response> {
+    Some(common::proxy::query_error(status, code, message))
 }
 
 /// The credential report as IAM delivers it: the real header, a root row, a user row.

@@ -140,7 +140,21 @@ impl Account {
     }
 
     pub async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aws-harden"));
+        let mut cmd = tokio::process::Command::from(self.command(args, env));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = cmd.output().await.expect("run aws-harden");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The binary with this account's clean environment (for running it under a pseudo-terminal).
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aws-harden"));
         cmd.args(args)
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -153,22 +167,14 @@ impl Account {
             .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
             .env("NO_COLOR", "1")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .current_dir(self.dir.path());
         if let Some(t) = &self.session_token {
             cmd.env("AWS_SESSION_TOKEN", t);
         }
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let out = cmd.output().await.expect("run aws-harden");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        cmd
     }
 }
 

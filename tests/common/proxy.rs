@@ -78,6 +78,18 @@ pub struct Response {
     pub body: String,
 }
 
+/// An IAM/STS (query protocol) error response, as AWS sends it.
+pub fn query_error(status: u16, code: &str, message: &str) -> Response {
+    Response {
+        status,
+        content_type: "text/xml".into(),
+        body: format!(
+            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
+             <Code>{code}</Code><Message>{message}</Message></Error><RequestId>hook</RequestId></ErrorResponse>"
+        ),
+    }
+}
+
 pub type Hook = Box<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
 #[derive(Default)]
