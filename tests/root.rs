@@ -40,6 +40,10 @@ struct RootState {
     password: bool,
     /// Root keys deleted, in order.
     deleted: Vec<String>,
+    /// `GetAccountSummary` calls answered; MFA turns on after `mfa_on_after` of them (a person
+    /// enabling it in the console while aws-harden waits).
+    summaries: usize,
+    mfa_on_after: Option<usize>,
 }
 
 fn xml(status: u16, body: String) -> Option<Response> {
@@ -85,6 +89,10 @@ fn install_root_hooks(acct: &Account, state: Arc<Mutex<RootState>>) {
                 ),
             ),
             ("iam", "GetAccountSummary") => {
+                s.summaries += 1;
+                if s.mfa_on_after.is_some_and(|n| s.summaries > n) {
+                    s.mfa = true;
+                }
                 let entry = |k: &str, v: bool| {
                     format!("<entry><key>{k}</key><value>{}</value></entry>", v as u8)
                 };
@@ -150,6 +158,7 @@ async fn as_root() -> (Account, Arc<Mutex<RootState>>) {
         mfa: true,
         password: true,
         deleted: vec![],
+        ..RootState::default()
     }));
     install_root_hooks(&acct, state.clone());
     (acct, state)
@@ -306,6 +315,7 @@ async fn non_root_callers_get_manual_steps_for_root_keys_and_mfa() {
         mfa: false,
         password: true,
         deleted: vec![],
+        ..RootState::default()
     }));
     install_root_hooks(&acct, state.clone());
     let plan = acct.write_plan("p.toml", ROOT_ONLY);
@@ -367,6 +377,7 @@ async fn root_without_a_password_needs_no_mfa_and_keys_absent_need_nothing() {
         mfa: false,
         password: false,
         deleted: vec![],
+        ..RootState::default()
     }));
     install_root_hooks(&acct, state.clone());
     let plan = acct.write_plan("p.toml", ROOT_ONLY);
@@ -379,4 +390,116 @@ async fn root_without_a_password_needs_no_mfa_and_keys_absent_need_nothing() {
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(dry.code, 2, "{}", dry.all());
     assert_contains(&dry, "! mfa for the root user");
+}
+
+/// At a terminal, `f` drives the session; returns everything seen plus the exit status line.
+async fn at_terminal(
+    acct: &Account,
+    args: &[&str],
+    f: impl FnOnce(&mut rexpect::session::PtySession) -> Result<String, rexpect::error::Error>
+    + Send
+    + 'static,
+) -> String {
+    let cmd = acct.command(args, &[("COLUMNS", "200")]);
+    tokio::task::spawn_blocking(move || -> Result<String, rexpect::error::Error> {
+        let mut p = rexpect::session::spawn_command(cmd, Some(60_000))?;
+        let mut seen = f(&mut p)?;
+        seen += &p.exp_eof()?;
+        seen += &format!("\nexit: {:?}", p.process_mut().wait()?);
+        Ok(seen)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("terminal session failed: {e}"))
+}
+
+fn exit_code_of(screen: &str) -> Option<i32> {
+    let line = screen.lines().find(|l| l.starts_with("exit: Exited("))?;
+    line.trim_end_matches(')').rsplit(", ").next()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_a_terminal_each_root_key_is_confirmed_by_id() {
+    let (acct, state) = as_root().await;
+    let own = acct.access_key_id.clone();
+    let plan = acct.write_plan("p.toml", ROOT_ONLY);
+    let own_q = format!("Delete root access key {own}?");
+    let screen = at_terminal(&acct, &["-f", &plan], move |p| {
+        let mut seen = p.exp_string("Apply these changes?")?;
+        p.send("y")?;
+        p.flush()?;
+        seen += &p.exp_string(&format!("Delete root access key {OTHER_KEY}?"))?;
+        p.send("y")?;
+        p.flush()?;
+        seen += &p.exp_string(&own_q)?;
+        seen += &p.exp_string("these credentials no longer work")?;
+        // Declined: the key this run signs with stays.
+        p.send("n")?;
+        p.flush()?;
+        Ok(seen)
+    })
+    .await;
+    assert_eq!(exit_code_of(&screen), Some(1), "{screen}");
+    assert!(screen.contains("declined"), "{screen}");
+    let s = state.lock().unwrap();
+    assert_eq!(s.deleted, vec![OTHER_KEY.to_string()]);
+    assert_eq!(s.keys, vec![own]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interactive_run_waits_for_root_mfa_and_can_skip() {
+    let acct = Account::new().await;
+    let state = Arc::new(Mutex::new(RootState {
+        caller_is_root: false,
+        signer: String::new(),
+        keys: vec![],
+        mfa: false,
+        password: true,
+        deleted: vec![],
+        ..RootState::default()
+    }));
+    install_root_hooks(&acct, state.clone());
+    let plan = acct.write_plan("p.toml", ROOT_ONLY);
+
+    // Skipped with Ctrl-C: the action stays listed.
+    let screen = at_terminal(&acct, &["-f", &plan], |p| {
+        let mut seen = p.exp_string("! mfa for the root user")?;
+        seen += &p.exp_string("Wait here")?;
+        p.send("y")?;
+        p.flush()?;
+        seen += &p.exp_string("left. Ctrl-C skips")?;
+        p.send_control('c')?;
+        seen += &p.exp_string("Skipped")?;
+        Ok(seen)
+    })
+    .await;
+    assert_eq!(exit_code_of(&screen), Some(0), "{screen}");
+
+    // The person turns MFA on while it waits: the observation and the first poll see it off,
+    // the next poll (5 s later) sees it on.
+    {
+        let mut s = state.lock().unwrap();
+        s.summaries = 0;
+        s.mfa_on_after = Some(2);
+    }
+    acct.proxy.clear();
+    let screen = at_terminal(&acct, &["-f", &plan], |p| {
+        let mut seen = p.exp_string("Wait here")?;
+        p.send("y")?;
+        p.flush()?;
+        seen += &p.exp_string("Waiting for root MFA")?;
+        seen += &p.exp_string("Root MFA is on")?;
+        Ok(seen)
+    })
+    .await;
+    assert_eq!(exit_code_of(&screen), Some(0), "{screen}");
+    assert!(state.lock().unwrap().summaries >= 3);
+    assert_no_writes(
+        &acct,
+        &common::Run {
+            code: 0,
+            stdout: screen.clone(),
+            stderr: String::new(),
+        },
+    );
 }

@@ -353,6 +353,8 @@ pub async fn offer_to_wait_for_mfa(
     )? {
         return Ok(assessment);
     }
+    // Listening from now on, so a Ctrl-C right after the first countdown line is caught.
+    let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     const WAIT: Duration = Duration::from_secs(15 * 60);
     const POLL_EVERY: u64 = 5;
     let started = std::time::Instant::now();
@@ -378,7 +380,7 @@ pub async fn offer_to_wait_for_mfa(
         )));
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => tick += 1,
-            _ = tokio::signal::ctrl_c() => {
+            _ = ctrl_c.recv() => {
                 io.status(None);
                 io.message("Skipped: root MFA stays a manual action.");
                 return Ok(assessment);
