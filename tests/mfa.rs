@@ -321,3 +321,64 @@ async fn admin_access_key_is_stored_as_a_private_profile_and_works() {
     assert_eq!(again.code, 0, "{}", again.all());
     assert_no_writes(&acct, &again);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_a_terminal_the_mfa_code_is_asked_for_and_a_wrong_one_retried() {
+    let acct = Account::new().await;
+    let (user, _) = user_with_mfa(&acct, "ops").await;
+    // moto accepts any code; AWS answers a wrong one with AccessDenied. Once, here.
+    let rejected = Arc::new(AtomicUsize::new(0));
+    let r = rejected.clone();
+    user.proxy.hook(Box::new(move |req: &Request| {
+        (req.operation == "GetSessionToken" && r.fetch_add(1, Ordering::SeqCst) == 0).then(|| {
+            query_error(
+                403,
+                "AccessDenied",
+                "MultiFactorAuthentication failed with invalid MFA one time pass code.",
+            )
+        })
+    }));
+    let plan = user.write_plan("p.toml", PLAN);
+    let cmd = user.command(&["--plan", "-f", &plan], &[("COLUMNS", "200")]);
+    let screen = tokio::task::spawn_blocking(move || -> Result<String, rexpect::error::Error> {
+        let mut p = rexpect::session::spawn_command(cmd, Some(60_000))?;
+        let mut seen = p.exp_string("MFA code for ops")?;
+        p.send_line("111111")?;
+        seen += &p.exp_string("did not accept that code")?;
+        seen += &p.exp_string("MFA code for ops")?;
+        p.send_line("222222")?;
+        seen += &p.exp_string("(MFA session)")?;
+        seen += &p.exp_eof()?;
+        Ok(seen)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("terminal session failed: {e}"));
+    assert_eq!(rejected.load(Ordering::SeqCst), 2, "{screen}");
+    let sessions: Vec<u16> = user
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "GetSessionToken")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(sessions, vec![403, 200]);
+    assert!(user.proxy.writes().is_empty(), "{:?}", user.proxy.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn role_sessions_are_used_as_they_are() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", PLAN);
+    let run = acct
+        .run(&["--plan", "-f", &plan, "--mfa-code", "123456"])
+        .await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(run.stderr.contains("--mfa-code ignored"), "{}", run.all());
+    assert!(
+        acct.proxy
+            .calls()
+            .iter()
+            .all(|c| c.operation != "GetSessionToken")
+    );
+}

@@ -234,6 +234,14 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
             _ => {}
         }
     }
+    let deletes_keys = d.changes.iter().any(|c| c.action == Action::Delete);
+    if deletes_keys && ctx.plan.admin_user().is_none() {
+        d.notice(Notice::warning(
+            CONTROL,
+            "This plan manages no admin user: once root's access keys are gone, make sure you still have a way \
+             in (an IAM user or role with administrator access, or root's console password).",
+        ));
+    }
     if plan.require_mfa {
         if observed.mfa_enabled {
             if observed.virtual_mfa {
@@ -471,6 +479,11 @@ mod tests {
                     Stage::RootSelfKey
                 ),
             ]
+        );
+        assert!(
+            d.notices
+                .iter()
+                .any(|n| n.message.contains("no admin user"))
         );
         assert_eq!(
             d.changes[1].op,
