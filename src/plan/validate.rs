@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cost_report;
 use super::placeholders::{self, Placeholders};
 use super::types::*;
 
@@ -163,11 +164,13 @@ pub fn check_static(plan: &Plan) -> Result<()> {
     if let Some(p) = &plan.password_policy {
         check_password_policy(p)?;
     }
+    if let Some(r) = &plan.cost_report {
+        cost_report::check_static(r, &plan.home_region)?;
+    }
     // Controls still being built: refuse rather than silently do nothing.
     for (table, managed) in [
         ("root", plan.root().is_some()),
         ("cloudtrail", plan.cloudtrail().is_some()),
-        ("cost_report", plan.cost_report().is_some()),
     ] {
         if managed {
             return Err(PlanError::invalid(table, "enabled", "is not supported by this version of aws-harden yet"));
@@ -222,6 +225,7 @@ pub fn expand_all(plan: &Plan, ph: &Placeholders) -> Result<Plan> {
         x(&mut r.report_name);
         x(&mut r.bucket);
         x(&mut r.s3_prefix);
+        r.delete_reports.iter_mut().for_each(x);
     }
     Ok(p)
 }
@@ -230,6 +234,9 @@ pub fn expand_all(plan: &Plan, ph: &Placeholders) -> Result<Plan> {
 pub fn check_resolved(plan: &Plan) -> Result<()> {
     for (rule, value) in named_values(plan) {
         check_name(rule, value)?;
+    }
+    if let Some(r) = &plan.cost_report {
+        cost_report::check_resolved(r)?;
     }
     Ok(())
 }
