@@ -13,8 +13,7 @@ use super::validate::PlanError;
 type Result<T> = std::result::Result<T, PlanError>;
 
 /// The API reference for the `ReportDefinition` data type.
-const API_REPORT_DEFINITION: &str =
-    "https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_cur_ReportDefinition.html";
+const API_REPORT_DEFINITION: &str = "https://docs.aws.amazon.com/aws-cost-management/latest/APIReference/API_cur_ReportDefinition.html";
 /// The user guide's "Creating Cost and Usage Reports" (the console form's choices).
 const GUIDE_CREATE: &str = "https://docs.aws.amazon.com/cur/latest/userguide/cur-create.html";
 /// The user guide's "Querying Cost and Usage Reports using Amazon Athena".
@@ -332,7 +331,9 @@ mod tests {
     fn csv_defaults_to_gzip_and_allows_zip() {
         let r = ok("format = \"csv\"\nartifacts = []\n");
         assert_eq!(r.compression(), CurCompression::Gzip);
-        ok("format = \"csv\"\ncompression = \"zip\"\nartifacts = [\"REDSHIFT\", \"QUICKSIGHT\"]\nversioning = \"CREATE_NEW_REPORT\"\n");
+        ok(
+            "format = \"csv\"\ncompression = \"zip\"\nartifacts = [\"REDSHIFT\", \"QUICKSIGHT\"]\nversioning = \"CREATE_NEW_REPORT\"\n",
+        );
     }
 
     #[test]
@@ -349,8 +350,16 @@ mod tests {
 
     #[test]
     fn rule_report_name() {
-        breaks("report_name = \"my report\"\n", "cost_report.report_name", &REPORT_NAME);
-        breaks("report_name = \"\"\n", "cost_report.report_name", &REPORT_NAME);
+        breaks(
+            "report_name = \"my report\"\n",
+            "cost_report.report_name",
+            &REPORT_NAME,
+        );
+        breaks(
+            "report_name = \"\"\n",
+            "cost_report.report_name",
+            &REPORT_NAME,
+        );
         breaks(
             &format!("report_name = \"{}\"\n", "r".repeat(257)),
             "cost_report.report_name",
@@ -362,8 +371,16 @@ mod tests {
 
     #[test]
     fn rule_prefix_characters() {
-        breaks("s3_prefix = \"my prefix\"\n", "cost_report.s3_prefix", &PREFIX_CHARS);
-        breaks("s3_prefix = \"a+b\"\n", "cost_report.s3_prefix", &PREFIX_CHARS);
+        breaks(
+            "s3_prefix = \"my prefix\"\n",
+            "cost_report.s3_prefix",
+            &PREFIX_CHARS,
+        );
+        breaks(
+            "s3_prefix = \"a+b\"\n",
+            "cost_report.s3_prefix",
+            &PREFIX_CHARS,
+        );
         breaks(
             &format!("s3_prefix = \"{}\"\n", "p".repeat(257)),
             "cost_report.s3_prefix",
@@ -374,7 +391,11 @@ mod tests {
 
     #[test]
     fn rule_prefix_trailing_slash() {
-        breaks("s3_prefix = \"cur/\"\n", "cost_report.s3_prefix", &PREFIX_SLASH);
+        breaks(
+            "s3_prefix = \"cur/\"\n",
+            "cost_report.s3_prefix",
+            &PREFIX_SLASH,
+        );
         breaks(
             "s3_prefix = \"billing/{account_id}/\"\n",
             "cost_report.s3_prefix",
@@ -387,7 +408,10 @@ mod tests {
         let e = parse("version = 1\nhome_region = \"ap-southeast-7\"\n[cost_report]\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("home_region") && e.contains("rule s3-region"), "{e}");
+        assert!(
+            e.contains("home_region") && e.contains("rule s3-region"),
+            "{e}"
+        );
         parse("version = 1\nhome_region = \"eu-west-1\"\n[cost_report]\n").unwrap();
     }
 
@@ -445,7 +469,11 @@ mod tests {
 
     #[test]
     fn rule_athena_prefix() {
-        breaks("s3_prefix = \"\"\n", "cost_report.s3_prefix", &ATHENA_PREFIX);
+        breaks(
+            "s3_prefix = \"\"\n",
+            "cost_report.s3_prefix",
+            &ATHENA_PREFIX,
+        );
         // The API allows an empty prefix otherwise.
         ok("s3_prefix = \"\"\nartifacts = []\n");
     }
@@ -501,7 +529,10 @@ mod tests {
         ))
         .unwrap();
         let e = resolve(&long, &ph).unwrap_err().to_string();
-        assert!(e.contains("cost_report.report_name") && e.contains("rule report-name"), "{e}");
+        assert!(
+            e.contains("cost_report.report_name") && e.contains("rule report-name"),
+            "{e}"
+        );
 
         let e = err("report_name = \"cur-{acount}\"\n");
         assert!(e.contains("unknown placeholder"), "{e}");

@@ -1,0 +1,284 @@
+//! End-to-end: the Cost and Usage Report control with the real binary. S3 is moto; the report API
+//! is the loopback STUB in tests/common/cur_stub.rs (no emulator serves it), answered by the same
+//! recording proxy so every call is counted alike.
+
+mod common;
+
+use common::{Account, CurStub, assert_no_writes};
+use serde_json::json;
+
+const PLAN: &str = "version = 1\nhome_region = \"us-east-1\"\n[cost_report]\n";
+const REPORT: &str = "aws-harden-cur";
+
+fn bucket(acct: &Account) -> String {
+    format!("aws-harden-cur-{}-us-east-1", acct.id)
+}
+
+/// The operations the proxy saw for one service, in order.
+fn ops(acct: &Account, service: &str) -> Vec<String> {
+    acct.proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.service == service)
+        .map(|c| c.operation)
+        .collect()
+}
+
+fn cur_writes(acct: &Account) -> Vec<String> {
+    acct.proxy
+        .writes()
+        .into_iter()
+        .filter(|c| c.service == "cur")
+        .map(|c| c.operation)
+        .collect()
+}
+
+async fn applied(acct: &Account, plan: &str) -> common::Run {
+    let run = acct.run(&["-f", plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    run
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn creates_the_report_then_a_rerun_writes_nothing() {
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("p.toml", PLAN);
+
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    for expected in [
+        "+ cost and usage report \"aws-harden-cur\"",
+        "time unit: (none) -> \"HOURLY\"",
+        "format: (none) -> \"Parquet\"",
+        "artifacts: (none) -> \"ATHENA\"",
+        &format!("s3 bucket: (none) -> \"{}\"", bucket(&acct)),
+    ] {
+        assert!(
+            dry.stdout.contains(expected),
+            "missing {expected:?}\n{}",
+            dry.all()
+        );
+    }
+    assert_eq!(ops(&acct, "cur"), vec!["DescribeReportDefinitions"]);
+    assert_no_writes(&acct, &dry);
+    assert!(stub.reports().is_empty());
+
+    acct.proxy.clear();
+    applied(&acct, &plan).await;
+    assert_eq!(cur_writes(&acct), vec!["PutReportDefinition"]);
+    let def = stub.report(REPORT).expect("the report was stored");
+    assert_eq!(def["TimeUnit"], "HOURLY");
+    assert_eq!(def["Format"], "Parquet");
+    assert_eq!(def["Compression"], "Parquet");
+    assert_eq!(def["AdditionalSchemaElements"], json!(["RESOURCES"]));
+    assert_eq!(def["AdditionalArtifacts"], json!(["ATHENA"]));
+    assert_eq!(def["S3Bucket"], json!(bucket(&acct)));
+    assert_eq!(def["S3Prefix"], "cur");
+    assert_eq!(def["S3Region"], "us-east-1");
+    assert_eq!(def["RefreshClosedReports"], true);
+    assert_eq!(def["ReportVersioning"], "OVERWRITE_REPORT");
+
+    acct.proxy.clear();
+    let again = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(again.stdout.contains("No changes."), "{}", again.all());
+    assert_no_writes(&acct, &again);
+
+    acct.proxy.clear();
+    let second = applied(&acct, &plan).await;
+    assert_no_writes(&acct, &second);
+    assert!(
+        !ops(&acct, "cur").is_empty(),
+        "the re-run did read the reports: {:?}",
+        acct.proxy.calls()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_in_the_definition_is_modified_in_place() {
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("p.toml", PLAN);
+    applied(&acct, &plan).await;
+
+    // Changed in the console.
+    stub.set_field(REPORT, "TimeUnit", json!("DAILY"));
+    stub.set_field(REPORT, "RefreshClosedReports", json!(false));
+
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert!(
+        dry.stdout.contains(
+            "~ cost and usage report \"aws-harden-cur\"\n      time unit: \"DAILY\" -> \"HOURLY\"\n      refresh closed reports: \"false\" -> \"true\"\n"
+        ),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout.contains("Plan: 0 to create, 1 to change"),
+        "{}",
+        dry.all()
+    );
+    assert_no_writes(&acct, &dry);
+
+    acct.proxy.clear();
+    applied(&acct, &plan).await;
+    assert_eq!(cur_writes(&acct), vec!["ModifyReportDefinition"]);
+    assert_eq!(acct.proxy.writes().len(), 1, "{:?}", acct.proxy.writes());
+    let def = stub.report(REPORT).unwrap();
+    assert_eq!(def["TimeUnit"], "HOURLY");
+    assert_eq!(def["RefreshClosedReports"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_report_is_created_again() {
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("p.toml", PLAN);
+    applied(&acct, &plan).await;
+
+    stub.remove(REPORT).expect("stored");
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert!(
+        dry.stdout
+            .contains("+ cost and usage report \"aws-harden-cur\""),
+        "{}",
+        dry.all()
+    );
+    acct.proxy.clear();
+    applied(&acct, &plan).await;
+    assert_eq!(cur_writes(&acct), vec!["PutReportDefinition"]);
+    assert!(stub.report(REPORT).is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_reports_are_left_alone_unless_listed_for_deletion() {
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    for name in ["old-cur", "finance-cur"] {
+        stub.insert(json!({
+            "ReportName": name, "TimeUnit": "DAILY", "Format": "textORcsv", "Compression": "GZIP",
+            "AdditionalSchemaElements": [], "S3Bucket": "elsewhere", "S3Prefix": "x",
+            "S3Region": "us-east-1"
+        }));
+    }
+    let plan = acct.write_plan("p.toml", PLAN);
+    let run = applied(&acct, &plan).await;
+    assert!(
+        run.stdout
+            .contains("left alone (not in this plan): finance-cur, old-cur"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(stub.reports().len(), 3);
+
+    let plan = acct.write_plan(
+        "delete.toml",
+        &format!("{PLAN}delete_reports = [\"old-cur\"]\n"),
+    );
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert!(
+        dry.stdout.contains("- cost and usage report \"old-cur\""),
+        "{}",
+        dry.all()
+    );
+    acct.proxy.clear();
+    applied(&acct, &plan).await;
+    assert_eq!(cur_writes(&acct), vec!["DeleteReportDefinition"]);
+    let left: Vec<String> = stub.reports().into_keys().collect();
+    assert_eq!(left, vec!["aws-harden-cur", "finance-cur"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn billing_access_denied_is_a_manual_action_not_a_crash() {
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    stub.deny_access(true);
+    let plan = acct.write_plan("p.toml", PLAN);
+
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    for expected in [
+        "! cost and usage report \"aws-harden-cur\"",
+        "AccessDeniedException",
+        "IAM user and role access to Billing information",
+        "Activate IAM Access",
+    ] {
+        assert!(
+            dry.stdout.contains(expected),
+            "missing {expected:?}\n{}",
+            dry.all()
+        );
+    }
+    assert!(!dry.stderr.contains("panicked"), "{}", dry.all());
+
+    acct.proxy.clear();
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("! cost and usage report \"aws-harden-cur\"")
+            && run.stdout.contains("1 manual action"),
+        "{}",
+        run.all()
+    );
+    assert!(cur_writes(&acct).is_empty(), "{:?}", acct.proxy.calls());
+    assert!(stub.reports().is_empty());
+
+    // Once root turns the switch on, the next run creates the report.
+    stub.deny_access(false);
+    acct.proxy.clear();
+    applied(&acct, &plan).await;
+    assert_eq!(cur_writes(&acct), vec!["PutReportDefinition"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_go_through_us_east_1_whatever_the_home_region() {
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"eu-west-1\"\n[cost_report]\n",
+    );
+    let run = acct
+        .run(&["-f", &plan, "--yes", "--region", "eu-west-1"])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let regions = stub.regions();
+    assert!(!regions.is_empty());
+    assert!(regions.iter().all(|r| r == "us-east-1"), "{regions:?}");
+    let def = stub.report(REPORT).unwrap();
+    assert_eq!(def["S3Region"], "eu-west-1");
+    assert_eq!(
+        def["S3Bucket"],
+        json!(format!("aws-harden-cur-{}-eu-west-1", acct.id))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prefix_ending_in_slash_is_refused_before_any_call() {
+    let acct = Account::new().await;
+    CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("slash.toml", &format!("{PLAN}s3_prefix = \"cur/\"\n"));
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    for expected in [
+        "slash.toml",
+        "cost_report.s3_prefix",
+        "cur/",
+        "s3-prefix-trailing-slash",
+    ] {
+        assert!(
+            run.stderr.contains(expected),
+            "missing {expected:?}\n{}",
+            run.all()
+        );
+    }
+    assert!(!run.stderr.contains("panicked"), "{}", run.all());
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}
