@@ -31,6 +31,8 @@ pub enum Op {
     Cloudtrail(cloudtrail::Op),
     CostReport(cost_report::Op),
     Root(root::Op),
+    /// A write on a hardened audit bucket (`crate::bucket`); the change's `control` owns it.
+    Bucket(crate::bucket::Op),
 }
 
 /// What one control observed.
@@ -124,5 +126,6 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
         Op::Cloudtrail(op) => cloudtrail::apply(aws, op).await,
         Op::CostReport(op) => cost_report::apply(aws, op).await,
         Op::Root(op) => root::apply(aws, op, io).await,
+        Op::Bucket(op) => crate::bucket::apply(aws, op).await,
     }
 }
