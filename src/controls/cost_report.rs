@@ -13,7 +13,10 @@ use aws_sdk_costandusagereport::types::{
     ReportVersioning, SchemaElement, TimeUnit,
 };
 
-use crate::aws::{Aws, SdkResultExt, error_code, sdk_error};
+use serde_json::{Value, json};
+
+use crate::aws::{Aws, Caller, SdkResultExt, error_code, sdk_error};
+use crate::bucket::{self, BucketSpec, Encryption};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
 use crate::plan::{
@@ -21,6 +24,8 @@ use crate::plan::{
 };
 
 const CONTROL: ControlId = ControlId::CostReport;
+/// The only region the Cost and Usage Report API (and so its `aws:SourceArn`s) lives in.
+const CUR_REGION: &str = "us-east-1";
 /// Error codes meaning "this identity may not read billing data".
 const ACCESS_DENIED: &[&str] = &[
     "AccessDeniedException",
@@ -48,6 +53,7 @@ pub struct Definition {
 /// What the account has.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Observed {
+    pub bucket: bucket::Observed,
     pub reports: Reports,
 }
 
@@ -70,6 +76,56 @@ pub enum Op {
     PutReport(Definition),
     ModifyReport(Definition),
     DeleteReport { name: String },
+}
+
+/// The statements that let AWS deliver reports into the bucket: the legacy CUR service
+/// (`billingreports`) and Data Exports (`bcm-data-exports`, CUR 2.0), so the same bucket serves a
+/// later move to Data Exports. AWS checks the policy (`GetBucketPolicy`) when the report is
+/// defined and writes objects (`PutObject`) on delivery. Scoped to this account's own report
+/// definitions and exports: `aws:SourceAccount` is exact (StringEquals); the `aws:SourceArn`s end
+/// in `/*`, which only a `*Like` operator matches (ArnLike), whatever some AWS examples show.
+pub fn delivery_statements(partition: &str, account_id: &str, bucket_name: &str) -> Vec<Value> {
+    let arn = bucket::bucket_arn(partition, bucket_name);
+    let condition = json!({
+        "StringEquals": {"aws:SourceAccount": account_id},
+        "ArnLike": {"aws:SourceArn": [
+            format!("arn:{partition}:cur:{CUR_REGION}:{account_id}:definition/*"),
+            format!("arn:{partition}:bcm-data-exports:{CUR_REGION}:{account_id}:export/*"),
+        ]}
+    });
+    let principal =
+        json!({"Service": ["billingreports.amazonaws.com", "bcm-data-exports.amazonaws.com"]});
+    vec![
+        json!({
+            "Sid": "BillingReportsCheckBucketPolicy",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "s3:GetBucketPolicy",
+            "Resource": arn,
+            "Condition": condition,
+        }),
+        json!({
+            "Sid": "BillingReportsDeliver",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "s3:PutObject",
+            "Resource": format!("{arn}/*"),
+            "Condition": condition,
+        }),
+    ]
+}
+
+/// The report's own bucket: hardened, SSE-S3 (so no KMS key policy has to admit the billing
+/// service), in the home region, objects kept (no expiry: closed months are not delivered again).
+pub fn bucket_spec(r: &CostReportPlan, home_region: &str, caller: &Caller) -> BucketSpec {
+    BucketSpec {
+        name: r.bucket.clone(),
+        region: home_region.to_string(),
+        encryption: Encryption::SseS3,
+        expire_after_days: None,
+        statements: delivery_statements(&caller.partition, &caller.account_id, &r.bucket),
+        access_logging: None,
+    }
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -232,16 +288,19 @@ impl Definition {
 }
 
 pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
-    if plan.cost_report().is_none() {
+    let Some(r) = plan.cost_report() else {
         return Ok(Observed::default());
-    }
-    let pages = aws
-        .cur
-        .describe_report_definitions()
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await;
+    };
+    let spec = bucket_spec(r, &plan.home_region, &aws.caller);
+    let (bucket, pages) = tokio::join!(
+        bucket::observe(aws, &spec),
+        aws.cur
+            .describe_report_definitions()
+            .into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+    );
+    let bucket = bucket?;
     let reports = match pages {
         Ok(pages) => {
             let mut defs: Vec<Definition> = pages
@@ -262,7 +321,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
             }
         },
     };
-    Ok(Observed { reports })
+    Ok(Observed { bucket, reports })
 }
 
 fn resource(name: &str) -> String {
@@ -286,6 +345,9 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
         return d;
     };
     let want = desired(plan, &ctx.plan.home_region);
+    // The bucket first: its policy must admit the billing service before the report is defined.
+    let spec = bucket_spec(plan, &ctx.plan.home_region, ctx.caller);
+    d.extend(bucket::diff(CONTROL, &spec, &observed.bucket, ctx.caller));
     let reports = match &observed.reports {
         Reports::Denied { code } => {
             d.push(
@@ -415,14 +477,28 @@ mod tests {
         )
     }
 
-    fn run(p: &Plan, reports: Reports) -> Diff {
+    fn full(p: &Plan, reports: Reports) -> Diff {
         let c = caller();
         let ctx = DiffContext {
             plan: p,
             caller: &c,
             interactive: false,
         };
-        diff(&ctx, &Observed { reports })
+        diff(
+            &ctx,
+            &Observed {
+                bucket: bucket::Observed::default(),
+                reports,
+            },
+        )
+    }
+
+    /// The report's changes only (the bucket module's own tests cover the bucket's).
+    fn run(p: &Plan, reports: Reports) -> Diff {
+        let mut d = full(p, reports);
+        d.changes
+            .retain(|c| !matches!(c.op, crate::controls::Op::Bucket(_)));
+        d
     }
 
     fn live(p: &Plan) -> Definition {
@@ -553,6 +629,98 @@ mod tests {
         assert!(note.contains("IAM user and role access to Billing information"));
         assert!(note.contains("Activate IAM Access"));
         assert!(note.contains("IAM user alice"));
+    }
+
+    #[test]
+    fn the_bucket_and_its_delivery_policy_come_before_the_report() {
+        let p = plan("");
+        let d = full(&p, Reports::Readable(vec![]));
+        let last = d.changes.last().unwrap();
+        assert!(matches!(
+            last.op,
+            crate::controls::Op::CostReport(Op::PutReport(_))
+        ));
+        let policy = d
+            .changes
+            .iter()
+            .find_map(|c| match &c.op {
+                crate::controls::Op::Bucket(bucket::Op::PutPolicy { document, .. }) => {
+                    Some(document.clone())
+                }
+                _ => None,
+            })
+            .expect("a bucket policy change");
+        let doc: Value = serde_json::from_str(&policy).unwrap();
+        let statements = doc["Statement"].as_array().unwrap();
+        let by_sid = |sid: &str| {
+            statements
+                .iter()
+                .find(|s| s["Sid"] == sid)
+                .unwrap_or_else(|| panic!("{sid} in {doc}"))
+        };
+        assert_eq!(by_sid(bucket::TLS_ONLY_SID)["Effect"], "Deny");
+        let get = by_sid("BillingReportsCheckBucketPolicy");
+        assert_eq!(get["Action"], "s3:GetBucketPolicy");
+        assert_eq!(get["Resource"], "arn:aws:s3:::cur-bucket");
+        let put = by_sid("BillingReportsDeliver");
+        assert_eq!(put["Action"], "s3:PutObject");
+        assert_eq!(put["Resource"], "arn:aws:s3:::cur-bucket/*");
+        for s in [get, put] {
+            assert_eq!(
+                s["Principal"]["Service"],
+                json!([
+                    "billingreports.amazonaws.com",
+                    "bcm-data-exports.amazonaws.com"
+                ])
+            );
+            assert_eq!(
+                s["Condition"]["StringEquals"]["aws:SourceAccount"],
+                "123456789012"
+            );
+            let arns = s["Condition"]["ArnLike"]["aws:SourceArn"]
+                .as_array()
+                .unwrap();
+            assert_eq!(
+                arns,
+                &vec![
+                    json!("arn:aws:cur:us-east-1:123456789012:definition/*"),
+                    json!("arn:aws:bcm-data-exports:us-east-1:123456789012:export/*")
+                ]
+            );
+            // Values ending in /* match only under a *Like operator.
+            assert!(
+                s["Condition"]
+                    .get("StringEquals")
+                    .unwrap()
+                    .get("aws:SourceArn")
+                    .is_none()
+            );
+        }
+        // SSE-S3: no key policy has to admit the billing service.
+        assert!(d.changes.iter().any(|c| matches!(
+            &c.op,
+            crate::controls::Op::Bucket(bucket::Op::Encrypt {
+                encryption: Encryption::SseS3,
+                ..
+            })
+        )));
+    }
+
+    #[test]
+    fn billing_access_denied_still_prepares_the_bucket() {
+        let p = plan("");
+        let d = full(
+            &p,
+            Reports::Denied {
+                code: "AccessDeniedException".into(),
+            },
+        );
+        assert!(
+            d.changes
+                .iter()
+                .any(|c| matches!(c.op, crate::controls::Op::Bucket(_)))
+        );
+        assert_eq!(d.changes.last().unwrap().action, Action::Manual);
     }
 
     #[test]

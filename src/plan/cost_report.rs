@@ -86,6 +86,11 @@ pub const ARTIFACTS_DISTINCT: Rule = Rule {
     id: "artifacts-distinct",
     doc: API_REPORT_DEFINITION,
 };
+// S3's bucket naming rules, plus the bucket module's no-dots rule (see `bucket::check_name`).
+pub const BUCKET_NAME: Rule = Rule {
+    id: "s3-bucket-name",
+    doc: "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html",
+};
 // Not AWS's rule but this tool's: the report the plan manages cannot also be one it deletes.
 pub const DELETE_NOT_SELF: Rule = Rule {
     id: "delete-reports-not-report-name",
@@ -148,6 +153,7 @@ fn check_prefix_end(key: &str, prefix: &str) -> Result<()> {
 fn check_names(r: &CostReportPlan, resolved: bool) -> Result<()> {
     let ready = |v: &str| resolved || !v.contains('{');
     let values = [
+        ("cost_report.bucket", r.bucket.as_str()),
         ("cost_report.report_name", r.report_name.as_str()),
         ("cost_report.s3_prefix", r.s3_prefix.as_str()),
     ]
@@ -167,10 +173,13 @@ fn check_names(r: &CostReportPlan, resolved: bool) -> Result<()> {
         if !ready(value) {
             continue;
         }
-        if key == "cost_report.s3_prefix" {
-            check_prefix(key, value)?;
-        } else {
-            check_report_name(key, value)?;
+        match key {
+            "cost_report.s3_prefix" => check_prefix(key, value)?,
+            "cost_report.bucket" => {
+                crate::bucket::check_name(value)
+                    .map_err(|problem| broken(key, value, &BUCKET_NAME, &problem))?;
+            }
+            _ => check_report_name(key, value)?,
         }
     }
     if r.delete_reports.contains(&r.report_name) {
@@ -492,6 +501,35 @@ mod tests {
         );
         // Parquet without artifacts is fine.
         ok("artifacts = []\n");
+    }
+
+    #[test]
+    fn rule_bucket_name() {
+        breaks(
+            "bucket = \"Billing_Reports\"\n",
+            "cost_report.bucket",
+            &BUCKET_NAME,
+        );
+        breaks(
+            "bucket = \"cur.reports\"\n",
+            "cost_report.bucket",
+            &BUCKET_NAME,
+        );
+        ok("bucket = \"cur-{account_id}\"\n");
+        let plan = parse(&format!(
+            "{HEAD}bucket = \"{}{{account_id}}\"\n",
+            "b".repeat(55)
+        ))
+        .unwrap();
+        let ph = Placeholders {
+            account_id: "123456789012".into(),
+            home_region: "us-east-1".into(),
+        };
+        let e = resolve(&plan, &ph).unwrap_err().to_string();
+        assert!(
+            e.contains("cost_report.bucket") && e.contains("rule s3-bucket-name"),
+            "{e}"
+        );
     }
 
     #[test]
