@@ -33,6 +33,58 @@ fn cur_writes(acct: &Account) -> Vec<String> {
         .collect()
 }
 
+/// The report bucket in moto: SSE-S3, and a policy with the TLS-only deny and the scoped delivery
+/// statements for the billing services.
+async fn assert_bucket_hardened(acct: &Account, name: &str) {
+    let s3 = acct.s3();
+    let enc = s3
+        .get_bucket_encryption()
+        .bucket(name)
+        .send()
+        .await
+        .expect("encryption configured");
+    let rule = &enc.server_side_encryption_configuration.unwrap().rules[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default
+            .as_ref()
+            .unwrap()
+            .sse_algorithm
+            .as_str(),
+        "AES256"
+    );
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(name)
+        .send()
+        .await
+        .expect("a bucket policy")
+        .policy
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    let statements = doc["Statement"].as_array().unwrap();
+    let by_sid = |sid: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no {sid} in {doc}"))
+    };
+    assert_eq!(by_sid("DenyInsecureTransport")["Effect"], "Deny");
+    let deliver = by_sid("BillingReportsDeliver");
+    assert_eq!(deliver["Action"], "s3:PutObject");
+    assert_eq!(deliver["Resource"], json!(format!("arn:aws:s3:::{name}/*")));
+    assert_eq!(
+        deliver["Condition"]["ArnLike"]["aws:SourceArn"][0],
+        json!(format!("arn:aws:cur:us-east-1:{}:definition/*", acct.id))
+    );
+    assert_eq!(
+        deliver["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!(acct.id)
+    );
+    let check = by_sid("BillingReportsCheckBucketPolicy");
+    assert_eq!(check["Action"], "s3:GetBucketPolicy");
+    assert_eq!(check["Resource"], json!(format!("arn:aws:s3:::{name}")));
+}
+
 async fn applied(acct: &Account, plan: &str) -> common::Run {
     let run = acct.run(&["-f", plan, "--yes"]).await;
     assert_eq!(run.code, 0, "{}", run.all());
@@ -67,6 +119,30 @@ async fn creates_the_report_then_a_rerun_writes_nothing() {
     acct.proxy.clear();
     applied(&acct, &plan).await;
     assert_eq!(cur_writes(&acct), vec!["PutReportDefinition"]);
+    // The bucket, and the policy admitting the billing service, exist before the report is defined.
+    let writes: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .map(|c| format!("{} {}", c.service, c.operation))
+        .collect();
+    let at = |op: &str| {
+        writes
+            .iter()
+            .position(|w| w == op)
+            .unwrap_or_else(|| panic!("no {op} in {writes:?}"))
+    };
+    assert!(at("s3 PUT") < at("s3 PUT ?policy"), "{writes:?}");
+    assert!(
+        at("s3 PUT ?policy") < at("cur PutReportDefinition"),
+        "{writes:?}"
+    );
+    assert_eq!(
+        writes.last().unwrap(),
+        "cur PutReportDefinition",
+        "{writes:?}"
+    );
+    assert_bucket_hardened(&acct, &bucket(&acct)).await;
     let def = stub.report(REPORT).expect("the report was stored");
     assert_eq!(def["TimeUnit"], "HOURLY");
     assert_eq!(def["Format"], "Parquet");
@@ -221,14 +297,14 @@ async fn billing_access_denied_is_a_manual_action_not_a_crash() {
     let run = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
-        run.stdout
-            .contains("! cost and usage report \"aws-harden-cur\"")
-            && run.stdout.contains("1 manual action"),
+        run.stdout.contains("1 manual action remains"),
         "{}",
         run.all()
     );
     assert!(cur_writes(&acct).is_empty(), "{:?}", acct.proxy.calls());
     assert!(stub.reports().is_empty());
+    // The bucket does not need billing access: it is ready for when the report can be created.
+    assert_bucket_hardened(&acct, &bucket(&acct)).await;
 
     // Once root turns the switch on, the next run creates the report.
     stub.deny_access(false);
@@ -254,6 +330,17 @@ async fn reports_go_through_us_east_1_whatever_the_home_region() {
     assert!(regions.iter().all(|r| r == "us-east-1"), "{regions:?}");
     let def = stub.report(REPORT).unwrap();
     assert_eq!(def["S3Region"], "eu-west-1");
+    let location = acct
+        .s3()
+        .get_bucket_location()
+        .bucket(format!("aws-harden-cur-{}-eu-west-1", acct.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location.location_constraint.map(|l| l.as_str().to_string()),
+        Some("eu-west-1".to_string())
+    );
     assert_eq!(
         def["S3Bucket"],
         json!(format!("aws-harden-cur-{}-eu-west-1", acct.id))
