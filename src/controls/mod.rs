@@ -42,7 +42,8 @@ pub enum Observation {
     AdminUser(admin_user::Observed),
     AdminMfa(admin_mfa::Observed),
     PasswordPolicy(password_policy::Observed),
-    Cloudtrail(cloudtrail::Observed),
+    /// Boxed: it holds two buckets' worth of state.
+    Cloudtrail(Box<cloudtrail::Observed>),
     CostReport(cost_report::Observed),
     Root(root::Observed),
 }
@@ -82,7 +83,9 @@ pub async fn observe(id: ControlId, aws: &Aws, plan: &Plan) -> anyhow::Result<Ob
         ControlId::PasswordPolicy => {
             Observation::PasswordPolicy(password_policy::observe(aws, plan).await?)
         }
-        ControlId::Cloudtrail => Observation::Cloudtrail(cloudtrail::observe(aws, plan).await?),
+        ControlId::Cloudtrail => {
+            Observation::Cloudtrail(Box::new(cloudtrail::observe(aws, plan).await?))
+        }
         ControlId::CostReport => Observation::CostReport(cost_report::observe(aws, plan).await?),
         ControlId::Root => Observation::Root(root::observe(aws, plan).await?),
     })

@@ -117,9 +117,67 @@ const PROFILE_NAME: NameRule = NameRule {
     what: "is not a usable profile name: letters, digits and -_. only",
 };
 
+/// CloudTrail trail names: 3-128 of letters, digits, `._-`, starting and ending with a letter or
+/// digit, without adjacent punctuation (`my-_trail`, `my..trail`).
+pub fn is_valid_trail_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=128).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !b
+            .windows(2)
+            .any(|w| !w[0].is_ascii_alphanumeric() && !w[1].is_ascii_alphanumeric())
+}
+
+/// KMS alias names: `alias/` then 1-250 of letters, digits, `/_-`; `alias/aws/` is AWS's own.
+pub fn is_valid_kms_alias(alias: &str) -> bool {
+    alias.strip_prefix("alias/").is_some_and(|rest| {
+        (1..=250).contains(&rest.len())
+            && !rest.starts_with("aws/")
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+    })
+}
+
+const TRAIL_NAME: NameRule = NameRule {
+    key: "cloudtrail.trail_name",
+    check: is_valid_trail_name,
+    what: "is not a valid CloudTrail trail name: 3-128 letters, digits and ._-, beginning and ending with a letter \
+           or digit, no two punctuation marks in a row",
+};
+const TRAIL_BUCKET: NameRule = NameRule {
+    key: "cloudtrail.bucket",
+    check: |s| crate::bucket::check_name(s).is_ok(),
+    what: BUCKET_RULES,
+};
+const ACCESS_LOG_BUCKET: NameRule = NameRule {
+    key: "cloudtrail.access_log_bucket",
+    check: |s| crate::bucket::check_name(s).is_ok(),
+    what: BUCKET_RULES,
+};
+const KMS_ALIAS: NameRule = NameRule {
+    key: "cloudtrail.kms_key_alias",
+    check: is_valid_kms_alias,
+    what: "is not a usable KMS alias: \"alias/\" then letters, digits and /_- (not \"alias/aws/...\", AWS's own)",
+};
+/// S3's naming rules (see `bucket::check_name`), as one sentence for error messages.
+pub const BUCKET_RULES: &str = "is not a valid S3 bucket name: 3-63 lowercase letters, digits and hyphens, beginning and \
+                                ending with a letter or digit (no dots; not xn--..., sthree-..., ...-s3alias)";
+
 /// Every (key, value) that may hold placeholders, with the rule that applies once expanded.
 fn named_values(plan: &Plan) -> Vec<(&NameRule, &str)> {
     let mut v = Vec::new();
+    if let Some(t) = &plan.cloudtrail {
+        v.push((&TRAIL_NAME, t.trail_name.as_str()));
+        v.push((&TRAIL_BUCKET, t.bucket.as_str()));
+        v.push((&KMS_ALIAS, t.kms_key_alias.as_str()));
+        if !t.access_log_bucket.is_empty() {
+            v.push((&ACCESS_LOG_BUCKET, t.access_log_bucket.as_str()));
+        }
+    }
     if let Some(g) = &plan.admin_group {
         v.push((&GROUP_NAME, g.name.as_str()));
     }
@@ -164,14 +222,14 @@ pub fn check_static(plan: &Plan) -> Result<()> {
     if let Some(p) = &plan.password_policy {
         check_password_policy(p)?;
     }
+    if let Some(t) = &plan.cloudtrail {
+        check_cloudtrail(t)?;
+    }
     if let Some(r) = &plan.cost_report {
         cost_report::check_static(r, &plan.home_region)?;
     }
     // Controls still being built: refuse rather than silently do nothing.
-    for (table, managed) in [
-        ("root", plan.root().is_some()),
-        ("cloudtrail", plan.cloudtrail().is_some()),
-    ] {
+    for (table, managed) in [("root", plan.root().is_some())] {
         if managed {
             return Err(PlanError::invalid(
                 table,
@@ -208,6 +266,24 @@ fn check_password_policy(p: &PasswordPolicyPlan) -> Result<()> {
     Ok(())
 }
 
+fn check_cloudtrail(t: &CloudTrailPlan) -> Result<()> {
+    if t.retention_days > 36_500 {
+        return Err(PlanError::invalid(
+            "cloudtrail.retention_days",
+            t.retention_days,
+            "must be 0 (keep forever) or 1-36500 days",
+        ));
+    }
+    if t.access_log_bucket == t.bucket {
+        return Err(PlanError::invalid(
+            "cloudtrail.access_log_bucket",
+            &t.access_log_bucket,
+            "must differ from cloudtrail.bucket (a bucket logging into itself logs its own log writes forever)",
+        ));
+    }
+    Ok(())
+}
+
 /// The plan with placeholders expanded in every name.
 pub fn expand_all(plan: &Plan, ph: &Placeholders) -> Result<Plan> {
     let mut p = plan.clone();
@@ -238,6 +314,9 @@ pub fn expand_all(plan: &Plan, ph: &Placeholders) -> Result<Plan> {
 pub fn check_resolved(plan: &Plan) -> Result<()> {
     for (rule, value) in named_values(plan) {
         check_name(rule, value)?;
+    }
+    if let Some(t) = &plan.cloudtrail {
+        check_cloudtrail(t)?;
     }
     if let Some(r) = &plan.cost_report {
         cost_report::check_resolved(r)?;
