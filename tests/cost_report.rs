@@ -369,3 +369,106 @@ async fn a_prefix_ending_in_slash_is_refused_before_any_call() {
     assert!(!run.stderr.contains("panicked"), "{}", run.all());
     assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
 }
+
+/// The stub speaks the protocol the SDK expects, including AWS's error codes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stub_answers_with_the_sdk_s_error_types() {
+    use aws_sdk_costandusagereport::types::{
+        CompressionFormat, ReportDefinition, ReportFormat, TimeUnit,
+    };
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    let conf = aws_sdk_costandusagereport::config::Builder::from(&acct.sdk())
+        .endpoint_url(&acct.proxy.url)
+        .build();
+    let cur = aws_sdk_costandusagereport::Client::from_conf(conf);
+    let def = |name: &str| {
+        ReportDefinition::builder()
+            .report_name(name)
+            .time_unit(TimeUnit::Daily)
+            .format(ReportFormat::Csv)
+            .compression(CompressionFormat::Gzip)
+            .set_additional_schema_elements(Some(vec![]))
+            .s3_bucket("b")
+            .s3_prefix("p")
+            .s3_region("us-east-1".into())
+            .build()
+            .unwrap()
+    };
+    cur.put_report_definition()
+        .report_definition(def("r1"))
+        .send()
+        .await
+        .unwrap();
+    let dup = cur
+        .put_report_definition()
+        .report_definition(def("r1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        dup.as_service_error()
+            .is_some_and(|e| e.is_duplicate_report_name_exception()),
+        "{dup:?}"
+    );
+    let unknown = cur
+        .modify_report_definition()
+        .report_name("nope")
+        .report_definition(def("nope"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        unknown
+            .as_service_error()
+            .is_some_and(|e| e.is_validation_exception()),
+        "{unknown:?}"
+    );
+    let gone = cur
+        .delete_report_definition()
+        .report_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        gone.as_service_error()
+            .is_some_and(|e| e.is_validation_exception()),
+        "{gone:?}"
+    );
+    for n in 2..=5 {
+        cur.put_report_definition()
+            .report_definition(def(&format!("r{n}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let limit = cur
+        .put_report_definition()
+        .report_definition(def("r6"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        limit
+            .as_service_error()
+            .is_some_and(|e| e.is_report_limit_reached_exception()),
+        "{limit:?}"
+    );
+    // Pages of at most five, all found through the paginator.
+    let all: Vec<String> = cur
+        .describe_report_definitions()
+        .max_results(2)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(|p| p.report_definitions())
+        .map(|d| d.report_name().to_string())
+        .collect();
+    assert_eq!(all, vec!["r1", "r2", "r3", "r4", "r5"]);
+    assert_eq!(stub.reports().len(), 5);
+    let calls: Vec<String> = acct.proxy.calls().into_iter().map(|c| c.service).collect();
+    assert!(calls.iter().all(|s| s == "cur"), "{calls:?}");
+}

@@ -358,7 +358,15 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     super::Op::Manual,
                 )
                 .field("billing access for IAM", Some("off"), Some("on"))
-                .note(billing_access_steps(&ctx.caller.describe(), code)),
+                .note(if ctx.caller.is_root() {
+                    format!(
+                        "AWS refused to list Cost and Usage Reports for the root user ({code}): the root user \
+                         needs no billing-access switch, so most likely a service control policy of your \
+                         organization denies cur:* to this account. Ask its administrators, then run aws-harden again."
+                    )
+                } else {
+                    billing_access_steps(&ctx.caller.describe(), code)
+                }),
             );
             return d;
         }
@@ -704,6 +712,34 @@ mod tests {
                 ..
             })
         )));
+    }
+
+    #[test]
+    fn root_denied_points_at_the_organization_not_the_switch() {
+        let p = plan("");
+        let root = Caller::from_arn(
+            "123456789012",
+            "arn:aws:iam::123456789012:root",
+            None,
+            false,
+        );
+        let ctx = DiffContext {
+            plan: &p,
+            caller: &root,
+            interactive: false,
+        };
+        let d = diff(
+            &ctx,
+            &Observed {
+                bucket: bucket::Observed::default(),
+                reports: Reports::Denied {
+                    code: "AccessDeniedException".into(),
+                },
+            },
+        );
+        let note = d.changes.last().unwrap().note.clone().unwrap();
+        assert!(note.contains("service control policy"), "{note}");
+        assert!(!note.contains("Activate IAM Access"), "{note}");
     }
 
     #[test]
