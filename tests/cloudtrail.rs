@@ -6,6 +6,9 @@
 mod common;
 
 use aws_harden::controls::cloudtrail::{key_policy, trail_arn};
+use std::sync::{Arc, Mutex};
+
+use common::proxy::Response;
 use common::{Account, assert_no_writes};
 use serde_json::{Value, json};
 
@@ -518,4 +521,149 @@ async fn bad_cloudtrail_keys_are_refused_before_any_call() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(run.stderr.contains("cloudtrail.bucket"), "{}", run.all());
     assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_s3_call_names_the_expected_owner_and_a_foreign_bucket_is_refused() {
+    // moto ignores ExpectedBucketOwner, so the proxy records the header on every S3 request.
+    let acct = Account::new().await;
+    let seen: Arc<Mutex<Vec<S3Request>>> = Arc::default();
+    let record = seen.clone();
+    acct.proxy.hook(Box::new(move |req| {
+        if req.service == "s3" {
+            record.lock().unwrap().push((
+                req.method.clone(),
+                req.path.clone(),
+                req.header("x-amz-expected-bucket-owner")
+                    .map(str::to_string),
+            ));
+        }
+        None
+    }));
+    applied(&acct).await;
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() > 20, "{seen:#?}");
+    for (method, path, owner) in &seen {
+        // CreateBucket (PUT on the bare bucket) has no such parameter; it fails with
+        // BucketAlreadyExists when the name is taken.
+        if method == "PUT" && !path.contains('?') {
+            continue;
+        }
+        assert_eq!(owner.as_deref(), Some(acct.id.as_str()), "{method} {path}");
+    }
+
+    // A bucket of the planned name owned by another account: S3 answers 403 to a request with
+    // another ExpectedBucketOwner. moto cannot, so the proxy answers as S3 would.
+    let other = Account::new().await;
+    let taken = bucket(&other);
+    other.proxy.hook(Box::new(move |req| {
+        (req.service == "s3" && req.method == "HEAD" && req.path.starts_with(&format!("/{taken}")))
+            .then(|| Response {
+                status: 403,
+                content_type: "application/xml".into(),
+                body: String::new(),
+            })
+    }));
+    let plan = other.write_plan("p.toml", PLAN);
+    let run = other.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "s3 bucket {} exists but is not owned by account {}",
+            bucket(&other),
+            other.id
+        )),
+        "{}",
+        run.all()
+    );
+    assert_no_writes(&other, &run);
+}
+
+/// An S3 request as the proxy saw it: method, path, `x-amz-expected-bucket-owner`.
+type S3Request = (String, String, Option<String>);
+
+fn cloudtrail_error(kind: &str, message: &str) -> Response {
+    Response {
+        status: 400,
+        content_type: "application/x-amz-json-1.1".into(),
+        body: json!({"__type": kind, "message": message}).to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_policy_not_yet_honoured_is_retried() {
+    // Right after a bucket policy write, CloudTrail may still answer
+    // InsufficientS3BucketPolicyException. moto never does, so the proxy answers twice as AWS would.
+    let acct = Account::new().await;
+    let refusals = Arc::new(Mutex::new(2));
+    let left = refusals.clone();
+    acct.proxy.hook(Box::new(move |req| {
+        let mut left = left.lock().unwrap();
+        (req.operation == "CreateTrail" && *left > 0).then(|| {
+            *left -= 1;
+            cloudtrail_error(
+                "InsufficientS3BucketPolicyException",
+                "Incorrect S3 bucket policy is detected for bucket",
+            )
+        })
+    }));
+    applied(&acct).await;
+    assert_eq!(*refusals.lock().unwrap(), 0);
+    let creates = acct
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "CreateTrail")
+        .count();
+    assert_eq!(creates, 3);
+    let status = cloudtrail(&acct)
+        .get_trail_status()
+        .name("aws-harden")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.is_logging(), Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_key_is_reported_naming_the_culprit() {
+    // CloudTrail keeps refusing the encryption policy (moto never does): after bounded retries the
+    // run fails, says which of key and bucket is at fault, and nothing after the trail is attempted.
+    let acct = Account::new().await;
+    acct.proxy.hook(Box::new(|req| {
+        (req.operation == "CreateTrail").then(|| {
+            cloudtrail_error(
+                "InsufficientEncryptionPolicyException",
+                "Insufficient permissions to access S3 bucket or KMS key",
+            )
+        })
+    }));
+    let plan = acct.write_plan("p.toml", PLAN);
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let out = run.all();
+    assert!(
+        out.contains("InsufficientEncryptionPolicyException"),
+        "{out}"
+    );
+    // The key policy this run wrote reads back as planned, so the bucket is named.
+    assert!(
+        out.contains(&format!("so the bucket {} is at fault", bucket(&acct))),
+        "{out}"
+    );
+    let creates = acct
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "CreateTrail")
+        .count();
+    assert_eq!(creates, 6, "one try and five retries");
+    assert!(
+        !acct
+            .proxy
+            .calls()
+            .iter()
+            .any(|c| c.operation == "StartLogging"),
+        "nothing after the failed change is attempted"
+    );
 }

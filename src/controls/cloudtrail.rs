@@ -60,6 +60,9 @@ pub struct TrailState {
     pub logging: bool,
     /// Management events, read and write, are recorded.
     pub management_events: bool,
+    /// Another account's trail (an organization trail seen from a member account, say) whose
+    /// status could not be read: never adopted.
+    pub read_error: Option<String>,
 }
 
 /// A trail's settings as the plan wants them (every boolean on).
@@ -233,7 +236,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     );
     let (key, trails, bucket, access_log_bucket) = tokio::try_join!(
         observe_key(aws, &ct.kms_key_alias),
-        observe_trails(aws),
+        observe_trails(aws, &want_arn),
         bucket::observe(aws, &trail_spec),
         async {
             match &log_spec {
@@ -310,7 +313,7 @@ async fn observe_key(aws: &Aws, alias: &str) -> anyhow::Result<Option<KeyState>>
     }))
 }
 
-async fn observe_trails(aws: &Aws) -> anyhow::Result<Vec<TrailState>> {
+async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<TrailState>> {
     let described = aws
         .cloudtrail
         .describe_trails()
@@ -333,7 +336,7 @@ async fn observe_trails(aws: &Aws) -> anyhow::Result<Vec<TrailState>> {
         } else {
             aws.in_home_region(&home_region).cloudtrail
         };
-        let (status, selectors) = tokio::try_join!(
+        let read = tokio::try_join!(
             async {
                 ct.get_trail_status()
                     .name(&arn)
@@ -348,7 +351,17 @@ async fn observe_trails(aws: &Aws) -> anyhow::Result<Vec<TrailState>> {
                     .await
                     .describe(format!("reading the event selectors of trail {name}"))
             }
-        )?;
+        );
+        let (logging, management_events, read_error) = match read {
+            Ok((status, selectors)) => (
+                status.is_logging.unwrap_or(false),
+                records_management_events(&selectors),
+                None,
+            ),
+            // Only the plan's own trail must be readable; another one is just not adopted.
+            Err(e) if arn != plan_trail_arn => (false, false, Some(format!("{e:#}"))),
+            Err(e) => return Err(e),
+        };
         out.push(TrailState {
             name,
             arn,
@@ -358,8 +371,9 @@ async fn observe_trails(aws: &Aws) -> anyhow::Result<Vec<TrailState>> {
             global_service_events: t.include_global_service_events.unwrap_or(false),
             log_file_validation: t.log_file_validation_enabled.unwrap_or(false),
             kms_key_id: t.kms_key_id.clone().filter(|k| !k.is_empty()),
-            logging: status.is_logging.unwrap_or(false),
-            management_events: records_management_events(&selectors),
+            logging,
+            management_events,
+            read_error,
         });
     }
     Ok(out)
@@ -432,7 +446,10 @@ fn shortfalls(
 
 /// A trail that meets the plan in everything but its name, bucket and key.
 fn adoptable(t: &TrailState) -> bool {
-    shortfalls(t, None, None).is_empty() && t.logging && t.management_events
+    t.read_error.is_none()
+        && shortfalls(t, None, None).is_empty()
+        && t.logging
+        && t.management_events
 }
 
 pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
@@ -478,7 +495,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
         if !t.management_events {
             lacks.push("management events".into());
         }
-        let what = if lacks.is_empty() {
+        let what = if let Some(e) = &t.read_error {
+            format!("could not be read ({e})")
+        } else if lacks.is_empty() {
             "meets the plan but adopt_existing is false".to_string()
         } else {
             format!("falls short of the plan ({})", lacks.join(", "))
@@ -1010,6 +1029,7 @@ mod tests {
             kms_key_id: Some(KEY_ARN.into()),
             logging: true,
             management_events: true,
+            read_error: None,
         }
     }
 
@@ -1271,6 +1291,23 @@ mod tests {
         let d = diff(&ctx(&p, &c), &o);
         assert!(d.changes.is_empty(), "{:#?}", d.changes);
         assert!(d.notices[0].message.contains("adopted"), "{:?}", d.notices);
+
+        let unreadable = Observed {
+            other_trails: vec![TrailState {
+                read_error: Some("AccessDenied".into()),
+                ..other.clone()
+            }],
+            ..Observed::default()
+        };
+        let d = diff(&ctx(&p, &c), &unreadable);
+        assert!(ops(&d).contains(&"CreateTrail".to_string()));
+        assert!(
+            d.notices
+                .iter()
+                .any(|n| n.message.contains("could not be read (AccessDenied)")),
+            "{:?}",
+            d.notices
+        );
 
         let no_adopt = plan("adopt_existing = false\n");
         let d = diff(&ctx(&no_adopt, &c), &o);

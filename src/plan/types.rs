@@ -172,17 +172,22 @@ impl Default for RootPlan {
 #[serde(deny_unknown_fields, default)]
 pub struct CloudTrailPlan {
     pub enabled: bool,
-    /// Trail name.
+    /// Trail name (3-128 of letters, digits and `._-`; placeholders allowed).
     pub trail_name: String,
-    /// Bucket the trail logs into (S3 naming rules; placeholders allowed).
+    /// Bucket the trail logs into, in `home_region` (S3 naming rules, no dots; placeholders
+    /// allowed). Hardened by `crate::bucket`.
     pub bucket: String,
-    /// Alias of the customer-managed KMS key that encrypts the logs (`alias/...`).
+    /// Alias of the customer-managed KMS key that encrypts the logs (`alias/...`, not
+    /// `alias/aws/...`); created with its key policy when missing.
     pub kms_key_alias: String,
-    /// Expire log objects after this many days; 0 keeps them forever.
+    /// Expire log objects and their noncurrent versions after this many days; 0 keeps them
+    /// forever; at most 36500.
     pub retention_days: u32,
-    /// Adopt an existing trail that already meets the plan instead of creating a second one.
+    /// Adopt another trail that already meets the plan (multi-region, global service events,
+    /// validation, KMS, logging, management events) instead of creating a second one.
     pub adopt_existing: bool,
-    /// Server access logging for the trail bucket into this second bucket (CIS 3.4); empty: off.
+    /// Server access logging for the trail bucket into this second hardened bucket (CIS 3.4);
+    /// empty: off. Must differ from `bucket`.
     pub access_log_bucket: String,
 }
 

@@ -341,6 +341,57 @@ mod tests {
     }
 
     #[test]
+    fn trail_names_and_kms_aliases() {
+        assert!(is_valid_trail_name("aws-harden"));
+        assert!(is_valid_trail_name("My_Trail.2"));
+        for bad in [
+            "ab",
+            "-x-trail",
+            "trail-",
+            "my-_trail",
+            "my..trail",
+            "has space",
+            &"t".repeat(129),
+        ] {
+            assert!(!is_valid_trail_name(bad), "{bad}");
+        }
+        assert!(is_valid_kms_alias("alias/aws-harden-cloudtrail"));
+        assert!(is_valid_kms_alias("alias/team/trail_key"));
+        for bad in [
+            "aws-harden",
+            "alias/",
+            "alias/aws/cloudtrail",
+            "alias/has space",
+        ] {
+            assert!(!is_valid_kms_alias(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cloudtrail_keys_are_checked_and_expanded_names_rechecked() {
+        let base = "version = 1\nhome_region = \"us-east-1\"\n[cloudtrail]\n";
+        assert!(parse(base).is_ok(), "the defaults are valid");
+        assert!(err(&format!("{base}bucket = \"My.Bucket\"\n")).contains("cloudtrail.bucket"));
+        assert!(
+            err(&format!(
+                "{base}access_log_bucket = \"aws-harden-trail-{{account_id}}-{{home_region}}\"\n"
+            ))
+            .contains("must differ")
+        );
+        let plan = parse(&format!(
+            "{base}bucket = \"{}-{{account_id}}\"\n",
+            "b".repeat(55)
+        ))
+        .unwrap();
+        let ph = Placeholders {
+            account_id: "123456789012".into(),
+            home_region: "us-east-1".into(),
+        };
+        let e = crate::plan::resolve(&plan, &ph).unwrap_err().to_string();
+        assert!(e.contains("cloudtrail.bucket") && e.contains("3-63"), "{e}");
+    }
+
+    #[test]
     fn regions() {
         assert!(is_region("us-east-1"));
         assert!(is_region("ap-southeast-2"));
