@@ -1,6 +1,7 @@
 //! aws-harden as a library: the binary in `main.rs` is a thin shell around `commands::run`.
 
 pub mod aws;
+pub mod bucket;
 pub mod change;
 pub mod cli;
 pub mod commands;

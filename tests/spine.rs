@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Account, assert_no_writes, baseline};
+use common::{Account, CurStub, assert_no_writes, baseline};
 
 const IAM_ONLY: &str = r#"
 version = 1
@@ -292,6 +292,8 @@ async fn home_region_and_placeholders_resolve_per_account() {
 #[tokio::test(flavor = "multi_thread")]
 async fn baseline_plan_applies_to_a_fresh_account() {
     let acct = Account::new().await;
+    // The baseline has a [cost_report]: moto has no report API, the stub answers it.
+    CurStub::install(&acct.proxy);
     let plan = acct.write_plan("baseline.toml", &baseline());
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(dry.code, 2, "{}", dry.all());

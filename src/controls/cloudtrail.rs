@@ -1,25 +1,1371 @@
-//! Not built yet: see the open issue for this control. Plans that enable it are refused before any
-//! AWS call (see `plan::validate`).
+//! CloudTrail (CIS 3.1, 3.2, 3.4, 3.5, 3.6): a multi-region trail with global service events, log
+//! file validation and management events (read and write), logging, encrypted with a
+//! customer-managed KMS key that rotates, into a hardened bucket (`crate::bucket`), optionally with
+//! server access logging into a second hardened bucket.
+//!
+//! Order of writes (the order `diff` produces): the KMS key (created with its policy) and its
+//! rotation, the access-log bucket, the trail bucket with its policy, then the trail, its event
+//! selectors and `StartLogging`. Both policies therefore exist before `CreateTrail`; a fresh bucket
+//! policy can still take seconds to be honoured, so CloudTrail's "insufficient policy" answers are
+//! retried with bounded backoff.
 
-use crate::aws::Aws;
-use crate::change::Diff;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
+use serde_json::{Value, json};
+
+use crate::aws::{Aws, Caller, SdkResultExt, absent_on, error_chain};
+use crate::bucket::{self, AccessLogging, BucketSpec, Encryption, KmsKey};
+use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
-use crate::plan::Plan;
+use crate::plan::{CloudTrailPlan, Plan};
+use crate::policy;
+
+const CONTROL: ControlId = ControlId::Cloudtrail;
 
 #[derive(Clone, Debug, PartialEq, Default)]
-pub struct Observed {}
+pub struct Observed {
+    /// The key the plan's alias points to.
+    pub key: Option<KeyState>,
+    /// The plan's trail (by ARN: name and home region).
+    pub trail: Option<TrailState>,
+    /// Every other trail the account has (for adoption and honest notices).
+    pub other_trails: Vec<TrailState>,
+    pub bucket: bucket::Observed,
+    /// The access-log bucket, when the plan names one.
+    pub access_log_bucket: Option<bucket::Observed>,
+}
 
 #[derive(Clone, Debug, PartialEq)]
-pub enum Op {}
-
-pub async fn observe(_aws: &Aws, _plan: &Plan) -> anyhow::Result<Observed> {
-    Ok(Observed {})
+pub struct KeyState {
+    pub arn: String,
+    pub enabled: bool,
+    pub customer_managed: bool,
+    pub rotation: bool,
+    /// The `default` key policy as KMS returned it.
+    pub policy: Option<String>,
 }
 
-pub fn diff(_ctx: &DiffContext, _observed: &Observed) -> Diff {
-    Diff::default()
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailState {
+    pub name: String,
+    pub arn: String,
+    pub home_region: String,
+    pub bucket: String,
+    pub multi_region: bool,
+    pub global_service_events: bool,
+    pub log_file_validation: bool,
+    pub kms_key_id: Option<String>,
+    pub logging: bool,
+    /// Management events, read and write, are recorded.
+    pub management_events: bool,
+    /// Another account's trail (an organization trail seen from a member account, say) whose
+    /// status could not be read: never adopted.
+    pub read_error: Option<String>,
 }
 
-pub async fn apply(_aws: &Aws, op: &Op) -> anyhow::Result<()> {
-    match *op {}
+/// A trail's settings as the plan wants them (every boolean on).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailSettings {
+    pub name: String,
+    pub bucket: String,
+    pub kms_key: KmsKey,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// `CreateKey` with the policy, then `CreateAlias`.
+    CreateKey {
+        alias: String,
+        policy: String,
+    },
+    EnableKeyRotation {
+        alias: String,
+    },
+    PutKeyPolicy {
+        alias: String,
+        policy: String,
+    },
+    /// `CreateTrail`; a trail of that name created meanwhile (`TrailAlreadyExists`) is updated.
+    CreateTrail(TrailSettings),
+    UpdateTrail(TrailSettings),
+    /// Management events, read and write.
+    PutEventSelectors {
+        trail: String,
+    },
+    StartLogging {
+        trail: String,
+    },
+}
+
+pub fn trail_arn(partition: &str, region: &str, account_id: &str, name: &str) -> String {
+    format!("arn:{partition}:cloudtrail:{region}:{account_id}:trail/{name}")
+}
+
+/// The key policy: the account keeps full control through IAM (without this statement the key
+/// becomes unmanageable), and CloudTrail may generate data keys and describe the key only for this
+/// trail, encrypting only with an encryption context naming one of this account's trails.
+/// Follows "Configure AWS KMS key policies for CloudTrail" in the CloudTrail user guide.
+pub fn key_policy(partition: &str, account_id: &str, trail_arn: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Id": "aws-harden-cloudtrail-key",
+        "Statement": [
+            {
+                "Sid": "EnableIAMUserPermissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": format!("arn:{partition}:iam::{account_id}:root")},
+                "Action": "kms:*",
+                "Resource": "*"
+            },
+            {
+                "Sid": "AllowCloudTrailToEncryptLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:GenerateDataKey*",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceArn": trail_arn},
+                    // A wildcard ARN: StringLike, never StringEquals (which would never match).
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn":
+                            format!("arn:{partition}:cloudtrail:*:{account_id}:trail/*")
+                    }
+                }
+            },
+            {
+                "Sid": "AllowCloudTrailToDescribeKey",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "kms:DescribeKey",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
+            }
+        ]
+    })
+}
+
+/// CloudTrail's two bucket-policy statements (names as AWS documents them), scoped to this trail.
+pub fn trail_bucket_statements(
+    partition: &str,
+    account_id: &str,
+    bucket: &str,
+    trail_arn: &str,
+) -> Vec<Value> {
+    let arn = bucket::bucket_arn(partition, bucket);
+    vec![
+        json!({
+            "Sid": "AWSCloudTrailAclCheck20150319",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": arn,
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
+        }),
+        json!({
+            "Sid": "AWSCloudTrailWrite20150319",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": format!("{arn}/AWSLogs/{account_id}/*"),
+            "Condition": {"StringEquals": {
+                "s3:x-amz-acl": "bucket-owner-full-control",
+                "aws:SourceArn": trail_arn
+            }}
+        }),
+    ]
+}
+
+/// The buckets the plan wants: (access-log bucket, trail bucket).
+pub fn bucket_specs(
+    plan: &CloudTrailPlan,
+    home_region: &str,
+    caller: &Caller,
+    key: KmsKey,
+) -> (Option<BucketSpec>, BucketSpec) {
+    let p = caller.partition.as_str();
+    let account = caller.account_id.as_str();
+    let arn = trail_arn(p, home_region, account, &plan.trail_name);
+    let expire = (plan.retention_days > 0).then_some(plan.retention_days);
+    let logging = (!plan.access_log_bucket.is_empty()).then(|| AccessLogging {
+        target_bucket: plan.access_log_bucket.clone(),
+        target_prefix: format!("{}/", plan.bucket),
+    });
+    let log_spec = logging.as_ref().map(|l| BucketSpec {
+        name: l.target_bucket.clone(),
+        region: home_region.to_string(),
+        // Server access logs can only be delivered to a bucket encrypted with SSE-S3.
+        encryption: Encryption::SseS3,
+        expire_after_days: expire,
+        statements: vec![bucket::access_log_delivery_statement(
+            p,
+            account,
+            &l.target_bucket,
+            &l.target_prefix,
+            &plan.bucket,
+        )],
+        access_logging: None,
+    });
+    let trail_spec = BucketSpec {
+        name: plan.bucket.clone(),
+        region: home_region.to_string(),
+        encryption: Encryption::SseKms(key),
+        expire_after_days: expire,
+        statements: trail_bucket_statements(p, account, &plan.bucket, &arn),
+        access_logging: logging,
+    };
+    (log_spec, trail_spec)
+}
+
+pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+    let Some(ct) = plan.cloudtrail() else {
+        return Ok(Observed::default());
+    };
+    let (log_spec, trail_spec) = bucket_specs(
+        ct,
+        &plan.home_region,
+        &aws.caller,
+        KmsKey::Alias(ct.kms_key_alias.clone()),
+    );
+    let want_arn = trail_arn(
+        &aws.caller.partition,
+        &plan.home_region,
+        aws.account_id(),
+        &ct.trail_name,
+    );
+    let (key, trails, bucket, access_log_bucket) = tokio::try_join!(
+        observe_key(aws, &ct.kms_key_alias),
+        observe_trails(aws, &want_arn),
+        bucket::observe(aws, &trail_spec),
+        async {
+            match &log_spec {
+                Some(spec) => bucket::observe(aws, spec).await.map(Some),
+                None => Ok(None),
+            }
+        },
+    )?;
+    let (mine, other_trails): (Vec<TrailState>, Vec<TrailState>) =
+        trails.into_iter().partition(|t| t.arn == want_arn);
+    if let Some(t) = other_trails.iter().find(|t| t.name == ct.trail_name) {
+        anyhow::bail!(
+            "a CloudTrail trail named {} already exists with home region {}, the plan's home_region is {}: \
+             change trail_name or home_region in the plan",
+            t.name,
+            t.home_region,
+            plan.home_region
+        );
+    }
+    Ok(Observed {
+        key,
+        trail: mine.into_iter().next(),
+        other_trails,
+        bucket,
+        access_log_bucket,
+    })
+}
+
+async fn observe_key(aws: &Aws, alias: &str) -> anyhow::Result<Option<KeyState>> {
+    let Some(described) = absent_on(
+        aws.kms.describe_key().key_id(alias).send().await,
+        &["NotFoundException"],
+        format!("reading KMS key {alias}"),
+    )?
+    else {
+        return Ok(None);
+    };
+    let Some(meta) = described.key_metadata else {
+        return Ok(None);
+    };
+    let key_id = meta.key_id.clone();
+    let customer_managed = meta.key_manager.as_ref().map(|m| m.as_str()) == Some("CUSTOMER");
+    let (rotation, policy) = if customer_managed {
+        tokio::try_join!(
+            async {
+                aws.kms
+                    .get_key_rotation_status()
+                    .key_id(&key_id)
+                    .send()
+                    .await
+                    .describe(format!("reading the rotation status of KMS key {alias}"))
+                    .map(|r| r.key_rotation_enabled)
+            },
+            async {
+                aws.kms
+                    .get_key_policy()
+                    .key_id(&key_id)
+                    .policy_name("default")
+                    .send()
+                    .await
+                    .describe(format!("reading the key policy of KMS key {alias}"))
+                    .map(|p| p.policy)
+            }
+        )?
+    } else {
+        (false, None)
+    };
+    Ok(Some(KeyState {
+        arn: meta.arn.unwrap_or_default(),
+        enabled: meta.enabled,
+        customer_managed,
+        rotation,
+        policy,
+    }))
+}
+
+async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<TrailState>> {
+    let described = aws
+        .cloudtrail
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .describe("listing CloudTrail trails")?;
+    let mut out = Vec::new();
+    for t in described.trail_list.unwrap_or_default() {
+        let (Some(name), Some(arn)) = (t.name.clone(), t.trail_arn.clone()) else {
+            continue;
+        };
+        let home_region = t
+            .home_region
+            .clone()
+            .unwrap_or_else(|| aws.home_region.clone());
+        // A trail is managed from its home region.
+        let ct = if home_region == aws.home_region {
+            aws.cloudtrail.clone()
+        } else {
+            aws.in_home_region(&home_region).cloudtrail
+        };
+        let read = tokio::try_join!(
+            async {
+                ct.get_trail_status()
+                    .name(&arn)
+                    .send()
+                    .await
+                    .describe(format!("reading the status of trail {name}"))
+            },
+            async {
+                ct.get_event_selectors()
+                    .trail_name(&arn)
+                    .send()
+                    .await
+                    .describe(format!("reading the event selectors of trail {name}"))
+            }
+        );
+        let (logging, management_events, read_error) = match read {
+            Ok((status, selectors)) => (
+                status.is_logging.unwrap_or(false),
+                records_management_events(&selectors),
+                None,
+            ),
+            // Only the plan's own trail must be readable; another one is just not adopted.
+            Err(e) if arn != plan_trail_arn => (false, false, Some(format!("{e:#}"))),
+            Err(e) => return Err(e),
+        };
+        out.push(TrailState {
+            name,
+            arn,
+            home_region,
+            bucket: t.s3_bucket_name.clone().unwrap_or_default(),
+            multi_region: t.is_multi_region_trail.unwrap_or(false),
+            global_service_events: t.include_global_service_events.unwrap_or(false),
+            log_file_validation: t.log_file_validation_enabled.unwrap_or(false),
+            kms_key_id: t.kms_key_id.clone().filter(|k| !k.is_empty()),
+            logging,
+            management_events,
+            read_error,
+        });
+    }
+    Ok(out)
+}
+
+/// Management events, read and write, from basic or advanced event selectors.
+fn records_management_events(
+    s: &aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput,
+) -> bool {
+    let basic = s.event_selectors().iter().any(|e| {
+        e.include_management_events() == Some(true)
+            && e.read_write_type() == Some(&ReadWriteType::All)
+            && e.exclude_management_event_sources().is_empty()
+    });
+    let advanced = s.advanced_event_selectors().iter().any(|a| {
+        let fields = a.field_selectors();
+        fields
+            .iter()
+            .any(|f| f.field() == "eventCategory" && f.equals() == ["Management"])
+            && fields.iter().all(|f| f.field() == "eventCategory")
+    });
+    basic || advanced
+}
+
+/// What a trail lacks against the plan: (field, live, wanted). `bucket` and `key_arn` are checked
+/// only when given (an adopted trail may log into its own bucket with its own key).
+fn shortfalls(
+    t: &TrailState,
+    bucket: Option<&str>,
+    key_arn: Option<&str>,
+) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    let mut flag = |field: &'static str, ok: bool, live: bool| {
+        if !ok {
+            out.push((field, live.to_string(), "true".to_string()));
+        }
+    };
+    flag("multi-region", t.multi_region, t.multi_region);
+    flag(
+        "global service events",
+        t.global_service_events,
+        t.global_service_events,
+    );
+    flag(
+        "log file validation",
+        t.log_file_validation,
+        t.log_file_validation,
+    );
+    if let Some(b) = bucket
+        && t.bucket != b
+    {
+        out.push(("s3 bucket", t.bucket.clone(), b.to_string()));
+    }
+    let key_ok = match key_arn {
+        Some(arn) => t
+            .kms_key_id
+            .as_deref()
+            .is_some_and(|k| k == arn || arn.ends_with(&format!("/{k}"))),
+        None => t.kms_key_id.is_some(),
+    };
+    if !key_ok {
+        out.push((
+            "kms key",
+            t.kms_key_id.clone().unwrap_or_else(|| "(none)".into()),
+            key_arn.unwrap_or("a customer-managed key").to_string(),
+        ));
+    }
+    out
+}
+
+/// A trail that meets the plan in everything but its name, bucket and key.
+fn adoptable(t: &TrailState) -> bool {
+    t.read_error.is_none()
+        && shortfalls(t, None, None).is_empty()
+        && t.logging
+        && t.management_events
+}
+
+pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
+    let mut d = Diff::default();
+    let Some(plan) = ctx.plan.cloudtrail() else {
+        return d;
+    };
+    let caller = ctx.caller;
+    let home = &ctx.plan.home_region;
+    let arn = trail_arn(
+        &caller.partition,
+        home,
+        &caller.account_id,
+        &plan.trail_name,
+    );
+
+    if o.trail.is_none()
+        && plan.adopt_existing
+        && let Some(t) = o.other_trails.iter().find(|t| adoptable(t))
+    {
+        d.notice(
+            Notice::info(
+                CONTROL,
+                format!(
+                    "trail {} ({}) already meets the plan (multi-region, global service events, log file validation, \
+                     KMS, logging, management events): adopted instead of creating {} (a second trail of management \
+                     events is billed). Its bucket {} and key are not managed by this plan.",
+                    t.name, t.arn, plan.trail_name, t.bucket
+                ),
+            )
+            .cis(&["3.1", "3.2", "3.5"]),
+        );
+        return d;
+    }
+    for t in &o.other_trails {
+        let mut lacks: Vec<String> = shortfalls(t, None, None)
+            .into_iter()
+            .map(|(f, _, _)| f.to_string())
+            .collect();
+        if !t.logging {
+            lacks.push("logging".into());
+        }
+        if !t.management_events {
+            lacks.push("management events".into());
+        }
+        let what = if let Some(e) = &t.read_error {
+            format!("could not be read ({e})")
+        } else if lacks.is_empty() {
+            "meets the plan but adopt_existing is false".to_string()
+        } else {
+            format!("falls short of the plan ({})", lacks.join(", "))
+        };
+        d.notice(Notice::warning(
+            CONTROL,
+            format!(
+                "trail {} {what}; it is left as it is and {} is managed instead. A second trail recording management \
+                 events is billed: delete one of them if you do not need both.",
+                t.name, plan.trail_name
+            ),
+        ));
+    }
+
+    // The KMS key.
+    let alias = plan.kms_key_alias.clone();
+    let key_resource = format!("kms key \"{alias}\"");
+    let desired_key_policy = key_policy(&caller.partition, &caller.account_id, &arn);
+    let key_op = |op: Op| super::Op::Cloudtrail(op);
+    match &o.key {
+        None => {
+            d.push(
+                Change::new(
+                    CONTROL,
+                    &key_resource,
+                    Action::Create,
+                    key_op(Op::CreateKey {
+                        alias: alias.clone(),
+                        policy: desired_key_policy.to_string(),
+                    }),
+                )
+                .field("key", None::<String>, Some("customer-managed, symmetric"))
+                .field(
+                    "key policy",
+                    None::<String>,
+                    Some("account via IAM; CloudTrail for this trail only"),
+                )
+                .cis(&["3.5"]),
+            );
+            d.push(
+                Change::new(
+                    CONTROL,
+                    &key_resource,
+                    Action::Create,
+                    key_op(Op::EnableKeyRotation {
+                        alias: alias.clone(),
+                    }),
+                )
+                .field("automatic rotation", None::<String>, Some("on"))
+                .cis(&["3.6"]),
+            );
+        }
+        Some(k) if !k.customer_managed => {
+            d.push(
+                Change::new(CONTROL, &key_resource, Action::Manual, super::Op::Manual)
+                    .note(format!(
+                        "{alias} points to an AWS-managed key; CIS 3.5 needs a customer-managed key. Choose another \
+                         kms_key_alias in the plan."
+                    ))
+                    .cis(&["3.5"]),
+            );
+        }
+        Some(k) => {
+            if !k.enabled {
+                d.push(
+                    Change::new(CONTROL, &key_resource, Action::Manual, super::Op::Manual)
+                        .field("enabled", Some("false"), Some("true"))
+                        .note(format!(
+                            "The key behind {alias} is disabled (or pending deletion): CloudTrail cannot encrypt with it. \
+                             Re-enable it in the KMS console (or cancel its deletion)."
+                        ))
+                        .cis(&["3.5"]),
+                );
+            }
+            if !k.rotation {
+                d.push(
+                    Change::new(
+                        CONTROL,
+                        &key_resource,
+                        Action::Update,
+                        key_op(Op::EnableKeyRotation {
+                            alias: alias.clone(),
+                        }),
+                    )
+                    .field("automatic rotation", Some("off"), Some("on"))
+                    .cis(&["3.6"]),
+                );
+            }
+            let policy_ok = k
+                .policy
+                .as_deref()
+                .is_some_and(|p| policy::live_matches(p, &desired_key_policy));
+            if !policy_ok {
+                d.push(
+                    Change::new(
+                        CONTROL,
+                        &key_resource,
+                        Action::Update,
+                        key_op(Op::PutKeyPolicy {
+                            alias: alias.clone(),
+                            policy: desired_key_policy.to_string(),
+                        }),
+                    )
+                    .field(
+                        "key policy",
+                        Some("different"),
+                        Some("account via IAM; CloudTrail for this trail only"),
+                    )
+                    .cis(&["3.5"]),
+                );
+            }
+        }
+    }
+
+    // The buckets: the access-log target first, so the trail bucket can log into it.
+    let key_ref = match &o.key {
+        Some(k) => KmsKey::Arn(k.arn.clone()),
+        None => KmsKey::Alias(alias.clone()),
+    };
+    let (log_spec, trail_spec) = bucket_specs(plan, home, caller, key_ref.clone());
+    if let Some(spec) = &log_spec {
+        let observed = o.access_log_bucket.clone().unwrap_or_default();
+        d.extend(bucket::diff(CONTROL, spec, &observed, caller));
+    }
+    d.extend(bucket::diff(CONTROL, &trail_spec, &o.bucket, caller));
+
+    // The trail.
+    let settings = TrailSettings {
+        name: plan.trail_name.clone(),
+        bucket: plan.bucket.clone(),
+        kms_key: key_ref,
+    };
+    let resource = format!("cloudtrail trail \"{}\"", plan.trail_name);
+    let key_arn = o.key.as_ref().map(|k| k.arn.as_str());
+    match &o.trail {
+        None => {
+            d.push(
+                Change::new(
+                    CONTROL,
+                    &resource,
+                    Action::Create,
+                    super::Op::Cloudtrail(Op::CreateTrail(settings)),
+                )
+                .field("s3 bucket", None::<String>, Some(&plan.bucket))
+                .field("multi-region", None::<String>, Some("true"))
+                .field("global service events", None::<String>, Some("true"))
+                .field("log file validation", None::<String>, Some("true"))
+                .field("kms key", None::<String>, Some(&alias))
+                .cis(&["3.1", "3.2", "3.5"]),
+            );
+            d.push(
+                Change::new(
+                    CONTROL,
+                    &resource,
+                    Action::Create,
+                    super::Op::Cloudtrail(Op::PutEventSelectors {
+                        trail: plan.trail_name.clone(),
+                    }),
+                )
+                .field("management events", None::<String>, Some("read and write"))
+                .cis(&["3.1"]),
+            );
+            d.push(
+                Change::new(
+                    CONTROL,
+                    &resource,
+                    Action::Create,
+                    super::Op::Cloudtrail(Op::StartLogging {
+                        trail: plan.trail_name.clone(),
+                    }),
+                )
+                .field("logging", None::<String>, Some("on"))
+                .cis(&["3.1"]),
+            );
+        }
+        Some(t) => {
+            let lacks = shortfalls(t, Some(&plan.bucket), key_arn);
+            if !lacks.is_empty() {
+                let mut c = Change::new(
+                    CONTROL,
+                    &resource,
+                    Action::Update,
+                    super::Op::Cloudtrail(Op::UpdateTrail(settings)),
+                )
+                .cis(&["3.1", "3.2", "3.5"]);
+                for (field, before, after) in lacks {
+                    c = c.field(field, Some(before), Some(after));
+                }
+                d.push(c);
+            }
+            if !t.management_events {
+                d.push(
+                    Change::new(
+                        CONTROL,
+                        &resource,
+                        Action::Update,
+                        super::Op::Cloudtrail(Op::PutEventSelectors {
+                            trail: plan.trail_name.clone(),
+                        }),
+                    )
+                    .field(
+                        "management events",
+                        Some("not all recorded"),
+                        Some("read and write"),
+                    )
+                    .cis(&["3.1"]),
+                );
+            }
+            if !t.logging {
+                d.push(
+                    Change::new(
+                        CONTROL,
+                        &resource,
+                        Action::Update,
+                        super::Op::Cloudtrail(Op::StartLogging {
+                            trail: plan.trail_name.clone(),
+                        }),
+                    )
+                    .field("logging", Some("off"), Some("on"))
+                    .cis(&["3.1"]),
+                );
+            }
+        }
+    }
+    if plan.access_log_bucket.is_empty() {
+        d.notice(
+            Notice::info(
+                CONTROL,
+                "server access logging of the trail bucket is off (access_log_bucket is empty); CIS 3.4 asks for it",
+            )
+            .cis(&["3.4"]),
+        );
+    }
+    d
+}
+
+/// Bounded backoff for CloudTrail's checks of a just-written bucket or key policy.
+const POLICY_RETRY_DELAYS: [u64; 5] = [1, 2, 4, 8, 15];
+
+pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
+    match op {
+        Op::CreateKey { alias, policy } => {
+            let created = aws
+                .kms
+                .create_key()
+                .description(format!("aws-harden: encrypts CloudTrail logs ({alias})"))
+                .policy(policy)
+                .send()
+                .await
+                .describe(format!("creating the KMS key for {alias}"))?;
+            let key_id = created
+                .key_metadata
+                .map(|m| m.key_id)
+                .ok_or_else(|| anyhow!("CreateKey returned no key for {alias}"))?;
+            aws.kms
+                .create_alias()
+                .alias_name(alias)
+                .target_key_id(&key_id)
+                .send()
+                .await
+                .describe(format!(
+                    "naming KMS key {key_id} {alias} (the key exists without the alias: schedule its deletion or \
+                     alias it by hand)"
+                ))?;
+        }
+        Op::EnableKeyRotation { alias } => {
+            let arn = bucket::resolve_alias(aws, alias).await?;
+            aws.kms
+                .enable_key_rotation()
+                .key_id(arn)
+                .send()
+                .await
+                .describe(format!("turning on rotation of KMS key {alias}"))?;
+        }
+        Op::PutKeyPolicy { alias, policy } => {
+            let arn = bucket::resolve_alias(aws, alias).await?;
+            aws.kms
+                .put_key_policy()
+                .key_id(arn)
+                .policy_name("default")
+                .policy(policy)
+                .send()
+                .await
+                .describe(format!("putting the key policy of KMS key {alias}"))?;
+        }
+        Op::CreateTrail(s) | Op::UpdateTrail(s) => {
+            let key_arn = match &s.kms_key {
+                KmsKey::Arn(a) => a.clone(),
+                KmsKey::Alias(alias) => bucket::resolve_alias(aws, alias).await?,
+            };
+            write_trail(aws, s, &key_arn, matches!(op, Op::CreateTrail(_))).await?;
+        }
+        Op::PutEventSelectors { trail } => {
+            aws.cloudtrail
+                .put_event_selectors()
+                .trail_name(trail)
+                .event_selectors(
+                    EventSelector::builder()
+                        .read_write_type(ReadWriteType::All)
+                        .include_management_events(true)
+                        .build(),
+                )
+                .send()
+                .await
+                .describe(format!("recording management events in trail {trail}"))?;
+        }
+        Op::StartLogging { trail } => {
+            aws.cloudtrail
+                .start_logging()
+                .name(trail)
+                .send()
+                .await
+                .describe(format!("starting logging of trail {trail}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// What went wrong when CloudTrail refuses a policy, for a person.
+enum PolicyRefusal {
+    Bucket(String),
+    Encryption(String),
+}
+
+/// `CreateTrail` (or `UpdateTrail`), retrying CloudTrail's policy checks with bounded backoff.
+async fn write_trail(
+    aws: &Aws,
+    s: &TrailSettings,
+    key_arn: &str,
+    create: bool,
+) -> anyhow::Result<()> {
+    let mut create = create;
+    let mut attempt = 0;
+    loop {
+        let result = if create {
+            match aws
+                .cloudtrail
+                .create_trail()
+                .name(&s.name)
+                .s3_bucket_name(&s.bucket)
+                .is_multi_region_trail(true)
+                .include_global_service_events(true)
+                .enable_log_file_validation(true)
+                .kms_key_id(key_arn)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let se = e.as_service_error();
+                    if se.is_some_and(|x| x.is_trail_already_exists_exception()) {
+                        // A half-finished earlier run created it: carry on with an update.
+                        create = false;
+                        continue;
+                    }
+                    let msg = error_chain(&e);
+                    Err(
+                        if se.is_some_and(|x| x.is_insufficient_s3_bucket_policy_exception()) {
+                            Ok(PolicyRefusal::Bucket(msg))
+                        } else if se
+                            .is_some_and(|x| x.is_insufficient_encryption_policy_exception())
+                        {
+                            Ok(PolicyRefusal::Encryption(msg))
+                        } else {
+                            Err(anyhow!("creating trail {}: {msg}", s.name))
+                        },
+                    )
+                }
+            }
+        } else {
+            match aws
+                .cloudtrail
+                .update_trail()
+                .name(&s.name)
+                .s3_bucket_name(&s.bucket)
+                .is_multi_region_trail(true)
+                .include_global_service_events(true)
+                .enable_log_file_validation(true)
+                .kms_key_id(key_arn)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let se = e.as_service_error();
+                    let msg = error_chain(&e);
+                    Err(
+                        if se.is_some_and(|x| x.is_insufficient_s3_bucket_policy_exception()) {
+                            Ok(PolicyRefusal::Bucket(msg))
+                        } else if se
+                            .is_some_and(|x| x.is_insufficient_encryption_policy_exception())
+                        {
+                            Ok(PolicyRefusal::Encryption(msg))
+                        } else {
+                            Err(anyhow!("updating trail {}: {msg}", s.name))
+                        },
+                    )
+                }
+            }
+        };
+        let refusal = match result {
+            Ok(()) => return Ok(()),
+            Err(Err(other)) => return Err(other),
+            Err(Ok(refusal)) => refusal,
+        };
+        if let Some(delay) = POLICY_RETRY_DELAYS.get(attempt) {
+            attempt += 1;
+            tracing::info!(attempt, delay, "CloudTrail refused a policy; retrying");
+            tokio::time::sleep(Duration::from_secs(*delay)).await;
+            continue;
+        }
+        return Err(match refusal {
+            PolicyRefusal::Bucket(msg) => anyhow!(
+                "CloudTrail cannot write to s3 bucket {} (InsufficientS3BucketPolicyException, still after {} retries): \
+                 the bucket policy must allow cloudtrail.amazonaws.com s3:GetBucketAcl and s3:PutObject on \
+                 {}/AWSLogs/{}/* for this trail; check that nobody changed it. {msg}",
+                s.bucket,
+                POLICY_RETRY_DELAYS.len(),
+                s.bucket,
+                aws.account_id()
+            ),
+            PolicyRefusal::Encryption(msg) => {
+                let culprit = encryption_culprit(aws, s, key_arn).await;
+                anyhow!(
+                    "CloudTrail cannot encrypt with the KMS key or use the bucket (InsufficientEncryptionPolicyException, \
+                     still after {} retries): {culprit}. {msg}",
+                    POLICY_RETRY_DELAYS.len()
+                )
+            }
+        });
+    }
+}
+
+/// Which of the two is at fault after `InsufficientEncryptionPolicyException`: the key policy
+/// (read back and compared with the one this tool writes) or the bucket.
+async fn encryption_culprit(aws: &Aws, s: &TrailSettings, key_arn: &str) -> String {
+    let trail = trail_arn(
+        &aws.caller.partition,
+        &aws.home_region,
+        aws.account_id(),
+        &s.name,
+    );
+    let desired = key_policy(&aws.caller.partition, aws.account_id(), &trail);
+    let live = aws
+        .kms
+        .get_key_policy()
+        .key_id(key_arn)
+        .policy_name("default")
+        .send()
+        .await;
+    match live {
+        Ok(p)
+            if p.policy
+                .as_deref()
+                .is_some_and(|p| policy::live_matches(p, &desired)) =>
+        {
+            format!(
+                "the key policy of {key_arn} is as planned, so the bucket {} is at fault (its default encryption or \
+             policy)",
+                s.bucket
+            )
+        }
+        Ok(_) => format!(
+            "the KMS key {key_arn} is at fault: its key policy does not let cloudtrail.amazonaws.com \
+             kms:GenerateDataKey* and kms:DescribeKey for this trail"
+        ),
+        Err(e) => format!(
+            "probably the KMS key {key_arn}: its policy could not be read back ({})",
+            error_chain(&e)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::parse;
+
+    const ACCOUNT: &str = "123456789012";
+    const TRAIL_ARN: &str = "arn:aws:cloudtrail:eu-west-1:123456789012:trail/aws-harden";
+    const KEY_ARN: &str =
+        "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    fn plan(extra: &str) -> Plan {
+        parse(&format!(
+            "version = 1\nhome_region = \"eu-west-1\"\n[cloudtrail]\n{extra}"
+        ))
+        .unwrap()
+        .pipe_resolve()
+    }
+
+    trait Resolve {
+        fn pipe_resolve(self) -> Plan;
+    }
+    impl Resolve for Plan {
+        fn pipe_resolve(self) -> Plan {
+            crate::plan::resolve(
+                &self,
+                &crate::plan::Placeholders {
+                    account_id: ACCOUNT.into(),
+                    home_region: "eu-west-1".into(),
+                },
+            )
+            .unwrap()
+        }
+    }
+
+    fn caller() -> Caller {
+        Caller::from_arn(ACCOUNT, "arn:aws:iam::123456789012:user/alice", None, false)
+    }
+
+    fn ctx<'a>(plan: &'a Plan, caller: &'a Caller) -> DiffContext<'a> {
+        DiffContext {
+            plan,
+            caller,
+            interactive: false,
+        }
+    }
+
+    fn good_trail() -> TrailState {
+        TrailState {
+            name: "aws-harden".into(),
+            arn: TRAIL_ARN.into(),
+            home_region: "eu-west-1".into(),
+            bucket: "aws-harden-trail-123456789012-eu-west-1".into(),
+            multi_region: true,
+            global_service_events: true,
+            log_file_validation: true,
+            kms_key_id: Some(KEY_ARN.into()),
+            logging: true,
+            management_events: true,
+            read_error: None,
+        }
+    }
+
+    /// The account after an apply, with every document as AWS returns it.
+    fn converged(p: &Plan) -> Observed {
+        let ct = p.cloudtrail().unwrap();
+        let (_, spec) = bucket_specs(ct, "eu-west-1", &caller(), KmsKey::Arn(KEY_ARN.into()));
+        let mut statements = vec![bucket::tls_only_statement("aws", &spec.name)];
+        statements.extend(spec.statements.clone());
+        // As returned: service principals as lists, and the any-principal in its other spelling.
+        for s in &mut statements {
+            if s["Principal"] == json!({"AWS": "*"}) {
+                s["Principal"] = json!("*");
+            } else {
+                s["Principal"]["Service"] = json!([s["Principal"]["Service"].clone()]);
+            }
+        }
+        // KMS returns the account principal as written; IAM-style rewrite of a bare ID also ok.
+        let mut kp = key_policy("aws", ACCOUNT, TRAIL_ARN);
+        kp["Statement"][0]["Principal"]["AWS"] = json!(ACCOUNT);
+        Observed {
+            key: Some(KeyState {
+                arn: KEY_ARN.into(),
+                enabled: true,
+                customer_managed: true,
+                rotation: true,
+                policy: Some(kp.to_string()),
+            }),
+            trail: Some(good_trail()),
+            other_trails: vec![],
+            bucket: bucket::Observed {
+                exists: true,
+                public_access_block: Some([true; 4]),
+                object_ownership: Some("BucketOwnerEnforced".into()),
+                encryption: Some(bucket::LiveEncryption {
+                    algorithm: "aws:kms".into(),
+                    kms_key_id: Some(KEY_ARN.into()),
+                }),
+                versioning: Some("Enabled".into()),
+                policy: Some(json!({"Version": "2012-10-17", "Statement": statements}).to_string()),
+                lifecycle_rules: vec![
+                    aws_sdk_s3::types::LifecycleRule::builder()
+                        .id(bucket::RETENTION_RULE_ID)
+                        .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
+                        .expiration(
+                            aws_sdk_s3::types::LifecycleExpiration::builder()
+                                .days(365)
+                                .build(),
+                        )
+                        .noncurrent_version_expiration(
+                            aws_sdk_s3::types::NoncurrentVersionExpiration::builder()
+                                .noncurrent_days(365)
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                ],
+                logging: None,
+            },
+            access_log_bucket: None,
+        }
+    }
+
+    fn ops(d: &Diff) -> Vec<String> {
+        d.changes
+            .iter()
+            .map(|c| match &c.op {
+                super::super::Op::Cloudtrail(op) => format!("{op:?}")
+                    .split(['(', ' ', '{'])
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                super::super::Op::Bucket(op) => format!("Bucket::{op:?}")
+                    .split(['(', ' ', '{'])
+                    .next()
+                    .unwrap()
+                    .to_string(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn key_policy_is_the_documented_one() {
+        let p = key_policy("aws", ACCOUNT, TRAIL_ARN);
+        let s = p["Statement"].as_array().unwrap();
+        // The account keeps control through IAM.
+        assert_eq!(s[0]["Effect"], "Allow");
+        assert_eq!(
+            s[0]["Principal"],
+            json!({"AWS": "arn:aws:iam::123456789012:root"})
+        );
+        assert_eq!(s[0]["Action"], "kms:*");
+        assert_eq!(s[0]["Resource"], "*");
+        // CloudTrail may generate data keys: for this trail, for this account's trails' context.
+        assert_eq!(
+            s[1]["Principal"],
+            json!({"Service": "cloudtrail.amazonaws.com"})
+        );
+        assert_eq!(s[1]["Action"], "kms:GenerateDataKey*");
+        assert_eq!(s[1]["Resource"], "*");
+        assert_eq!(
+            s[1]["Condition"],
+            json!({
+                "StringEquals": {"aws:SourceArn": TRAIL_ARN},
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": "arn:aws:cloudtrail:*:123456789012:trail/*"}
+            })
+        );
+        // The wildcard context never sits under StringEquals (it would never match).
+        for st in s {
+            if let Some(eq) = st["Condition"]["StringEquals"].as_object() {
+                assert!(
+                    eq.values().all(|v| !v.as_str().unwrap().contains('*')),
+                    "{st}"
+                );
+            }
+        }
+        assert_eq!(
+            s[2]["Principal"],
+            json!({"Service": "cloudtrail.amazonaws.com"})
+        );
+        assert_eq!(s[2]["Action"], "kms:DescribeKey");
+        assert_eq!(
+            s[2]["Condition"],
+            json!({"StringEquals": {"aws:SourceArn": TRAIL_ARN}})
+        );
+        assert_eq!(s.len(), 3, "no other grant: {p:#}");
+    }
+
+    #[test]
+    fn bucket_statements_are_the_documented_ones() {
+        let s = trail_bucket_statements("aws", ACCOUNT, "b", TRAIL_ARN);
+        assert_eq!(s[0]["Sid"], "AWSCloudTrailAclCheck20150319");
+        assert_eq!(
+            s[0]["Principal"],
+            json!({"Service": "cloudtrail.amazonaws.com"})
+        );
+        assert_eq!(s[0]["Action"], "s3:GetBucketAcl");
+        assert_eq!(s[0]["Resource"], "arn:aws:s3:::b");
+        assert_eq!(
+            s[0]["Condition"],
+            json!({"StringEquals": {"aws:SourceArn": TRAIL_ARN}})
+        );
+        assert_eq!(s[1]["Sid"], "AWSCloudTrailWrite20150319");
+        assert_eq!(
+            s[1]["Principal"],
+            json!({"Service": "cloudtrail.amazonaws.com"})
+        );
+        assert_eq!(s[1]["Action"], "s3:PutObject");
+        assert_eq!(s[1]["Resource"], "arn:aws:s3:::b/AWSLogs/123456789012/*");
+        assert_eq!(
+            s[1]["Condition"],
+            json!({"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": TRAIL_ARN}})
+        );
+    }
+
+    #[test]
+    fn fresh_account_orders_key_bucket_policy_before_trail() {
+        let p = plan("");
+        let c = caller();
+        let d = diff(&ctx(&p, &c), &Observed::default());
+        let order = ops(&d);
+        let pos = |name: &str| {
+            order
+                .iter()
+                .position(|o| o == name)
+                .unwrap_or_else(|| panic!("{name} in {order:?}"))
+        };
+        assert!(pos("CreateKey") < pos("CreateTrail"));
+        assert!(pos("Bucket::Create") < pos("Bucket::PutPolicy"));
+        assert!(pos("Bucket::PutPolicy") < pos("CreateTrail"));
+        assert!(pos("CreateTrail") < pos("PutEventSelectors"));
+        assert!(pos("PutEventSelectors") < pos("StartLogging"));
+        // The key policy is written with the key itself.
+        let create_key = d
+            .changes
+            .iter()
+            .find_map(|c| match &c.op {
+                super::super::Op::Cloudtrail(Op::CreateKey { policy, .. }) => Some(policy.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(policy::live_matches(
+            &create_key,
+            &key_policy("aws", ACCOUNT, TRAIL_ARN)
+        ));
+        // The bucket is encrypted with the key created in the same run, by alias reference.
+        assert!(d.changes.iter().any(|c| matches!(&c.op,
+            super::super::Op::Bucket(bucket::Op::Encrypt { encryption: Encryption::SseKms(KmsKey::Alias(a)), .. })
+            if a == "alias/aws-harden-cloudtrail")));
+    }
+
+    #[test]
+    fn converged_account_as_aws_returns_it_has_no_changes() {
+        let p = plan("");
+        let c = caller();
+        let d = diff(&ctx(&p, &c), &converged(&p));
+        assert!(d.changes.is_empty(), "{:#?}", d.changes);
+    }
+
+    #[test]
+    fn each_trail_and_key_drift_is_a_named_change() {
+        let p = plan("");
+        let c = caller();
+        type Edit = fn(&mut Observed);
+        let cases: [(&str, &str, Edit); 6] = [
+            ("StartLogging", "logging", |o| {
+                o.trail.as_mut().unwrap().logging = false
+            }),
+            ("UpdateTrail", "log file validation", |o| {
+                o.trail.as_mut().unwrap().log_file_validation = false
+            }),
+            ("UpdateTrail", "multi-region", |o| {
+                o.trail.as_mut().unwrap().multi_region = false
+            }),
+            ("UpdateTrail", "kms key", |o| {
+                o.trail.as_mut().unwrap().kms_key_id = None
+            }),
+            ("EnableKeyRotation", "automatic rotation", |o| {
+                o.key.as_mut().unwrap().rotation = false
+            }),
+            ("PutKeyPolicy", "key policy", |o| {
+                o.key.as_mut().unwrap().policy = Some(
+                    json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]})
+                        .to_string(),
+                )
+            }),
+        ];
+        for (op, field, edit) in cases {
+            let mut o = converged(&p);
+            edit(&mut o);
+            let d = diff(&ctx(&p, &c), &o);
+            assert_eq!(ops(&d), [op], "{field}");
+            assert!(
+                d.changes[0].fields.iter().any(|f| f.field == field),
+                "{field}: {:#?}",
+                d.changes[0]
+            );
+            assert_eq!(d.changes[0].action, Action::Update);
+        }
+    }
+
+    #[test]
+    fn a_trail_meeting_the_plan_is_adopted_and_one_falling_short_is_not() {
+        let p = plan("");
+        let c = caller();
+        let other = TrailState {
+            name: "org-audit".into(),
+            arn: "arn:aws:cloudtrail:us-east-1:123456789012:trail/org-audit".into(),
+            home_region: "us-east-1".into(),
+            bucket: "someone-elses-bucket".into(),
+            kms_key_id: Some("arn:aws:kms:us-east-1:123456789012:key/x".into()),
+            ..good_trail()
+        };
+        let o = Observed {
+            other_trails: vec![other.clone()],
+            ..Observed::default()
+        };
+        let d = diff(&ctx(&p, &c), &o);
+        assert!(d.changes.is_empty(), "{:#?}", d.changes);
+        assert!(d.notices[0].message.contains("adopted"), "{:?}", d.notices);
+
+        let unreadable = Observed {
+            other_trails: vec![TrailState {
+                read_error: Some("AccessDenied".into()),
+                ..other.clone()
+            }],
+            ..Observed::default()
+        };
+        let d = diff(&ctx(&p, &c), &unreadable);
+        assert!(ops(&d).contains(&"CreateTrail".to_string()));
+        assert!(
+            d.notices
+                .iter()
+                .any(|n| n.message.contains("could not be read (AccessDenied)")),
+            "{:?}",
+            d.notices
+        );
+
+        let no_adopt = plan("adopt_existing = false\n");
+        let d = diff(&ctx(&no_adopt, &c), &o);
+        assert!(ops(&d).contains(&"CreateTrail".to_string()));
+
+        let short = Observed {
+            other_trails: vec![TrailState {
+                multi_region: false,
+                ..other
+            }],
+            ..Observed::default()
+        };
+        let d = diff(&ctx(&p, &c), &short);
+        assert!(ops(&d).contains(&"CreateTrail".to_string()));
+        assert!(
+            d.notices
+                .iter()
+                .any(|n| n.message.contains("org-audit falls short")
+                    && n.message.contains("multi-region")),
+            "{:?}",
+            d.notices
+        );
+    }
+
+    #[test]
+    fn access_log_bucket_gets_the_logging_statement_and_sse_s3() {
+        let p = plan("access_log_bucket = \"logs-{account_id}\"\n");
+        let ct = p.cloudtrail().unwrap();
+        let (log, trail) = bucket_specs(ct, "eu-west-1", &caller(), KmsKey::Arn(KEY_ARN.into()));
+        let log = log.unwrap();
+        assert_eq!(log.name, "logs-123456789012");
+        assert_eq!(log.encryption, Encryption::SseS3);
+        assert_eq!(
+            log.statements[0]["Principal"],
+            json!({"Service": "logging.s3.amazonaws.com"})
+        );
+        assert_eq!(
+            log.statements[0]["Resource"],
+            "arn:aws:s3:::logs-123456789012/aws-harden-trail-123456789012-eu-west-1/*"
+        );
+        assert_eq!(
+            trail.access_logging,
+            Some(AccessLogging {
+                target_bucket: "logs-123456789012".into(),
+                target_prefix: "aws-harden-trail-123456789012-eu-west-1/".into()
+            })
+        );
+        let d = diff(&ctx(&p, &caller()), &Observed::default());
+        let order = ops(&d);
+        let first_log = d
+            .changes
+            .iter()
+            .position(|c| c.resource.contains("logs-123456789012"))
+            .unwrap();
+        let trail_logging = order
+            .iter()
+            .position(|o| o == "Bucket::PutLogging")
+            .unwrap();
+        assert!(first_log < trail_logging);
+    }
 }

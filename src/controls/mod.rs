@@ -31,6 +31,8 @@ pub enum Op {
     Cloudtrail(cloudtrail::Op),
     CostReport(cost_report::Op),
     Root(root::Op),
+    /// A write on a hardened audit bucket (`crate::bucket`); the change's `control` owns it.
+    Bucket(crate::bucket::Op),
 }
 
 /// What one control observed.
@@ -40,7 +42,8 @@ pub enum Observation {
     AdminUser(admin_user::Observed),
     AdminMfa(admin_mfa::Observed),
     PasswordPolicy(password_policy::Observed),
-    Cloudtrail(cloudtrail::Observed),
+    /// Boxed: it holds two buckets' worth of state.
+    Cloudtrail(Box<cloudtrail::Observed>),
     CostReport(cost_report::Observed),
     Root(root::Observed),
 }
@@ -80,7 +83,9 @@ pub async fn observe(id: ControlId, aws: &Aws, plan: &Plan) -> anyhow::Result<Ob
         ControlId::PasswordPolicy => {
             Observation::PasswordPolicy(password_policy::observe(aws, plan).await?)
         }
-        ControlId::Cloudtrail => Observation::Cloudtrail(cloudtrail::observe(aws, plan).await?),
+        ControlId::Cloudtrail => {
+            Observation::Cloudtrail(Box::new(cloudtrail::observe(aws, plan).await?))
+        }
         ControlId::CostReport => Observation::CostReport(cost_report::observe(aws, plan).await?),
         ControlId::Root => Observation::Root(root::observe(aws, plan).await?),
     })
@@ -124,5 +129,6 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
         Op::Cloudtrail(op) => cloudtrail::apply(aws, op).await,
         Op::CostReport(op) => cost_report::apply(aws, op).await,
         Op::Root(op) => root::apply(aws, op, io).await,
+        Op::Bucket(op) => crate::bucket::apply(aws, op).await,
     }
 }

@@ -1,6 +1,7 @@
 //! The plan file: the desired state, plain TOML. Parsing and validation happen before any AWS call;
 //! names with placeholders are checked again once the account is known (`resolve`).
 
+mod cost_report;
 mod placeholders;
 mod types;
 mod validate;

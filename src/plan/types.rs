@@ -172,17 +172,22 @@ impl Default for RootPlan {
 #[serde(deny_unknown_fields, default)]
 pub struct CloudTrailPlan {
     pub enabled: bool,
-    /// Trail name.
+    /// Trail name (3-128 of letters, digits and `._-`; placeholders allowed).
     pub trail_name: String,
-    /// Bucket the trail logs into (S3 naming rules; placeholders allowed).
+    /// Bucket the trail logs into, in `home_region` (S3 naming rules, no dots; placeholders
+    /// allowed). Hardened by `crate::bucket`.
     pub bucket: String,
-    /// Alias of the customer-managed KMS key that encrypts the logs (`alias/...`).
+    /// Alias of the customer-managed KMS key that encrypts the logs (`alias/...`, not
+    /// `alias/aws/...`); created with its key policy when missing.
     pub kms_key_alias: String,
-    /// Expire log objects after this many days; 0 keeps them forever.
+    /// Expire log objects and their noncurrent versions after this many days; 0 keeps them
+    /// forever; at most 36500.
     pub retention_days: u32,
-    /// Adopt an existing trail that already meets the plan instead of creating a second one.
+    /// Adopt another trail that already meets the plan (multi-region, global service events,
+    /// validation, KMS, logging, management events) instead of creating a second one.
     pub adopt_existing: bool,
-    /// Server access logging for the trail bucket into this second bucket (CIS 3.4); empty: off.
+    /// Server access logging for the trail bucket into this second hardened bucket (CIS 3.4);
+    /// empty: off. Must differ from `bucket`.
     pub access_log_bucket: String,
 }
 
@@ -200,26 +205,85 @@ impl Default for CloudTrailPlan {
     }
 }
 
+/// How often the report's line items are aggregated (`TimeUnit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CurTimeUnit {
+    Hourly,
+    Daily,
+    Monthly,
+}
+
+/// The report's file format (`Format`: `Parquet` or `textORcsv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CurFormat {
+    Parquet,
+    Csv,
+}
+
+/// The report's compression (`Compression`: `Parquet`, `GZIP` or `ZIP`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CurCompression {
+    Parquet,
+    Gzip,
+    Zip,
+}
+
+/// Extra files AWS delivers so a service can load the report (`AdditionalArtifacts`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CurArtifact {
+    Athena,
+    Redshift,
+    Quicksight,
+}
+
+/// Whether each update overwrites the previous version (`ReportVersioning`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CurVersioning {
+    OverwriteReport,
+    CreateNewReport,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CostReportPlan {
     pub enabled: bool,
-    /// Report name.
+    /// Report name: 1-256 of `A-Za-z0-9!-_.*'()` (placeholders allowed). The report's identity:
+    /// renaming creates a new report and leaves the old one alone (see `delete_reports`).
     pub report_name: String,
-    /// Bucket the report is delivered to (S3 naming rules; placeholders allowed).
+    /// Bucket the report is delivered to, in `home_region` (S3 naming rules; placeholders allowed).
     pub bucket: String,
-    /// Key prefix inside the bucket; must not end in `/`.
+    /// Key prefix inside the bucket: up to 256 of `A-Za-z0-9!-_.*'()/`, not ending in `/`.
     pub s3_prefix: String,
-    /// HOURLY, DAILY or MONTHLY.
-    pub time_unit: String,
-    /// parquet or csv.
-    pub format: String,
-    /// Include resource IDs (RESOURCES schema element).
+    pub time_unit: CurTimeUnit,
+    pub format: CurFormat,
+    /// Parquet for the parquet format; gzip or zip for csv. Missing: parquet / gzip.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compression: Option<CurCompression>,
+    /// Integration files: ATHENA (alone, parquet), or REDSHIFT and/or QUICKSIGHT (csv).
+    pub artifacts: Vec<CurArtifact>,
+    /// Include resource IDs (the RESOURCES schema element).
     pub include_resources: bool,
-    /// Refresh reports of closed months when AWS applies late charges.
+    /// Refresh reports of closed months when AWS applies late charges, refunds or credits.
     pub refresh_closed_reports: bool,
-    /// OVERWRITE_REPORT or CREATE_NEW_REPORT.
-    pub versioning: String,
+    pub versioning: CurVersioning,
+    /// Report definitions to delete if they exist (after renaming `report_name`, say). No other
+    /// report definition is ever deleted.
+    pub delete_reports: Vec<String>,
+}
+
+impl CostReportPlan {
+    /// The compression in effect: as set, or the one that goes with the format.
+    pub fn compression(&self) -> CurCompression {
+        self.compression.unwrap_or(match self.format {
+            CurFormat::Parquet => CurCompression::Parquet,
+            CurFormat::Csv => CurCompression::Gzip,
+        })
+    }
 }
 
 impl Default for CostReportPlan {
@@ -229,11 +293,14 @@ impl Default for CostReportPlan {
             report_name: "aws-harden-cur".into(),
             bucket: "aws-harden-cur-{account_id}-{home_region}".into(),
             s3_prefix: "cur".into(),
-            time_unit: "HOURLY".into(),
-            format: "parquet".into(),
+            time_unit: CurTimeUnit::Hourly,
+            format: CurFormat::Parquet,
+            compression: None,
+            artifacts: vec![CurArtifact::Athena],
             include_resources: true,
             refresh_closed_reports: true,
-            versioning: "OVERWRITE_REPORT".into(),
+            versioning: CurVersioning::OverwriteReport,
+            delete_reports: Vec::new(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::cost_report;
 use super::placeholders::{self, Placeholders};
 use super::types::*;
 
@@ -116,9 +117,67 @@ const PROFILE_NAME: NameRule = NameRule {
     what: "is not a usable profile name: letters, digits and -_. only",
 };
 
+/// CloudTrail trail names: 3-128 of letters, digits, `._-`, starting and ending with a letter or
+/// digit, without adjacent punctuation (`my-_trail`, `my..trail`).
+pub fn is_valid_trail_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (3..=128).contains(&b.len())
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b"._-".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !b
+            .windows(2)
+            .any(|w| !w[0].is_ascii_alphanumeric() && !w[1].is_ascii_alphanumeric())
+}
+
+/// KMS alias names: `alias/` then 1-250 of letters, digits, `/_-`; `alias/aws/` is AWS's own.
+pub fn is_valid_kms_alias(alias: &str) -> bool {
+    alias.strip_prefix("alias/").is_some_and(|rest| {
+        (1..=250).contains(&rest.len())
+            && !rest.starts_with("aws/")
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+    })
+}
+
+const TRAIL_NAME: NameRule = NameRule {
+    key: "cloudtrail.trail_name",
+    check: is_valid_trail_name,
+    what: "is not a valid CloudTrail trail name: 3-128 letters, digits and ._-, beginning and ending with a letter \
+           or digit, no two punctuation marks in a row",
+};
+const TRAIL_BUCKET: NameRule = NameRule {
+    key: "cloudtrail.bucket",
+    check: |s| crate::bucket::check_name(s).is_ok(),
+    what: BUCKET_RULES,
+};
+const ACCESS_LOG_BUCKET: NameRule = NameRule {
+    key: "cloudtrail.access_log_bucket",
+    check: |s| crate::bucket::check_name(s).is_ok(),
+    what: BUCKET_RULES,
+};
+const KMS_ALIAS: NameRule = NameRule {
+    key: "cloudtrail.kms_key_alias",
+    check: is_valid_kms_alias,
+    what: "is not a usable KMS alias: \"alias/\" then letters, digits and /_- (not \"alias/aws/...\", AWS's own)",
+};
+/// S3's naming rules (see `bucket::check_name`), as one sentence for error messages.
+pub const BUCKET_RULES: &str = "is not a valid S3 bucket name: 3-63 lowercase letters, digits and hyphens, beginning and \
+                                ending with a letter or digit (no dots; not xn--..., sthree-..., ...-s3alias)";
+
 /// Every (key, value) that may hold placeholders, with the rule that applies once expanded.
 fn named_values(plan: &Plan) -> Vec<(&NameRule, &str)> {
     let mut v = Vec::new();
+    if let Some(t) = &plan.cloudtrail {
+        v.push((&TRAIL_NAME, t.trail_name.as_str()));
+        v.push((&TRAIL_BUCKET, t.bucket.as_str()));
+        v.push((&KMS_ALIAS, t.kms_key_alias.as_str()));
+        if !t.access_log_bucket.is_empty() {
+            v.push((&ACCESS_LOG_BUCKET, t.access_log_bucket.as_str()));
+        }
+    }
     if let Some(g) = &plan.admin_group {
         v.push((&GROUP_NAME, g.name.as_str()));
     }
@@ -163,18 +222,11 @@ pub fn check_static(plan: &Plan) -> Result<()> {
     if let Some(p) = &plan.password_policy {
         check_password_policy(p)?;
     }
-    // Controls still being built: refuse rather than silently do nothing.
-    for (table, managed) in [
-        ("cloudtrail", plan.cloudtrail().is_some()),
-        ("cost_report", plan.cost_report().is_some()),
-    ] {
-        if managed {
-            return Err(PlanError::invalid(
-                table,
-                "enabled",
-                "is not supported by this version of aws-harden yet",
-            ));
-        }
+    if let Some(t) = &plan.cloudtrail {
+        check_cloudtrail(t)?;
+    }
+    if let Some(r) = &plan.cost_report {
+        cost_report::check_static(r, &plan.home_region)?;
     }
     Ok(())
 }
@@ -204,6 +256,24 @@ fn check_password_policy(p: &PasswordPolicyPlan) -> Result<()> {
     Ok(())
 }
 
+fn check_cloudtrail(t: &CloudTrailPlan) -> Result<()> {
+    if t.retention_days > 36_500 {
+        return Err(PlanError::invalid(
+            "cloudtrail.retention_days",
+            t.retention_days,
+            "must be 0 (keep forever) or 1-36500 days",
+        ));
+    }
+    if t.access_log_bucket == t.bucket {
+        return Err(PlanError::invalid(
+            "cloudtrail.access_log_bucket",
+            &t.access_log_bucket,
+            "must differ from cloudtrail.bucket (a bucket logging into itself logs its own log writes forever)",
+        ));
+    }
+    Ok(())
+}
+
 /// The plan with placeholders expanded in every name.
 pub fn expand_all(plan: &Plan, ph: &Placeholders) -> Result<Plan> {
     let mut p = plan.clone();
@@ -225,6 +295,7 @@ pub fn expand_all(plan: &Plan, ph: &Placeholders) -> Result<Plan> {
         x(&mut r.report_name);
         x(&mut r.bucket);
         x(&mut r.s3_prefix);
+        r.delete_reports.iter_mut().for_each(x);
     }
     Ok(p)
 }
@@ -233,6 +304,12 @@ pub fn expand_all(plan: &Plan, ph: &Placeholders) -> Result<Plan> {
 pub fn check_resolved(plan: &Plan) -> Result<()> {
     for (rule, value) in named_values(plan) {
         check_name(rule, value)?;
+    }
+    if let Some(t) = &plan.cloudtrail {
+        check_cloudtrail(t)?;
+    }
+    if let Some(r) = &plan.cost_report {
+        cost_report::check_resolved(r)?;
     }
     Ok(())
 }
@@ -251,6 +328,57 @@ mod tests {
         assert!(!is_valid_user_name(&"x".repeat(65)));
         assert!(is_valid_group_name(&"x".repeat(128)));
         assert!(!is_valid_group_name(&"x".repeat(129)));
+    }
+
+    #[test]
+    fn trail_names_and_kms_aliases() {
+        assert!(is_valid_trail_name("aws-harden"));
+        assert!(is_valid_trail_name("My_Trail.2"));
+        for bad in [
+            "ab",
+            "-x-trail",
+            "trail-",
+            "my-_trail",
+            "my..trail",
+            "has space",
+            &"t".repeat(129),
+        ] {
+            assert!(!is_valid_trail_name(bad), "{bad}");
+        }
+        assert!(is_valid_kms_alias("alias/aws-harden-cloudtrail"));
+        assert!(is_valid_kms_alias("alias/team/trail_key"));
+        for bad in [
+            "aws-harden",
+            "alias/",
+            "alias/aws/cloudtrail",
+            "alias/has space",
+        ] {
+            assert!(!is_valid_kms_alias(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cloudtrail_keys_are_checked_and_expanded_names_rechecked() {
+        let base = "version = 1\nhome_region = \"us-east-1\"\n[cloudtrail]\n";
+        assert!(parse(base).is_ok(), "the defaults are valid");
+        assert!(err(&format!("{base}bucket = \"My.Bucket\"\n")).contains("cloudtrail.bucket"));
+        assert!(
+            err(&format!(
+                "{base}access_log_bucket = \"aws-harden-trail-{{account_id}}-{{home_region}}\"\n"
+            ))
+            .contains("must differ")
+        );
+        let plan = parse(&format!(
+            "{base}bucket = \"{}-{{account_id}}\"\n",
+            "b".repeat(55)
+        ))
+        .unwrap();
+        let ph = Placeholders {
+            account_id: "123456789012".into(),
+            home_region: "us-east-1".into(),
+        };
+        let e = crate::plan::resolve(&plan, &ph).unwrap_err().to_string();
+        assert!(e.contains("cloudtrail.bucket") && e.contains("3-63"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! front of moto, and a scratch directory used as HOME and working directory.
 #![allow(dead_code, unused_imports)]
 
+pub mod cur_stub;
 pub mod proxy;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::process::Stdio;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
+pub use cur_stub::CurStub;
 pub use proxy::{Call, Proxy};
 
 /// moto's endpoint, from scripts/test. Missing moto is a failure, never a skip.
