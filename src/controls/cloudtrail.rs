@@ -75,6 +75,8 @@ pub struct TrailSettings {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
+    /// Several of the others, in order (never nested): one change shown, several writes.
+    Steps(Vec<Op>),
     /// `CreateKey` with the policy, then `CreateAlias`.
     CreateKey {
         alias: String,
@@ -722,6 +724,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
             }
         }
     }
+    d.changes = merge_by_resource(std::mem::take(&mut d.changes));
     if plan.access_log_bucket.is_empty() {
         d.notice(
             Notice::info(
@@ -734,11 +737,60 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
     d
 }
 
+/// Consecutive writes on the same key or trail become one change (all fields, one `Op::Steps`),
+/// so the trail reads as one resource, like the buckets do.
+fn merge_by_resource(changes: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    for c in changes {
+        let Some(prev) = out.last_mut() else {
+            out.push(c);
+            continue;
+        };
+        let (super::Op::Cloudtrail(prev_op), super::Op::Cloudtrail(op)) = (&prev.op, &c.op) else {
+            out.push(c);
+            continue;
+        };
+        if prev.resource != c.resource {
+            out.push(c);
+            continue;
+        }
+        let mut steps = match prev_op {
+            Op::Steps(s) => s.clone(),
+            other => vec![other.clone()],
+        };
+        steps.push(op.clone());
+        prev.op = super::Op::Cloudtrail(Op::Steps(steps));
+        if prev.action != c.action {
+            prev.action = Action::Update;
+        }
+        prev.fields.extend(c.fields);
+        for id in c.cis {
+            if !prev.cis.contains(&id) {
+                prev.cis.push(id);
+            }
+        }
+    }
+    out
+}
+
 /// Bounded backoff for CloudTrail's checks of a just-written bucket or key policy.
 const POLICY_RETRY_DELAYS: [u64; 5] = [1, 2, 4, 8, 15];
 
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     match op {
+        Op::Steps(steps) => {
+            for step in steps {
+                apply_one(aws, step).await?;
+            }
+            Ok(())
+        }
+        other => apply_one(aws, other).await,
+    }
+}
+
+async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
+    match op {
+        Op::Steps(_) => anyhow::bail!("nested trail steps (a bug in aws-harden)"),
         Op::CreateKey { alias, policy } => {
             let created = aws
                 .kms
@@ -1093,21 +1145,36 @@ mod tests {
         }
     }
 
+    /// Every write, in order, with the steps of merged changes flattened.
+    fn all_ops(d: &Diff) -> Vec<super::super::Op> {
+        use super::super::Op as Any;
+        d.changes
+            .iter()
+            .flat_map(|c| match &c.op {
+                Any::Cloudtrail(Op::Steps(s)) => s.iter().cloned().map(Any::Cloudtrail).collect(),
+                Any::Bucket(bucket::Op::Steps(s)) => s.iter().cloned().map(Any::Bucket).collect(),
+                other => vec![other.clone()],
+            })
+            .collect()
+    }
+
     fn ops(d: &Diff) -> Vec<String> {
         d.changes
             .iter()
-            .map(|c| match &c.op {
-                super::super::Op::Cloudtrail(op) => format!("{op:?}")
-                    .split(['(', ' ', '{'])
-                    .next()
-                    .unwrap()
-                    .to_string(),
-                super::super::Op::Bucket(op) => format!("Bucket::{op:?}")
-                    .split(['(', ' ', '{'])
-                    .next()
-                    .unwrap()
-                    .to_string(),
-                other => format!("{other:?}"),
+            .flat_map(|c| {
+                let name = |debug: String| debug.split(['(', ' ', '{']).next().unwrap().to_string();
+                match &c.op {
+                    super::super::Op::Cloudtrail(Op::Steps(steps)) => {
+                        steps.iter().map(|op| name(format!("{op:?}"))).collect()
+                    }
+                    super::super::Op::Cloudtrail(op) => vec![name(format!("{op:?}"))],
+                    super::super::Op::Bucket(bucket::Op::Steps(steps)) => steps
+                        .iter()
+                        .map(|op| name(format!("Bucket::{op:?}")))
+                        .collect(),
+                    super::super::Op::Bucket(op) => vec![name(format!("Bucket::{op:?}"))],
+                    other => vec![format!("{other:?}")],
+                }
             })
             .collect()
     }
@@ -1203,11 +1270,23 @@ mod tests {
         assert!(pos("Bucket::PutPolicy") < pos("CreateTrail"));
         assert!(pos("CreateTrail") < pos("PutEventSelectors"));
         assert!(pos("PutEventSelectors") < pos("StartLogging"));
+        // Shown as one change per resource: key, bucket, bucket policy, trail.
+        let resources: Vec<&str> = d.changes.iter().map(|c| c.resource.as_str()).collect();
+        assert_eq!(
+            resources,
+            [
+                "kms key \"alias/aws-harden-cloudtrail\"",
+                "s3 bucket \"aws-harden-trail-123456789012-eu-west-1\"",
+                "s3 bucket policy \"aws-harden-trail-123456789012-eu-west-1\"",
+                "cloudtrail trail \"aws-harden\"",
+            ]
+        );
+        assert!(d.changes.iter().all(|c| c.action == Action::Create));
         // The key policy is written with the key itself.
-        let create_key = d
-            .changes
+        let all = all_ops(&d);
+        let create_key = all
             .iter()
-            .find_map(|c| match &c.op {
+            .find_map(|op| match op {
                 super::super::Op::Cloudtrail(Op::CreateKey { policy, .. }) => Some(policy.clone()),
                 _ => None,
             })
@@ -1217,7 +1296,7 @@ mod tests {
             &key_policy("aws", ACCOUNT, TRAIL_ARN)
         ));
         // The bucket is encrypted with the key created in the same run, by alias reference.
-        assert!(d.changes.iter().any(|c| matches!(&c.op,
+        assert!(all.iter().any(|op| matches!(op,
             super::super::Op::Bucket(bucket::Op::Encrypt { encryption: Encryption::SseKms(KmsKey::Alias(a)), .. })
             if a == "alias/aws-harden-cloudtrail")));
     }
