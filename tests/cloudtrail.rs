@@ -226,6 +226,7 @@ async fn every_drift_is_reported_precisely_and_repaired() {
         .name("aws-harden")
         .enable_log_file_validation(false)
         .is_multi_region_trail(false)
+        .s3_key_prefix("moved")
         .send()
         .await
         .unwrap();
@@ -276,6 +277,7 @@ async fn every_drift_is_reported_precisely_and_repaired() {
     for expected in [
         "~ cloudtrail trail \"aws-harden\"\n      multi-region: \"false\" -> \"true\"\n      log file validation: \"false\" -> \"true\"\n",
         "logging: \"off\" -> \"on\"",
+        "s3 key prefix: \"moved\" -> \"(none)\"",
         "block public access: (none) -> \"all 4 on\"",
         "default encryption: (none) -> \"SSE-KMS arn:aws:kms:",
         &format!(
@@ -319,6 +321,7 @@ async fn every_drift_is_reported_precisely_and_repaired() {
         .unwrap();
     assert_eq!(trail.log_file_validation_enabled(), Some(true));
     assert_eq!(trail.is_multi_region_trail(), Some(true));
+    assert!(trail.s3_key_prefix().unwrap_or("").is_empty(), "{trail:?}");
     let policy = s3
         .get_bucket_policy()
         .bucket(&b)

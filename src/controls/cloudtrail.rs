@@ -53,6 +53,9 @@ pub struct TrailState {
     pub arn: String,
     pub home_region: String,
     pub bucket: String,
+    /// A key prefix moves the logs out of `AWSLogs/ACCOUNT/`, where the bucket policy lets
+    /// CloudTrail write.
+    pub s3_key_prefix: Option<String>,
     pub multi_region: bool,
     pub global_service_events: bool,
     pub log_file_validation: bool,
@@ -369,6 +372,7 @@ async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<T
             arn,
             home_region,
             bucket: t.s3_bucket_name.clone().unwrap_or_default(),
+            s3_key_prefix: t.s3_key_prefix.clone().filter(|p| !p.is_empty()),
             multi_region: t.is_multi_region_trail.unwrap_or(false),
             global_service_events: t.include_global_service_events.unwrap_or(false),
             log_file_validation: t.log_file_validation_enabled.unwrap_or(false),
@@ -424,10 +428,13 @@ fn shortfalls(
         t.log_file_validation,
         t.log_file_validation,
     );
-    if let Some(b) = bucket
-        && t.bucket != b
-    {
-        out.push(("s3 bucket", t.bucket.clone(), b.to_string()));
+    if let Some(b) = bucket {
+        if t.bucket != b {
+            out.push(("s3 bucket", t.bucket.clone(), b.to_string()));
+        }
+        if let Some(prefix) = &t.s3_key_prefix {
+            out.push(("s3 key prefix", prefix.clone(), "(none)".to_string()));
+        }
     }
     let key_ok = match key_arn {
         Some(arn) => t
@@ -925,6 +932,8 @@ async fn write_trail(
                 .update_trail()
                 .name(&s.name)
                 .s3_bucket_name(&s.bucket)
+                // No prefix: the bucket policy allows AWSLogs/ACCOUNT/* only.
+                .s3_key_prefix("")
                 .is_multi_region_trail(true)
                 .include_global_service_events(true)
                 .enable_log_file_validation(true)
@@ -1075,6 +1084,7 @@ mod tests {
             arn: TRAIL_ARN.into(),
             home_region: "eu-west-1".into(),
             bucket: "aws-harden-trail-123456789012-eu-west-1".into(),
+            s3_key_prefix: None,
             multi_region: true,
             global_service_events: true,
             log_file_validation: true,
@@ -1314,7 +1324,13 @@ mod tests {
         let p = plan("");
         let c = caller();
         type Edit = fn(&mut Observed);
-        let cases: [(&str, &str, Edit); 6] = [
+        let cases: [(&str, &str, Edit); 8] = [
+            ("UpdateTrail", "s3 key prefix", |o| {
+                o.trail.as_mut().unwrap().s3_key_prefix = Some("elsewhere".into())
+            }),
+            ("UpdateTrail", "s3 bucket", |o| {
+                o.trail.as_mut().unwrap().bucket = "another-bucket".into()
+            }),
             ("StartLogging", "logging", |o| {
                 o.trail.as_mut().unwrap().logging = false
             }),
