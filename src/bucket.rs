@@ -525,7 +525,22 @@ fn live_retention(rules: &[LifecycleRule]) -> Option<Option<u32>> {
     let noncurrent = rule
         .noncurrent_version_expiration()
         .and_then(|e| e.noncurrent_days());
-    let ok = *rule.status() == ExpirationStatus::Enabled && days.is_some() && days == noncurrent;
+    // The whole bucket: no prefix, tag or size filter narrowing the rule (the top-level prefix
+    // is deprecated but still honoured by S3, so it counts too).
+    #[allow(deprecated)]
+    let legacy_prefix = rule.prefix().unwrap_or("").to_string();
+    let whole_bucket = legacy_prefix.is_empty()
+        && rule.filter().is_none_or(|f| {
+            f.prefix().unwrap_or("").is_empty()
+                && f.tag().is_none()
+                && f.and().is_none()
+                && f.object_size_greater_than().is_none()
+                && f.object_size_less_than().is_none()
+        });
+    let ok = *rule.status() == ExpirationStatus::Enabled
+        && whole_bucket
+        && days.is_some()
+        && days == noncurrent;
     Some(ok.then(|| days.unwrap_or(0) as u32))
 }
 
@@ -1290,6 +1305,18 @@ mod tests {
                 "lifecycle rule aws-harden-retention",
                 Observed {
                     lifecycle_rules: vec![retention_rule(30)],
+                    ..hardened()
+                },
+            ),
+            (
+                "lifecycle rule aws-harden-retention",
+                Observed {
+                    lifecycle_rules: vec![{
+                        let mut narrowed = retention_rule(365);
+                        narrowed.filter =
+                            Some(LifecycleRuleFilter::builder().prefix("only/").build());
+                        narrowed
+                    }],
                     ..hardened()
                 },
             ),

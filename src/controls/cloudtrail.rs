@@ -507,7 +507,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
         let what = if let Some(e) = &t.read_error {
             format!("could not be read ({e})")
         } else if lacks.is_empty() {
-            "meets the plan but adopt_existing is false".to_string()
+            "also meets the plan".to_string()
         } else {
             format!("falls short of the plan ({})", lacks.join(", "))
         };
