@@ -21,12 +21,19 @@
 //! 1. build a [`BucketSpec`] from its plan (name expanded and validated, see [`check_name`]; region =
 //!    the plan's home region; its own delivery statements, each with a unique `Sid`);
 //! 2. `observe`: `bucket::observe(aws, &spec).await?` and keep the [`Observed`] in its observation;
-//! 3. `diff`: `d.extend(bucket::diff(CONTROL, &spec, &observed, ctx.caller))`. The changes carry
+//! 3. `diff`: `d.extend(bucket::diff(CONTROL, &spec, &observed, ctx.caller))`: at most two
+//!    changes, `s3 bucket "NAME"` (creation and every setting that differs, as fields, written in
+//!    order by one `Op::Steps`) and `s3 bucket policy "NAME"`. They carry
 //!    `controls::Op::Bucket(bucket::Op)`, so `controls::apply` runs them; `Change::control` says
 //!    which control owns the bucket. Put the bucket's changes before anything that needs the bucket
-//!    (the engine applies a control's changes in the order its diff produced them).
+//!    (the engine applies a control's changes in the order its diff produced them); a bucket that
+//!    receives another bucket's access logs goes first.
 //!
-//! `diff` is pure and deterministic (the engine re-diffs before writing and compares).
+//! `diff` is pure and deterministic (the engine re-diffs before writing and compares). The
+//! statement helpers ([`tls_only_statement`], [`access_log_delivery_statement`]) and
+//! [`grants_outside_account`] are public for controls' own unit tests. A control's `Observed` that
+//! holds a bucket's state is large: box it in `controls::Observation` (clippy says so).
+//! Example: `controls::cloudtrail`.
 
 use std::collections::BTreeSet;
 
