@@ -760,3 +760,65 @@ async fn a_bucket_of_the_planned_name_in_another_region_is_an_error() {
     );
     assert_no_writes(&acct, &run);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trail_created_meanwhile_is_continued_not_an_error() {
+    // Another run creates the trail between this run's observation and its CreateTrail; AWS then
+    // answers TrailAlreadyExistsException. moto overwrites instead, so the proxy plays the race:
+    // it creates a bare trail in moto and answers as AWS would.
+    let acct = Account::new().await;
+    let b = bucket(&acct);
+    let sdk = acct.sdk();
+    let raced = Arc::new(Mutex::new(false));
+    let flag = raced.clone();
+    acct.proxy.hook(Box::new(move |req| {
+        if req.operation != "CreateTrail" || *flag.lock().unwrap() {
+            return None;
+        }
+        *flag.lock().unwrap() = true;
+        let (sdk, b) = (sdk.clone(), b.clone());
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    aws_sdk_cloudtrail::Client::new(&sdk)
+                        .create_trail()
+                        .name("aws-harden")
+                        .s3_bucket_name(&b)
+                        .send()
+                        .await
+                        .unwrap();
+                })
+        })
+        .join()
+        .unwrap();
+        Some(cloudtrail_error(
+            "TrailAlreadyExistsException",
+            "Trail aws-harden already exists for customer",
+        ))
+    }));
+    let plan = applied(&acct).await;
+    assert!(*raced.lock().unwrap(), "the race was not played");
+    let ops: Vec<String> = acct
+        .proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.service == "cloudtrail" && c.write)
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "CreateTrail",
+            "UpdateTrail",
+            "PutEventSelectors",
+            "StartLogging"
+        ]
+    );
+    acct.proxy.clear();
+    let again = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_no_writes(&acct, &again);
+}
