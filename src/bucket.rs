@@ -21,12 +21,19 @@
 //! 1. build a [`BucketSpec`] from its plan (name expanded and validated, see [`check_name`]; region =
 //!    the plan's home region; its own delivery statements, each with a unique `Sid`);
 //! 2. `observe`: `bucket::observe(aws, &spec).await?` and keep the [`Observed`] in its observation;
-//! 3. `diff`: `d.extend(bucket::diff(CONTROL, &spec, &observed, ctx.caller))`. The changes carry
+//! 3. `diff`: `d.extend(bucket::diff(CONTROL, &spec, &observed, ctx.caller))`: at most two
+//!    changes, `s3 bucket "NAME"` (creation and every setting that differs, as fields, written in
+//!    order by one `Op::Steps`) and `s3 bucket policy "NAME"`. They carry
 //!    `controls::Op::Bucket(bucket::Op)`, so `controls::apply` runs them; `Change::control` says
 //!    which control owns the bucket. Put the bucket's changes before anything that needs the bucket
-//!    (the engine applies a control's changes in the order its diff produced them).
+//!    (the engine applies a control's changes in the order its diff produced them); a bucket that
+//!    receives another bucket's access logs goes first.
 //!
-//! `diff` is pure and deterministic (the engine re-diffs before writing and compares).
+//! `diff` is pure and deterministic (the engine re-diffs before writing and compares). The
+//! statement helpers ([`tls_only_statement`], [`access_log_delivery_statement`]) and
+//! [`grants_outside_account`] are public for controls' own unit tests. A control's `Observed` that
+//! holds a bucket's state is large: box it in `controls::Observation` (clippy says so).
+//! Example: `controls::cloudtrail`.
 
 use std::collections::BTreeSet;
 
@@ -115,9 +122,12 @@ pub struct LiveEncryption {
     pub kms_key_id: Option<String>,
 }
 
-/// One write on the bucket. Every variant names the bucket; `owner` is this account.
+/// One write on the bucket (or several, in order). Every variant names the bucket; each call
+/// passes this account as `ExpectedBucketOwner`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
+    /// Several of the others, in order (never nested).
+    Steps(Vec<Op>),
     Create {
         name: String,
         region: String,
@@ -522,7 +532,22 @@ fn live_retention(rules: &[LifecycleRule]) -> Option<Option<u32>> {
     let noncurrent = rule
         .noncurrent_version_expiration()
         .and_then(|e| e.noncurrent_days());
-    let ok = *rule.status() == ExpirationStatus::Enabled && days.is_some() && days == noncurrent;
+    // The whole bucket: no prefix, tag or size filter narrowing the rule (the top-level prefix
+    // is deprecated but still honoured by S3, so it counts too).
+    #[allow(deprecated)]
+    let legacy_prefix = rule.prefix().unwrap_or("").to_string();
+    let whole_bucket = legacy_prefix.is_empty()
+        && rule.filter().is_none_or(|f| {
+            f.prefix().unwrap_or("").is_empty()
+                && f.tag().is_none()
+                && f.and().is_none()
+                && f.object_size_greater_than().is_none()
+                && f.object_size_less_than().is_none()
+        });
+    let ok = *rule.status() == ExpirationStatus::Enabled
+        && whole_bucket
+        && days.is_some()
+        && days == noncurrent;
     Some(ok.then(|| days.unwrap_or(0) as u32))
 }
 
@@ -557,8 +582,48 @@ fn describe_live_encryption(e: &LiveEncryption) -> String {
     }
 }
 
-/// The changes that make the bucket match the spec: pure.
+/// The changes that make the bucket match the spec: pure. At most two: one for the bucket and its
+/// settings (every field that differs, written in order by one `Op::Steps`), then one for its policy.
 pub fn diff(control: ControlId, spec: &BucketSpec, observed: &Observed, caller: &Caller) -> Diff {
+    let mut d = Diff::default();
+    let parts = settings_changes(control, spec, observed);
+    if !parts.is_empty() {
+        let action = if observed.exists {
+            Action::Update
+        } else {
+            Action::Create
+        };
+        let mut steps = Vec::new();
+        let mut merged = Change::new(
+            control,
+            format!("s3 bucket \"{}\"", spec.name),
+            action,
+            crate::controls::Op::Manual,
+        );
+        for part in parts {
+            merged.fields.extend(part.fields);
+            for id in part.cis {
+                if !merged.cis.contains(&id) {
+                    merged.cis.push(id);
+                }
+            }
+            if let crate::controls::Op::Bucket(op) = part.op {
+                steps.push(op);
+            }
+        }
+        merged.op = crate::controls::Op::Bucket(if steps.len() == 1 {
+            steps.remove(0)
+        } else {
+            Op::Steps(steps)
+        });
+        d.push(merged);
+    }
+    policy_diff(control, spec, observed, caller, &mut d);
+    d
+}
+
+/// One change per setting that differs, in the order they must be written.
+fn settings_changes(control: ControlId, spec: &BucketSpec, observed: &Observed) -> Vec<Change> {
     let mut d = Diff::default();
     let name = spec.name.clone();
     let region = spec.region.clone();
@@ -652,8 +717,6 @@ pub fn diff(control: ControlId, spec: &BucketSpec, observed: &Observed, caller: 
         );
     }
 
-    policy_diff(control, spec, observed, caller, &mut d);
-
     let live = live_retention(&observed.lifecycle_rules);
     let others: Vec<LifecycleRule> = observed
         .lifecycle_rules
@@ -726,7 +789,7 @@ pub fn diff(control: ControlId, spec: &BucketSpec, observed: &Observed, caller: 
             .cis(&["3.4"]),
         );
     }
-    d
+    d.changes
 }
 
 fn policy_diff(
@@ -819,10 +882,23 @@ fn policy_diff(
     }
 }
 
-/// Perform one write.
+/// Perform one write (or the steps, in order, stopping at the first failure).
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
+    match op {
+        Op::Steps(steps) => {
+            for step in steps {
+                apply_one(aws, step).await?;
+            }
+            Ok(())
+        }
+        other => apply_one(aws, other).await,
+    }
+}
+
+async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     let owner = aws.account_id();
     match op {
+        Op::Steps(_) => bail!("nested bucket steps (a bug in aws-harden)"),
         Op::Create { name, region } => {
             let mut req = client(aws, region)
                 .create_bucket()
@@ -1076,11 +1152,13 @@ mod tests {
         }
     }
 
+    /// Every write the changes make, in order.
     fn ops(d: &Diff) -> Vec<Op> {
         d.changes
             .iter()
-            .map(|c| match &c.op {
-                crate::controls::Op::Bucket(op) => op.clone(),
+            .flat_map(|c| match &c.op {
+                crate::controls::Op::Bucket(Op::Steps(steps)) => steps.clone(),
+                crate::controls::Op::Bucket(op) => vec![op.clone()],
                 other => panic!("not a bucket op: {other:?}"),
             })
             .collect()
@@ -1136,6 +1214,7 @@ mod tests {
                 Op::PutLifecycle { .. } => "lifecycle",
                 Op::DeleteLifecycle { .. } => "delete-lifecycle",
                 Op::PutLogging { .. } => "logging",
+                Op::Steps(_) => "steps",
             })
             .collect();
         assert_eq!(
@@ -1146,10 +1225,20 @@ mod tests {
                 "owner",
                 "encrypt",
                 "versioning",
-                "policy",
-                "lifecycle"
+                "lifecycle",
+                "policy"
             ]
         );
+        // Shown as two changes: the bucket with every setting as a field, then its policy.
+        let resources: Vec<&str> = d.changes.iter().map(|c| c.resource.as_str()).collect();
+        assert_eq!(
+            resources,
+            [
+                "s3 bucket \"audit-bucket\"",
+                "s3 bucket policy \"audit-bucket\""
+            ]
+        );
+        assert_eq!(d.changes[0].fields.len(), 6, "{:#?}", d.changes[0].fields);
         assert!(d.changes.iter().all(|c| c.action == Action::Create));
         assert!(d.changes.iter().all(|c| c.control == ControlId::Cloudtrail));
     }
@@ -1223,6 +1312,18 @@ mod tests {
                 "lifecycle rule aws-harden-retention",
                 Observed {
                     lifecycle_rules: vec![retention_rule(30)],
+                    ..hardened()
+                },
+            ),
+            (
+                "lifecycle rule aws-harden-retention",
+                Observed {
+                    lifecycle_rules: vec![{
+                        let mut narrowed = retention_rule(365);
+                        narrowed.filter =
+                            Some(LifecycleRuleFilter::builder().prefix("only/").build());
+                        narrowed
+                    }],
                     ..hardened()
                 },
             ),

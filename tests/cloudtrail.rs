@@ -226,6 +226,7 @@ async fn every_drift_is_reported_precisely_and_repaired() {
         .name("aws-harden")
         .enable_log_file_validation(false)
         .is_multi_region_trail(false)
+        .s3_key_prefix("moved")
         .send()
         .await
         .unwrap();
@@ -276,6 +277,7 @@ async fn every_drift_is_reported_precisely_and_repaired() {
     for expected in [
         "~ cloudtrail trail \"aws-harden\"\n      multi-region: \"false\" -> \"true\"\n      log file validation: \"false\" -> \"true\"\n",
         "logging: \"off\" -> \"on\"",
+        "s3 key prefix: \"moved\" -> \"(none)\"",
         "block public access: (none) -> \"all 4 on\"",
         "default encryption: (none) -> \"SSE-KMS arn:aws:kms:",
         &format!(
@@ -319,6 +321,7 @@ async fn every_drift_is_reported_precisely_and_repaired() {
         .unwrap();
     assert_eq!(trail.log_file_validation_enabled(), Some(true));
     assert_eq!(trail.is_multi_region_trail(), Some(true));
+    assert!(trail.s3_key_prefix().unwrap_or("").is_empty(), "{trail:?}");
     let policy = s3
         .get_bucket_policy()
         .bucket(&b)
@@ -666,4 +669,156 @@ async fn a_refused_key_is_reported_naming_the_culprit() {
             .any(|c| c.operation == "StartLogging"),
         "nothing after the failed change is attempted"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outside_us_east_1_the_bucket_is_created_in_the_home_region() {
+    // Outside us-east-1 CreateBucket needs a LocationConstraint; the trail, key and bucket all
+    // live in home_region whatever region the run's credentials default to.
+    let acct = Account::new().await;
+    let plan = acct.write_plan(
+        "eu.toml",
+        "version = 1\nhome_region = \"eu-west-1\"\n[cloudtrail]\nretention_days = 0\n",
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    acct.proxy.clear();
+    let again = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_no_writes(&acct, &again);
+
+    let b = format!("aws-harden-trail-{}-eu-west-1", acct.id);
+    let head = acct.s3().head_bucket().bucket(&b).send().await.unwrap();
+    assert_eq!(head.bucket_region(), Some("eu-west-1"));
+    // retention_days = 0: no expiry rule at all.
+    let lifecycle = acct
+        .s3()
+        .get_bucket_lifecycle_configuration()
+        .bucket(&b)
+        .send()
+        .await;
+    assert!(lifecycle.is_err(), "{lifecycle:?}");
+    let eu = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::from_static("eu-west-1"))
+        .endpoint_url(common::moto())
+        .credentials_provider(acct.sdk().credentials_provider().unwrap())
+        .build();
+    let trail = aws_sdk_cloudtrail::Client::new(&eu)
+        .get_trail()
+        .name("aws-harden")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    // (moto's GetTrail leaves HomeRegion out; the ARN names it.)
+    assert!(
+        trail
+            .trail_arn()
+            .is_some_and(|a| a.starts_with("arn:aws:cloudtrail:eu-west-1:")),
+        "{trail:?}"
+    );
+    assert!(
+        trail
+            .kms_key_id()
+            .is_some_and(|k| k.starts_with("arn:aws:kms:eu-west-1:")),
+        "{trail:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_of_the_planned_name_in_another_region_is_an_error() {
+    let acct = Account::new().await;
+    let b = bucket(&acct);
+    let west = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&acct.sdk())
+            .region(aws_sdk_s3::config::Region::from_static("us-west-2"))
+            .force_path_style(true)
+            .build(),
+    );
+    west.create_bucket()
+        .bucket(&b)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = acct.write_plan("p.toml", PLAN);
+    acct.proxy.clear();
+    let run = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "s3 bucket {b} is in region us-west-2, the plan wants us-east-1"
+        )),
+        "{}",
+        run.all()
+    );
+    assert_no_writes(&acct, &run);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trail_created_meanwhile_is_continued_not_an_error() {
+    // Another run creates the trail between this run's observation and its CreateTrail; AWS then
+    // answers TrailAlreadyExistsException. moto overwrites instead, so the proxy plays the race:
+    // it creates a bare trail in moto and answers as AWS would.
+    let acct = Account::new().await;
+    let b = bucket(&acct);
+    let sdk = acct.sdk();
+    let raced = Arc::new(Mutex::new(false));
+    let flag = raced.clone();
+    acct.proxy.hook(Box::new(move |req| {
+        if req.operation != "CreateTrail" || *flag.lock().unwrap() {
+            return None;
+        }
+        *flag.lock().unwrap() = true;
+        let (sdk, b) = (sdk.clone(), b.clone());
+        std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    aws_sdk_cloudtrail::Client::new(&sdk)
+                        .create_trail()
+                        .name("aws-harden")
+                        .s3_bucket_name(&b)
+                        .send()
+                        .await
+                        .unwrap();
+                })
+        })
+        .join()
+        .unwrap();
+        Some(cloudtrail_error(
+            "TrailAlreadyExistsException",
+            "Trail aws-harden already exists for customer",
+        ))
+    }));
+    let plan = applied(&acct).await;
+    assert!(*raced.lock().unwrap(), "the race was not played");
+    let ops: Vec<String> = acct
+        .proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.service == "cloudtrail" && c.write)
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "CreateTrail",
+            "UpdateTrail",
+            "PutEventSelectors",
+            "StartLogging"
+        ]
+    );
+    acct.proxy.clear();
+    let again = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_no_writes(&acct, &again);
 }

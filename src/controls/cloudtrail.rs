@@ -53,6 +53,9 @@ pub struct TrailState {
     pub arn: String,
     pub home_region: String,
     pub bucket: String,
+    /// A key prefix moves the logs out of `AWSLogs/ACCOUNT/`, where the bucket policy lets
+    /// CloudTrail write.
+    pub s3_key_prefix: Option<String>,
     pub multi_region: bool,
     pub global_service_events: bool,
     pub log_file_validation: bool,
@@ -75,6 +78,8 @@ pub struct TrailSettings {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
+    /// Several of the others, in order (never nested): one change shown, several writes.
+    Steps(Vec<Op>),
     /// `CreateKey` with the policy, then `CreateAlias`.
     CreateKey {
         alias: String,
@@ -367,6 +372,7 @@ async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<T
             arn,
             home_region,
             bucket: t.s3_bucket_name.clone().unwrap_or_default(),
+            s3_key_prefix: t.s3_key_prefix.clone().filter(|p| !p.is_empty()),
             multi_region: t.is_multi_region_trail.unwrap_or(false),
             global_service_events: t.include_global_service_events.unwrap_or(false),
             log_file_validation: t.log_file_validation_enabled.unwrap_or(false),
@@ -422,10 +428,13 @@ fn shortfalls(
         t.log_file_validation,
         t.log_file_validation,
     );
-    if let Some(b) = bucket
-        && t.bucket != b
-    {
-        out.push(("s3 bucket", t.bucket.clone(), b.to_string()));
+    if let Some(b) = bucket {
+        if t.bucket != b {
+            out.push(("s3 bucket", t.bucket.clone(), b.to_string()));
+        }
+        if let Some(prefix) = &t.s3_key_prefix {
+            out.push(("s3 key prefix", prefix.clone(), "(none)".to_string()));
+        }
     }
     let key_ok = match key_arn {
         Some(arn) => t
@@ -498,7 +507,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
         let what = if let Some(e) = &t.read_error {
             format!("could not be read ({e})")
         } else if lacks.is_empty() {
-            "meets the plan but adopt_existing is false".to_string()
+            "also meets the plan".to_string()
         } else {
             format!("falls short of the plan ({})", lacks.join(", "))
         };
@@ -722,6 +731,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
             }
         }
     }
+    d.changes = merge_by_resource(std::mem::take(&mut d.changes));
     if plan.access_log_bucket.is_empty() {
         d.notice(
             Notice::info(
@@ -734,11 +744,60 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
     d
 }
 
+/// Consecutive writes on the same key or trail become one change (all fields, one `Op::Steps`),
+/// so the trail reads as one resource, like the buckets do.
+fn merge_by_resource(changes: Vec<Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    for c in changes {
+        let Some(prev) = out.last_mut() else {
+            out.push(c);
+            continue;
+        };
+        let (super::Op::Cloudtrail(prev_op), super::Op::Cloudtrail(op)) = (&prev.op, &c.op) else {
+            out.push(c);
+            continue;
+        };
+        if prev.resource != c.resource {
+            out.push(c);
+            continue;
+        }
+        let mut steps = match prev_op {
+            Op::Steps(s) => s.clone(),
+            other => vec![other.clone()],
+        };
+        steps.push(op.clone());
+        prev.op = super::Op::Cloudtrail(Op::Steps(steps));
+        if prev.action != c.action {
+            prev.action = Action::Update;
+        }
+        prev.fields.extend(c.fields);
+        for id in c.cis {
+            if !prev.cis.contains(&id) {
+                prev.cis.push(id);
+            }
+        }
+    }
+    out
+}
+
 /// Bounded backoff for CloudTrail's checks of a just-written bucket or key policy.
 const POLICY_RETRY_DELAYS: [u64; 5] = [1, 2, 4, 8, 15];
 
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     match op {
+        Op::Steps(steps) => {
+            for step in steps {
+                apply_one(aws, step).await?;
+            }
+            Ok(())
+        }
+        other => apply_one(aws, other).await,
+    }
+}
+
+async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
+    match op {
+        Op::Steps(_) => anyhow::bail!("nested trail steps (a bug in aws-harden)"),
         Op::CreateKey { alias, policy } => {
             let created = aws
                 .kms
@@ -873,6 +932,8 @@ async fn write_trail(
                 .update_trail()
                 .name(&s.name)
                 .s3_bucket_name(&s.bucket)
+                // No prefix: the bucket policy allows AWSLogs/ACCOUNT/* only.
+                .s3_key_prefix("")
                 .is_multi_region_trail(true)
                 .include_global_service_events(true)
                 .enable_log_file_validation(true)
@@ -1023,6 +1084,7 @@ mod tests {
             arn: TRAIL_ARN.into(),
             home_region: "eu-west-1".into(),
             bucket: "aws-harden-trail-123456789012-eu-west-1".into(),
+            s3_key_prefix: None,
             multi_region: true,
             global_service_events: true,
             log_file_validation: true,
@@ -1093,21 +1155,36 @@ mod tests {
         }
     }
 
+    /// Every write, in order, with the steps of merged changes flattened.
+    fn all_ops(d: &Diff) -> Vec<super::super::Op> {
+        use super::super::Op as Any;
+        d.changes
+            .iter()
+            .flat_map(|c| match &c.op {
+                Any::Cloudtrail(Op::Steps(s)) => s.iter().cloned().map(Any::Cloudtrail).collect(),
+                Any::Bucket(bucket::Op::Steps(s)) => s.iter().cloned().map(Any::Bucket).collect(),
+                other => vec![other.clone()],
+            })
+            .collect()
+    }
+
     fn ops(d: &Diff) -> Vec<String> {
         d.changes
             .iter()
-            .map(|c| match &c.op {
-                super::super::Op::Cloudtrail(op) => format!("{op:?}")
-                    .split(['(', ' ', '{'])
-                    .next()
-                    .unwrap()
-                    .to_string(),
-                super::super::Op::Bucket(op) => format!("Bucket::{op:?}")
-                    .split(['(', ' ', '{'])
-                    .next()
-                    .unwrap()
-                    .to_string(),
-                other => format!("{other:?}"),
+            .flat_map(|c| {
+                let name = |debug: String| debug.split(['(', ' ', '{']).next().unwrap().to_string();
+                match &c.op {
+                    super::super::Op::Cloudtrail(Op::Steps(steps)) => {
+                        steps.iter().map(|op| name(format!("{op:?}"))).collect()
+                    }
+                    super::super::Op::Cloudtrail(op) => vec![name(format!("{op:?}"))],
+                    super::super::Op::Bucket(bucket::Op::Steps(steps)) => steps
+                        .iter()
+                        .map(|op| name(format!("Bucket::{op:?}")))
+                        .collect(),
+                    super::super::Op::Bucket(op) => vec![name(format!("Bucket::{op:?}"))],
+                    other => vec![format!("{other:?}")],
+                }
             })
             .collect()
     }
@@ -1203,11 +1280,23 @@ mod tests {
         assert!(pos("Bucket::PutPolicy") < pos("CreateTrail"));
         assert!(pos("CreateTrail") < pos("PutEventSelectors"));
         assert!(pos("PutEventSelectors") < pos("StartLogging"));
+        // Shown as one change per resource: key, bucket, bucket policy, trail.
+        let resources: Vec<&str> = d.changes.iter().map(|c| c.resource.as_str()).collect();
+        assert_eq!(
+            resources,
+            [
+                "kms key \"alias/aws-harden-cloudtrail\"",
+                "s3 bucket \"aws-harden-trail-123456789012-eu-west-1\"",
+                "s3 bucket policy \"aws-harden-trail-123456789012-eu-west-1\"",
+                "cloudtrail trail \"aws-harden\"",
+            ]
+        );
+        assert!(d.changes.iter().all(|c| c.action == Action::Create));
         // The key policy is written with the key itself.
-        let create_key = d
-            .changes
+        let all = all_ops(&d);
+        let create_key = all
             .iter()
-            .find_map(|c| match &c.op {
+            .find_map(|op| match op {
                 super::super::Op::Cloudtrail(Op::CreateKey { policy, .. }) => Some(policy.clone()),
                 _ => None,
             })
@@ -1217,7 +1306,7 @@ mod tests {
             &key_policy("aws", ACCOUNT, TRAIL_ARN)
         ));
         // The bucket is encrypted with the key created in the same run, by alias reference.
-        assert!(d.changes.iter().any(|c| matches!(&c.op,
+        assert!(all.iter().any(|op| matches!(op,
             super::super::Op::Bucket(bucket::Op::Encrypt { encryption: Encryption::SseKms(KmsKey::Alias(a)), .. })
             if a == "alias/aws-harden-cloudtrail")));
     }
@@ -1235,7 +1324,13 @@ mod tests {
         let p = plan("");
         let c = caller();
         type Edit = fn(&mut Observed);
-        let cases: [(&str, &str, Edit); 6] = [
+        let cases: [(&str, &str, Edit); 8] = [
+            ("UpdateTrail", "s3 key prefix", |o| {
+                o.trail.as_mut().unwrap().s3_key_prefix = Some("elsewhere".into())
+            }),
+            ("UpdateTrail", "s3 bucket", |o| {
+                o.trail.as_mut().unwrap().bucket = "another-bucket".into()
+            }),
             ("StartLogging", "logging", |o| {
                 o.trail.as_mut().unwrap().logging = false
             }),
