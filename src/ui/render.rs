@@ -155,12 +155,25 @@ pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
         "{} created, {} changed, {} deleted",
         s.create, s.update, s.delete
     );
+    let n = r.manual.len();
+    let manual = if n == 0 {
+        String::new()
+    } else {
+        format!(
+            " {n} manual {} remain{}:",
+            if n == 1 { "action" } else { "actions" },
+            if n == 1 { "s" } else { "" }
+        )
+    };
     if r.succeeded() {
         let _ = writeln!(
             out,
-            "\n{} {counts} in {elapsed_secs:.1}s.",
+            "\n{} {counts} in {elapsed_secs:.1}s.{manual}",
             p.bold("Apply complete:")
         );
+        for c in &r.manual {
+            out.push_str(&change(p, c));
+        }
     } else {
         let what = if r.interrupted {
             "Apply interrupted"
@@ -194,19 +207,19 @@ pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
     for m in &r.messages {
         let _ = writeln!(out, "{m}");
     }
-    if !r.manual.is_empty() {
-        let n = r.manual.len();
-        let _ = writeln!(
-            out,
-            "{n} manual {} remain{}:",
-            if n == 1 { "action" } else { "actions" },
-            if n == 1 { "s" } else { "" }
-        );
+    if !r.succeeded() && n > 0 {
+        let _ = writeln!(out, "{}", manual.trim_start());
         for c in &r.manual {
             out.push_str(&change(p, c));
         }
     }
     out
+}
+
+/// After an apply that stopped early: how to carry on. A re-run observes again and applies only
+/// what is still missing.
+pub fn rerun_hint(command: &str) -> String {
+    format!("Run `{command}` again to finish: it applies only what is still missing.")
 }
 
 #[cfg(test)]
