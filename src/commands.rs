@@ -104,6 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 impl Session {
     async fn run(&self, loaded: Option<LoadedPlan>) -> anyhow::Result<Outcome> {
         let aws = self.ctrl_c.or_interrupted(self.connect()).await?;
+        let from_wizard = loaded.is_none();
         let loaded = match loaded {
             Some(l) => l,
             None => match wizard::run(&aws, &self.progress, &self.ctrl_c).await? {
@@ -114,7 +115,7 @@ impl Session {
                 }
             },
         };
-        self.check_and_apply(&aws, &loaded).await
+        self.check_and_apply(&aws, &loaded, from_wizard).await
     }
 
     async fn connect(&self) -> anyhow::Result<Aws> {
@@ -146,7 +147,13 @@ impl Session {
     }
 
     /// Observe the account, show what differs from the plan, and (unless `--plan`) apply it.
-    async fn check_and_apply(&self, aws: &Aws, loaded: &LoadedPlan) -> anyhow::Result<Outcome> {
+    /// `from_wizard`: the plan was just written, so say how to use it again once the account matches.
+    async fn check_and_apply(
+        &self,
+        aws: &Aws,
+        loaded: &LoadedPlan,
+        from_wizard: bool,
+    ) -> anyhow::Result<Outcome> {
         let cli = &self.cli;
         let path = loaded.path.as_path();
         let placeholders = Placeholders {
@@ -197,10 +204,16 @@ impl Session {
                     Outcome::Success
                 });
             }
+            if from_wizard && !json {
+                println!("{}", reuse_hint(path));
+            }
             return Ok(Outcome::Success);
         }
         if !cli.yes && !terminal.confirm("Apply these changes?", false)? {
-            eprintln!("Nothing was changed.");
+            eprintln!(
+                "Nothing was changed. To apply later: {}",
+                rerun_command(path)
+            );
             return Ok(Outcome::Success);
         }
         let report = self.apply(&aws, &assessment, &terminal).await;
@@ -217,12 +230,15 @@ impl Session {
             );
             if report.interrupted || !report.succeeded() {
                 println!("{}", render::rerun_hint(&rerun_command(path)));
+            } else if from_wizard {
+                println!("{}", reuse_hint(path));
             }
             if cli.stats {
                 println!("{}", self.stats_line(&aws));
             }
         }
-        Ok(if report.interrupted {
+        // Ctrl-C at a prompt during apply (say, for an MFA code) fails that change: still an interruption.
+        Ok(if report.interrupted || self.ctrl_c.is_pressed() {
             Outcome::Interrupted
         } else if report.succeeded() {
             Outcome::Success
@@ -257,6 +273,14 @@ impl Session {
         on_ctrl_c.abort();
         report
     }
+}
+
+/// After the wizard: how to use the saved plan from now on.
+fn reuse_hint(path: &Path) -> String {
+    format!(
+        "\nThe plan is saved. Run `{}` any time to confirm the account still matches and repair drift (--plan for a dry run).",
+        rerun_command(path)
+    )
 }
 
 /// The command that carries on where this run stopped.

@@ -147,18 +147,27 @@ impl Pty {
         self.output.lock().unwrap().clone()
     }
 
-    /// Wait until `needle` appears after what was already consumed; consume up to its end.
+    /// Wait until `needle` appears after what was already consumed; consume up to its end and
+    /// return what came before it.
     pub fn expect(&mut self, needle: &str) -> String {
         let started = Instant::now();
         loop {
             let t = self.transcript();
-            if let Some(pos) = tail(&t, self.seen).find(needle) {
-                let start = self.seen;
-                self.seen += pos + needle.len();
-                return t[start..self.seen].to_string();
+            let rest = tail(&t, self.seen);
+            if let Some(pos) = rest.find(needle) {
+                let before = rest[..pos].to_string();
+                self.seen = t.len() - rest.len() + pos + needle.len();
+                return before;
             }
             if started.elapsed() > TIMEOUT {
                 panic!("timed out waiting for {needle:?}\n--- transcript\n{t}");
+            }
+            if self.exited() {
+                self.drain();
+                let t = self.transcript();
+                if !tail(&t, self.seen).contains(needle) {
+                    panic!("the program ended before {needle:?}\n--- transcript\n{t}");
+                }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -216,7 +225,13 @@ impl Pty {
                 panic!("timed out waiting for {until:?} or a prompt\n--- transcript\n{t}");
             }
             if self.exited() {
+                // Its last words may still be on their way through the terminal.
+                self.drain();
                 let t = self.transcript();
+                if let Some(pos) = tail(&t, self.seen).find(until) {
+                    self.seen += pos + until.len();
+                    return asked;
+                }
                 panic!("the program ended before {until:?}\n--- transcript\n{t}");
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -242,6 +257,17 @@ impl Pty {
         }
     }
 
+    /// After the program ended: wait for the reader to take in everything it wrote (the reader
+    /// ends at EIO once the terminal is closed).
+    fn drain(&mut self) {
+        if let Some(r) = &self.reader {
+            let until = Instant::now() + Duration::from_secs(5);
+            while !r.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
     fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
@@ -262,13 +288,7 @@ impl Pty {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        // The reader ends at EIO once the terminal is closed; give it a moment to drain.
-        if let Some(r) = self.reader.take() {
-            let until = Instant::now() + Duration::from_secs(5);
-            while !r.is_finished() && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        self.drain();
         use std::os::unix::process::ExitStatusExt;
         let code = status
             .code()
