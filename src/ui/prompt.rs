@@ -34,7 +34,7 @@ pub fn yes_no(question: &str, default: bool) -> anyhow::Result<bool> {
 pub fn text(
     question: &str,
     default: &str,
-    validate: impl Fn(&str) -> Result<(), String>,
+    validate: &dyn Fn(&str) -> Result<(), String>,
 ) -> anyhow::Result<String> {
     Input::<String>::with_theme(&theme())
         .with_prompt(question)
@@ -43,25 +43,6 @@ pub fn text(
         .interact_text()
         .map(|s| s.trim().to_string())
         .map_err(error)
-}
-
-/// A number in `range`, re-asked until it is one.
-pub fn number(
-    question: &str,
-    default: u32,
-    range: std::ops::RangeInclusive<u32>,
-    validate: impl Fn(u32) -> Result<(), String>,
-) -> anyhow::Result<u32> {
-    let answer = text(question, &default.to_string(), |s| {
-        let n: u32 = s
-            .parse()
-            .map_err(|_| format!("\"{s}\" is not a whole number"))?;
-        if !range.contains(&n) {
-            return Err(format!("must be {}-{}", range.start(), range.end()));
-        }
-        validate(n)
-    })?;
-    Ok(answer.parse().expect("validated above"))
 }
 
 /// One of `items`; returns its index.

@@ -319,6 +319,7 @@ pub enum Ending {
 /// Ask the questions and save the plan. Nothing is written to AWS here, and nothing to disk until
 /// the last step; Ctrl-C at any point ends with `ctrl_c::Interrupted`.
 pub async fn run(aws: &Aws, progress: &Progress, ctrl_c: &CtrlC) -> anyhow::Result<Ending> {
+    let q: &mut dyn Ask = &mut AtTerminal;
     let account_id = aws.account_id().to_string();
     eprintln!(
         "Setting up account {account_id}, signed in as {} ({}).",
@@ -327,7 +328,7 @@ pub async fn run(aws: &Aws, progress: &Progress, ctrl_c: &CtrlC) -> anyhow::Resu
     );
     let dir = Path::new(PLAN_DIR);
     if let Some(saved) = find_saved_plan(dir, &account_id) {
-        let again = prompt::yes_no(
+        let again = q.yes_no(
             &format!(
                 "A plan for this account is saved in {}. Check the account against it?",
                 saved.display()
@@ -358,13 +359,13 @@ pub async fn run(aws: &Aws, progress: &Progress, ctrl_c: &CtrlC) -> anyhow::Resu
         aws.home_region
     );
 
-    let answers = ask(&defaults(&recommended, &survey), &survey)?;
+    let answers = ask(q, &defaults(&recommended, &survey), &survey)?;
     let plan = build_plan(&answers);
     // The same validation as `-f`: a plan the wizard writes always loads.
     let check = plan_text(&account_id, Path::new("x.toml"), &plan);
     plan::parse(&check).context("the wizard built an invalid plan (a bug in aws-harden)")?;
 
-    let Some(path) = ask_path(dir, &account_id)? else {
+    let Some(path) = ask_path(q, dir, &account_id)? else {
         return Ok(Ending::NotSaved);
     };
     write_atomically(&path, &plan_text(&account_id, &path, &plan))?;
@@ -385,27 +386,83 @@ fn validator(ok: fn(&str) -> bool, what: &'static str) -> impl Fn(&str) -> Resul
     }
 }
 
-/// The questions, each with its default.
-fn ask(d: &Answers, survey: &Assessment) -> anyhow::Result<Answers> {
+/// The kinds of question the wizard asks: at the terminal (`AtTerminal`), or scripted in tests.
+pub trait Ask {
+    /// A line of text, `default` on Enter, asked again until `validate` passes.
+    fn text(
+        &mut self,
+        question: &str,
+        default: &str,
+        validate: &dyn Fn(&str) -> Result<(), String>,
+    ) -> anyhow::Result<String>;
+    fn yes_no(&mut self, question: &str, default: bool) -> anyhow::Result<bool>;
+    /// One of `items`, by index.
+    fn choose(&mut self, question: &str, items: &[&str], default: usize) -> anyhow::Result<usize>;
+    /// Tell the person something between questions.
+    fn say(&mut self, text: &str);
+
+    /// A whole number, asked again until it is one and `validate` passes.
+    fn number(
+        &mut self,
+        question: &str,
+        default: u32,
+        validate: &dyn Fn(u32) -> Result<(), String>,
+    ) -> anyhow::Result<u32> {
+        let answer = self.text(question, &default.to_string(), &|s| {
+            validate(
+                s.parse()
+                    .map_err(|_| format!("\"{s}\" is not a whole number"))?,
+            )
+        })?;
+        Ok(answer.parse().expect("validated as a number"))
+    }
+}
+
+/// Questions at the terminal (dialoguer, on stderr).
+pub struct AtTerminal;
+
+impl Ask for AtTerminal {
+    fn text(
+        &mut self,
+        question: &str,
+        default: &str,
+        validate: &dyn Fn(&str) -> Result<(), String>,
+    ) -> anyhow::Result<String> {
+        prompt::text(question, default, validate)
+    }
+    fn yes_no(&mut self, question: &str, default: bool) -> anyhow::Result<bool> {
+        prompt::yes_no(question, default)
+    }
+    fn choose(&mut self, question: &str, items: &[&str], default: usize) -> anyhow::Result<usize> {
+        prompt::choose(question, items, default)
+    }
+    fn say(&mut self, text: &str) {
+        eprintln!("{text}");
+    }
+}
+
+/// The questions, each with its default. Questions about controls this version does not offer
+/// (`Choice::NotOffered` in `d`) are not asked.
+pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<Answers> {
     let mut a = d.clone();
-    a.group_name = prompt::text(
+    a.group_name = q.text(
         "Admin group name",
         &d.group_name,
-        validator(plan::is_valid_group_name, "group name"),
+        &validator(plan::is_valid_group_name, "group name"),
     )?;
-    a.user_name = prompt::text(
+    a.user_name = q.text(
         "Admin user name (the IAM user you use instead of root)",
         &d.user_name,
-        validator(plan::is_valid_user_name, "user name"),
+        &validator(plan::is_valid_user_name, "user name"),
     )?;
     a.admin_mfa = if has_mfa_device(survey, &a.user_name) {
-        eprintln!(
+        q.say(&format!(
             "  {} already has an MFA device: it stays required.",
             a.user_name
-        );
+        ));
         true
     } else {
-        prompt::yes_no(
+        q.yes_no(
             &format!(
                 "Require MFA for {} and set it up during apply (an authenticator app)?",
                 a.user_name
@@ -414,78 +471,78 @@ fn ask(d: &Answers, survey: &Assessment) -> anyhow::Result<Answers> {
         )?
     };
     if let Choice::On(days) = d.cloudtrail {
-        a.cloudtrail = if prompt::yes_no(
+        a.cloudtrail = if q.yes_no(
             "Turn on CloudTrail (every region, logs encrypted in an S3 bucket)?",
             true,
         )? {
-            Choice::On(prompt::number(
+            Choice::On(q.number(
                 "Keep CloudTrail logs for how many days (0 = forever)",
                 days,
-                0..=36500,
-                |_| Ok(()),
+                &|_| Ok(()),
             )?)
         } else {
             Choice::Off
         };
     }
     if let Choice::On(format) = &d.cost_report {
-        a.cost_report = if prompt::yes_no(
+        a.cost_report = if q.yes_no(
             "Set up a Cost and Usage Report (detailed billing delivered to S3)?",
             true,
         )? {
             let formats = ["parquet", "csv"];
             let default = formats.iter().position(|f| f == format).unwrap_or(0);
-            let i = prompt::choose("Report format", &formats, default)?;
+            let i = q.choose("Report format", &formats, default)?;
             Choice::On(formats[i].to_string())
         } else {
             Choice::Off
         };
     }
     if let Choice::On(delete) = d.root {
-        a.root = Choice::On(prompt::yes_no(
+        a.root = Choice::On(q.yes_no(
             "Remove the root user's access keys (CIS 1.3; only root itself can, so otherwise a manual step)?",
             delete,
         )?);
     }
-    a.password_policy = ask_password_policy(&d.password_policy)?;
+    a.password_policy = ask_password_policy(q, &d.password_policy)?;
     Ok(a)
 }
 
-fn ask_password_policy(d: &PasswordPolicyPlan) -> anyhow::Result<PasswordPolicyPlan> {
+fn ask_password_policy(
+    q: &mut dyn Ask,
+    d: &PasswordPolicyPlan,
+) -> anyhow::Result<PasswordPolicyPlan> {
     let cis = PasswordPolicyPlan::default();
     let presets = [
         "CIS: 14+ characters, upper and lower case, digits, symbols, 24 remembered, no expiry",
         "Custom: choose the length, reuse and expiry",
     ];
     let default = if *d == cis { 0 } else { 1 };
-    if prompt::choose("Password policy", &presets, default)? == 0 {
+    if q.choose("Password policy", &presets, default)? == 0 {
         return Ok(cis);
     }
     // Each value is checked with the plan's own validation as it is typed.
     let check = |p: PasswordPolicyPlan| plan::check_password_policy(&p).map_err(|e| e.to_string());
     let mut p = d.clone();
-    p.minimum_length = prompt::number("Minimum password length", d.minimum_length, 6..=128, |n| {
+    p.minimum_length = q.number("Minimum password length", d.minimum_length, &|n| {
         check(PasswordPolicyPlan {
             minimum_length: n,
             ..cis.clone()
         })
     })?;
-    p.password_reuse_prevention = prompt::number(
+    p.password_reuse_prevention = q.number(
         "Previous passwords that cannot be reused (0 = no check)",
         d.password_reuse_prevention,
-        0..=24,
-        |n| {
+        &|n| {
             check(PasswordPolicyPlan {
                 password_reuse_prevention: n,
                 ..cis.clone()
             })
         },
     )?;
-    p.max_password_age_days = prompt::number(
+    p.max_password_age_days = q.number(
         "Days until a password expires (0 = never)",
         d.max_password_age_days,
-        0..=1095,
-        |n| {
+        &|n| {
             check(PasswordPolicyPlan {
                 max_password_age_days: n,
                 ..cis.clone()
@@ -497,10 +554,10 @@ fn ask_password_policy(d: &PasswordPolicyPlan) -> anyhow::Result<PasswordPolicyP
 
 /// Where to save: `plans/<account>.toml` by default; an existing file is only replaced when the
 /// person says so. `None`: they chose not to save.
-fn ask_path(dir: &Path, account_id: &str) -> anyhow::Result<Option<PathBuf>> {
+fn ask_path(q: &mut dyn Ask, dir: &Path, account_id: &str) -> anyhow::Result<Option<PathBuf>> {
     let mut default = dir.join(format!("{account_id}.toml")).display().to_string();
     loop {
-        let answer = prompt::text("Save the plan as", &default, |s| {
+        let answer = q.text("Save the plan as", &default, &|s| {
             if s.ends_with(".toml") {
                 Ok(())
             } else {
@@ -511,11 +568,10 @@ fn ask_path(dir: &Path, account_id: &str) -> anyhow::Result<Option<PathBuf>> {
         if !path.exists() {
             return Ok(Some(path));
         }
-        let replace = prompt::yes_no(&format!("{} exists. Replace it?", path.display()), false)?;
-        if replace {
+        if q.yes_no(&format!("{} exists. Replace it?", path.display()), false)? {
             return Ok(Some(path));
         }
-        if !prompt::yes_no("Save under another name?", true)? {
+        if !q.yes_no("Save under another name?", true)? {
             return Ok(None);
         }
         default = answer;
@@ -698,5 +754,224 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("p.toml")]);
+    }
+
+    /// Answers read from a script, in order, each checked to be for the question expected. An
+    /// answer that fails validation is recorded and the question is asked again, as at a terminal.
+    struct Script {
+        answers: std::collections::VecDeque<(&'static str, &'static str)>,
+        asked: Vec<String>,
+        errors: Vec<String>,
+    }
+
+    impl Script {
+        fn new(answers: &[(&'static str, &'static str)]) -> Script {
+            Script {
+                answers: answers.iter().copied().collect(),
+                asked: vec![],
+                errors: vec![],
+            }
+        }
+        fn next(&mut self, question: &str) -> &'static str {
+            self.asked.push(question.to_string());
+            let (key, answer) = self
+                .answers
+                .pop_front()
+                .unwrap_or_else(|| panic!("no answer scripted for {question:?}"));
+            assert!(
+                question.contains(key),
+                "asked {question:?}, scripted {key:?}"
+            );
+            answer
+        }
+    }
+
+    impl Ask for Script {
+        fn text(
+            &mut self,
+            question: &str,
+            default: &str,
+            validate: &dyn Fn(&str) -> Result<(), String>,
+        ) -> anyhow::Result<String> {
+            loop {
+                let a = self.next(question);
+                let a = if a.is_empty() { default } else { a };
+                match validate(a) {
+                    Ok(()) => return Ok(a.to_string()),
+                    Err(e) => self.errors.push(e),
+                }
+            }
+        }
+        fn yes_no(&mut self, question: &str, default: bool) -> anyhow::Result<bool> {
+            Ok(match self.next(question) {
+                "" => default,
+                a => a == "y",
+            })
+        }
+        fn choose(
+            &mut self,
+            question: &str,
+            items: &[&str],
+            default: usize,
+        ) -> anyhow::Result<usize> {
+            Ok(match self.next(question) {
+                "" => default,
+                a => items
+                    .iter()
+                    .position(|i| i.starts_with(a))
+                    .expect("an item"),
+            })
+        }
+        fn say(&mut self, _text: &str) {}
+    }
+
+    fn empty_survey() -> Assessment {
+        survey(vec![], vec![])
+    }
+
+    /// The recommendation with only the IAM questions, whatever this version supports: these
+    /// tests must not change when a control lands.
+    fn iam_only() -> Answers {
+        Answers {
+            cloudtrail: Choice::NotOffered,
+            cost_report: Choice::NotOffered,
+            root: Choice::NotOffered,
+            ..recommended("us-east-1")
+        }
+    }
+
+    #[test]
+    fn every_question_when_every_control_is_offered() {
+        let mut d = recommended("us-east-1");
+        d.cloudtrail = Choice::On(365);
+        d.cost_report = Choice::On("parquet".into());
+        d.root = Choice::On(true);
+        let mut q = Script::new(&[
+            ("Admin group name", ""),
+            ("Admin user name", "alice"),
+            ("Require MFA for alice", ""),
+            ("Turn on CloudTrail", ""),
+            ("Keep CloudTrail logs", "30"),
+            ("Cost and Usage Report", "y"),
+            ("Report format", "csv"),
+            ("root user's access keys", "n"),
+            ("Password policy", ""),
+        ]);
+        let a = ask(&mut q, &d, &empty_survey()).unwrap();
+        assert!(q.answers.is_empty(), "not asked: {:?}", q.answers);
+        assert_eq!(a.group_name, "Administrators");
+        assert_eq!(a.user_name, "alice");
+        assert!(a.admin_mfa);
+        assert_eq!(a.cloudtrail, Choice::On(30));
+        assert_eq!(a.cost_report, Choice::On("csv".into()));
+        assert_eq!(a.root, Choice::On(false));
+        assert_eq!(a.password_policy, PasswordPolicyPlan::default());
+        let plan = build_plan(&a);
+        assert_eq!(plan.cloudtrail().unwrap().retention_days, 30);
+        assert!(!plan.root().unwrap().delete_access_keys);
+    }
+
+    #[test]
+    fn declining_trail_and_report_skips_their_follow_up_questions() {
+        let mut d = iam_only();
+        d.cloudtrail = Choice::On(365);
+        d.cost_report = Choice::On("parquet".into());
+        let mut q = Script::new(&[
+            ("Admin group name", ""),
+            ("Admin user name", ""),
+            ("Require MFA", "n"),
+            ("Turn on CloudTrail", "n"),
+            ("Cost and Usage Report", "n"),
+            ("Password policy", ""),
+        ]);
+        let a = ask(&mut q, &d, &empty_survey()).unwrap();
+        assert_eq!((a.cloudtrail, a.cost_report), (Choice::Off, Choice::Off));
+        assert!(!a.admin_mfa);
+    }
+
+    #[test]
+    fn controls_not_offered_are_not_asked_about() {
+        let d = iam_only();
+        let mut q = Script::new(&[
+            ("Admin group name", ""),
+            ("Admin user name", ""),
+            ("Require MFA", ""),
+            ("Password policy", ""),
+        ]);
+        let a = ask(&mut q, &d, &empty_survey()).unwrap();
+        assert_eq!(a, d);
+        assert_eq!(q.asked.len(), 4, "{:?}", q.asked);
+    }
+
+    #[test]
+    fn bad_values_are_asked_again_with_the_plan_rules() {
+        let d = iam_only();
+        let mut q = Script::new(&[
+            ("Admin group name", "has space"),
+            ("Admin group name", "Admins"),
+            ("Admin user name", "a/b"),
+            ("Admin user name", "bob"),
+            ("Require MFA", ""),
+            ("Password policy", "Custom"),
+            ("Minimum password length", "5"),
+            ("Minimum password length", "ten"),
+            ("Minimum password length", "16"),
+            ("Previous passwords", "25"),
+            ("Previous passwords", ""),
+            ("Days until a password expires", "2000"),
+            ("Days until a password expires", "90"),
+        ]);
+        let a = ask(&mut q, &d, &empty_survey()).unwrap();
+        assert_eq!(a.group_name, "Admins");
+        assert_eq!(a.user_name, "bob");
+        assert_eq!(a.password_policy.minimum_length, 16);
+        assert_eq!(a.password_policy.password_reuse_prevention, 24);
+        assert_eq!(a.password_policy.max_password_age_days, 90);
+        assert_eq!(q.errors.len(), 6, "{:?}", q.errors);
+        assert!(q.errors[0].contains("\"has space\" is not a valid IAM group name"));
+        assert!(q.errors[1].contains("is not a valid IAM user name: 1-64"));
+        assert!(q.errors[2].contains("must be 6-128"));
+        assert!(q.errors[3].contains("\"ten\" is not a whole number"));
+        assert!(q.errors[4].contains("must be 0 (off) or 1-24"));
+        assert!(q.errors[5].contains("must be 0 (never expire) or 1-1095"));
+    }
+
+    #[test]
+    fn an_admin_with_an_mfa_device_is_not_asked_about_mfa() {
+        let s = survey(
+            vec![Observation::AdminMfa(admin_mfa::Observed {
+                devices: vec!["arn:aws:iam::1:mfa/a".into()],
+            })],
+            vec![],
+        );
+        let mut q = Script::new(&[
+            ("Admin group name", ""),
+            ("Admin user name", ""),
+            ("Password policy", ""),
+        ]);
+        let a = ask(&mut q, &iam_only(), &s).unwrap();
+        assert!(a.admin_mfa);
+    }
+
+    #[test]
+    fn an_existing_file_is_replaced_only_when_confirmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let taken = dir.path().join("123456789012.toml");
+        std::fs::write(&taken, "keep").unwrap();
+        let mut q = Script::new(&[
+            ("Save the plan as", ""),
+            ("exists. Replace it?", ""),
+            ("Save under another name?", ""),
+            ("Save the plan as", "x.txt"),
+            ("Save the plan as", "other.toml"),
+        ]);
+        let path = ask_path(&mut q, dir.path(), "123456789012").unwrap();
+        assert_eq!(path, Some(PathBuf::from("other.toml")));
+        assert_eq!(q.errors, vec!["a plan file name ends in .toml"]);
+        let mut q = Script::new(&[("Save the plan as", ""), ("exists. Replace it?", "y")]);
+        assert_eq!(
+            ask_path(&mut q, dir.path(), "123456789012").unwrap(),
+            Some(taken)
+        );
     }
 }
