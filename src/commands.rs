@@ -94,7 +94,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     match session.run(loaded).await {
         Err(e) if is_interrupted(&e) => {
-            eprintln!("\nInterrupted. Nothing was changed.");
+            eprintln!("\nInterrupted. Nothing was changed in the account.");
             Ok(Outcome::Interrupted)
         }
         other => other,

@@ -194,7 +194,10 @@ async fn ctrl_c_in_the_wizard_leaves_nothing_behind() {
         pty.wait()
     });
     assert_eq!(code, 130, "{out}");
-    assert!(out.contains("Interrupted. Nothing was changed."), "{out}");
+    assert!(
+        out.contains("Interrupted. Nothing was changed in the account."),
+        "{out}"
+    );
     assert!(!out.contains("panicked"), "{out}");
     assert!(plan_files(&acct).is_empty(), "{:?}", plan_files(&acct));
     assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
@@ -292,4 +295,63 @@ async fn colour_and_spinners_only_at_a_terminal_and_never_with_no_color() {
         "{}",
         piped.all()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn defaults_fit_what_exists_and_existing_resources_are_adopted() {
+    let acct = Account::new().await;
+    let iam = acct.iam();
+    iam.create_group()
+        .group_name("Administrators")
+        .send()
+        .await
+        .unwrap();
+    // A password policy stricter than CIS: the wizard proposes keeping it, not weakening it.
+    iam.update_account_password_policy()
+        .minimum_password_length(20)
+        .password_reuse_prevention(24)
+        .require_symbols(true)
+        .require_numbers(true)
+        .require_uppercase_characters(true)
+        .require_lowercase_characters(true)
+        .allow_users_to_change_password(true)
+        .send()
+        .await
+        .unwrap();
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        pty.answer(
+            &[
+                DECLINE_MFA,
+                DECLINE_TRAIL,
+                DECLINE_REPORT,
+                ("Apply these changes?", "n"),
+            ],
+            "Nothing was changed.",
+        );
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Admin group            \"Administrators\" exists; "),
+        "{out}"
+    );
+    assert!(
+        out.contains("Password policy        set up; 1 difference from the recommendation"),
+        "{out}"
+    );
+    // The custom preset was the default, with the live values as defaults: Enter kept 20.
+    assert!(out.contains("Password policy · Custom"), "{out}");
+    assert!(out.contains("Minimum password length (20)"), "{out}");
+    // Adopted: the existing group is not created again, only what it lacks is added.
+    assert!(!out.contains("+ iam group \"Administrators\""), "{out}");
+    assert!(out.contains("~ iam group \"Administrators\""), "{out}");
+    assert!(
+        !out.contains("account password policy"),
+        "kept as it is\n{out}"
+    );
+    let text =
+        std::fs::read_to_string(acct.path("plans").join(format!("{}.toml", acct.id))).unwrap();
+    assert!(text.contains("minimum_length = 20"), "{text}");
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
 }

@@ -182,7 +182,7 @@ pub fn findings(survey: &Assessment) -> Vec<Finding> {
                     format!("\"{group}\" exists, as recommended")
                 }
                 Observation::AdminGroup(_) => {
-                    format!("\"{group}\" exists (adopted as it is); {differ}")
+                    format!("\"{group}\" exists; {differ} (only those would change)")
                 }
                 Observation::AdminUser(u) if u.user.is_none() => {
                     format!("no IAM user named \"{user}\"")
@@ -191,7 +191,7 @@ pub fn findings(survey: &Assessment) -> Vec<Finding> {
                     format!("\"{user}\" exists, as recommended")
                 }
                 Observation::AdminUser(_) => {
-                    format!("\"{user}\" exists (adopted as it is); {differ}")
+                    format!("\"{user}\" exists; {differ} (only those would change)")
                 }
                 Observation::AdminMfa(m) if m.devices.is_empty() => {
                     format!("\"{user}\" has no MFA device")
@@ -725,6 +725,26 @@ mod tests {
             ]
         );
         assert!(has_mfa_device(&s, "admin"));
+
+        let existing = survey(
+            vec![Observation::AdminGroup(
+                crate::controls::admin_group::Observed {
+                    group: Some(Default::default()),
+                    caller_is_member: false,
+                },
+            )],
+            vec![
+                Change::new(ControlId::AdminGroup, "g", Action::Update, Op::Manual).field(
+                    "attached policy",
+                    None::<String>,
+                    Some("AdministratorAccess"),
+                ),
+            ],
+        );
+        assert_eq!(
+            findings(&existing)[0].status,
+            "\"Administrators\" exists; 1 difference from the recommendation (only those would change)"
+        );
         assert!(!has_mfa_device(&s, "someone-else"));
     }
 
