@@ -202,6 +202,24 @@ async fn ctrl_c_in_the_wizard_leaves_nothing_behind() {
     assert!(plan_files(&acct).is_empty(), "{:?}", plan_files(&acct));
     assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
     assert!(!acct.proxy.calls().is_empty(), "it did look at the account");
+
+    // Ctrl-C while it is still looking at the account (a slow read): the same.
+    acct.proxy
+        .delay("GetAccountPasswordPolicy", Duration::from_secs(3));
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        pty.expect("Observing the account");
+        pty.send("\u{3}");
+        pty.wait()
+    });
+    assert_eq!(code, 130, "{out}");
+    assert!(
+        out.contains("Interrupted. Nothing was changed in the account."),
+        "{out}"
+    );
+    assert!(!out.contains("Admin group name"), "{out}");
+    assert!(plan_files(&acct).is_empty(), "{:?}", plan_files(&acct));
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
 }
 
 #[tokio::test(flavor = "multi_thread")]
