@@ -151,7 +151,7 @@ async fn a_bad_name_is_asked_again_and_declining_changes_nothing() {
     });
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("\"no spaces\" is not a valid IAM group name"),
+        out.contains("admin_group.name = \"no spaces\": is not a valid IAM group name"),
         "{out}"
     );
     assert!(out.contains("is not a valid IAM user name"), "{out}");

@@ -117,6 +117,16 @@ const PROFILE_NAME: NameRule = NameRule {
     what: "is not a usable profile name: letters, digits and -_. only",
 };
 
+/// The admin group name rule, with the error a plan file gets (the wizard checks typed names).
+pub fn check_group_name(name: &str) -> Result<()> {
+    check_name(&GROUP_NAME, name)
+}
+
+/// The admin user name rule, with the error a plan file gets (the wizard checks typed names).
+pub fn check_user_name(name: &str) -> Result<()> {
+    check_name(&USER_NAME, name)
+}
+
 /// Every (key, value) that may hold placeholders, with the rule that applies once expanded.
 fn named_values(plan: &Plan) -> Vec<(&NameRule, &str)> {
     let mut v = Vec::new();

@@ -373,17 +373,11 @@ pub async fn run(aws: &Aws, progress: &Progress, ctrl_c: &CtrlC) -> anyhow::Resu
     Ok(Ending::Plan(path))
 }
 
-fn validator(ok: fn(&str) -> bool, what: &'static str) -> impl Fn(&str) -> Result<(), String> {
-    move |s| {
-        if ok(s) {
-            Ok(())
-        } else {
-            Err(format!(
-                "\"{s}\" is not a valid IAM {what}: 1-{} characters of letters, digits and +=,.@_-",
-                if what == "user name" { 64 } else { 128 }
-            ))
-        }
-    }
+/// A plan-file check as a prompt validator: the same rule and the same message.
+fn validator(
+    check: fn(&str) -> Result<(), plan::PlanError>,
+) -> impl Fn(&str) -> Result<(), String> {
+    move |s| check(s).map_err(|e| e.to_string())
 }
 
 /// The kinds of question the wizard asks: at the terminal (`AtTerminal`), or scripted in tests.
@@ -448,12 +442,12 @@ pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<
     a.group_name = q.text(
         "Admin group name",
         &d.group_name,
-        &validator(plan::is_valid_group_name, "group name"),
+        &validator(plan::check_group_name),
     )?;
     a.user_name = q.text(
         "Admin user name (the IAM user you use instead of root)",
         &d.user_name,
-        &validator(plan::is_valid_user_name, "user name"),
+        &validator(plan::check_user_name),
     )?;
     a.admin_mfa = if has_mfa_device(survey, &a.user_name) {
         q.say(&format!(
@@ -948,7 +942,10 @@ mod tests {
         assert_eq!(a.password_policy.password_reuse_prevention, 24);
         assert_eq!(a.password_policy.max_password_age_days, 90);
         assert_eq!(q.errors.len(), 6, "{:?}", q.errors);
-        assert!(q.errors[0].contains("\"has space\" is not a valid IAM group name"));
+        assert_eq!(
+            q.errors[0],
+            "admin_group.name = \"has space\": is not a valid IAM group name: 1-128 characters of letters, digits and +=,.@_-"
+        );
         assert!(q.errors[1].contains("is not a valid IAM user name: 1-64"));
         assert!(q.errors[2].contains("must be 6-128"));
         assert!(q.errors[3].contains("\"ten\" is not a whole number"));
