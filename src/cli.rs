@@ -6,14 +6,20 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Three ways to use it:
-  First-time setup, at a terminal (the wizard looks at the account and writes plans/<account>.toml):
-    aws-harden
-  Dry run: show what differs from a plan, change nothing (exit 0 = matches, 2 = changes pending):
-    aws-harden --plan -f plans/baseline.toml
-  Apply, or re-run later to confirm and repair drift:
-    aws-harden -f plans/baseline.toml
-    aws-harden -f plans/baseline.toml --yes        # from CI or cron: never prompts
+  1. First-time setup, at a terminal. The wizard looks at the account, asks a few questions (with
+     defaults that fit what it found), saves plans/<account-id>.toml, shows the changes and asks
+     before applying anything:
+       aws-harden
+  2. Dry run: show what differs from a plan, change nothing (exit 0 = matches, 2 = changes pending):
+       aws-harden --plan -f plans/baseline.toml
+  3. Re-run later to confirm the account still matches, and repair any drift:
+       aws-harden -f plans/123456789012.toml
+       aws-harden -f plans/123456789012.toml --yes    # from CI or cron: never prompts
 
+Shell completions:
+  aws-harden completions bash > ~/.local/share/bash-completion/completions/aws-harden
+
+Ctrl-C in the wizard changes nothing; during apply it stops after the call in flight.
 Exit codes: 0 success / account matches; 1 error or failed change; 2 changes or manual actions
 pending (--plan); 130 interrupted.";
 

@@ -1,5 +1,9 @@
 //! The commands: each returns an `Outcome`; `main` turns it into an exit code.
+//!
+//! A run is: connect -> (the wizard, when there is no plan file) -> load the plan -> assess ->
+//! show -> confirm -> apply -> show the result. Each step is one function below.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,11 +12,13 @@ use clap::CommandFactory;
 
 use crate::aws::{self, Aws, CallLog, ConnectOptions};
 use crate::cli::{Cli, Command, OutputFormat};
-use crate::engine::{self, Interrupt};
+use crate::ctrl_c::{CtrlC, is_interrupted};
+use crate::engine;
 use crate::interact::Interaction;
-use crate::plan::{self, Placeholders};
+use crate::plan::{self, LoadedPlan, Placeholders};
 use crate::ui::progress::Progress;
 use crate::ui::terminal::Terminal;
+use crate::ui::wizard;
 use crate::ui::{TermCaps, json, render};
 
 /// How a run ended.
@@ -39,6 +45,15 @@ impl Outcome {
     }
 }
 
+/// What every step of a run shares.
+struct Session {
+    cli: Cli,
+    caps: TermCaps,
+    started: Instant,
+    progress: Arc<Progress>,
+    ctrl_c: CtrlC,
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     if let Some(Command::Completions { shell }) = cli.command {
         clap_complete::generate(
@@ -50,133 +65,239 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let caps = TermCaps::detect();
-    let Some(path) = cli.file.clone() else {
-        if caps.interactive {
-            bail!(
-                "the setup wizard is not part of this version yet; write a plan (see plans/baseline.toml) and pass -f plans/x.toml"
-            );
-        }
-        bail!("no plan file: use -f plans/x.toml (or run at a terminal for the wizard)");
-    };
     // Everything that does not depend on the account is checked before the first AWS call.
-    let loaded = plan::load(&path)?;
+    let loaded = match &cli.file {
+        Some(path) => Some(plan::load(path)?),
+        None if !caps.interactive => {
+            bail!(
+                "no plan file: use -f plans/x.toml (plans/baseline.toml is the recommended one), or run at a terminal for the setup wizard"
+            )
+        }
+        None if cli.yes => {
+            bail!(
+                "no plan file: --yes never asks questions, so it needs one: use -f plans/x.toml (without --yes at a terminal, the setup wizard writes one)"
+            )
+        }
+        None => None,
+    };
     if !cli.plan && !cli.yes && !caps.interactive {
         bail!(
             "not a terminal, so nobody can confirm the changes: pass --yes to apply without asking, or --plan for a dry run"
         );
     }
-    let started = Instant::now();
-    let json = cli.output == OutputFormat::Json;
-    let progress = Arc::new(Progress::new(caps.stderr_tty, false));
-    let calls = Arc::new(CallLog::default());
-    let sdk = aws::load_config(&ConnectOptions {
-        profile: cli.profile.clone(),
-        region: cli.region.clone(),
-    })
-    .await;
-    let aws = Aws::connect(sdk, calls).await?;
-    let placeholders = Placeholders {
-        account_id: aws.account_id().to_string(),
-        home_region: loaded.plan.home_region.clone(),
-    };
-    // Names with placeholders are checked again, expanded, before the first write.
-    let resolved = plan::resolve(&loaded.plan, &placeholders).map_err(|e| e.in_file(&path))?;
-    let aws = aws.in_home_region(&resolved.home_region);
-    let terminal = Terminal {
+    let session = Session {
+        progress: Arc::new(Progress::new(caps.stderr_tty, false)),
+        ctrl_c: CtrlC::install()?,
+        started: Instant::now(),
         caps,
-        assume_yes: cli.yes,
-        progress: progress.clone(),
-        secret_dir: std::env::current_dir().context("finding the current directory")?,
+        cli,
     };
-    // IAM users with an MFA device continue with an MFA session (needed once MFA is enforced).
-    let aws = crate::mfa_session::establish(
-        aws,
-        cli.mfa_code.as_deref(),
-        cli.mfa_serial.as_deref(),
-        &terminal,
-    )
-    .await?;
-    let interactive = terminal.is_interactive();
-    let assessment = engine::assess(&aws, &resolved, interactive, progress.as_ref()).await?;
-    let palette = render::Palette { color: caps.color };
-    let plan_file = path.display().to_string();
-    if !json {
-        print!(
-            "{}",
-            render::header(&aws.caller, &plan_file, &resolved.home_region)
-        );
-        print!("{}", render::assessment(palette, &assessment));
+    match session.run(loaded).await {
+        Err(e) if is_interrupted(&e) => {
+            eprintln!("\nInterrupted. Nothing was changed in the account.");
+            Ok(Outcome::Interrupted)
+        }
+        other => other,
     }
-    // Root MFA is console-only: an interactive apply may wait while the person turns it on.
-    let assessment = if cli.plan {
-        assessment
-    } else {
-        crate::controls::root::offer_to_wait_for_mfa(&aws, assessment, &terminal).await?
-    };
-    let stats_line = |aws: &Aws| {
+}
+
+impl Session {
+    async fn run(&self, loaded: Option<LoadedPlan>) -> anyhow::Result<Outcome> {
+        let aws = self.ctrl_c.or_interrupted(self.connect()).await?;
+        let from_wizard = loaded.is_none();
+        let loaded = match loaded {
+            Some(l) => l,
+            None => match wizard::run(&aws, &self.progress, &self.ctrl_c).await? {
+                wizard::Ending::Plan(path) => plan::load(&path)?,
+                wizard::Ending::NotSaved => {
+                    eprintln!("No plan was saved. Nothing was changed.");
+                    return Ok(Outcome::Success);
+                }
+            },
+        };
+        self.check_and_apply(&aws, &loaded, from_wizard).await
+    }
+
+    async fn connect(&self) -> anyhow::Result<Aws> {
+        let calls = Arc::new(CallLog::default());
+        let sdk = aws::load_config(&ConnectOptions {
+            profile: self.cli.profile.clone(),
+            region: self.cli.region.clone(),
+        })
+        .await;
+        let aws = Aws::connect(sdk, calls).await?;
+        // IAM users with an MFA device continue with an MFA session (needed once MFA is enforced).
+        crate::mfa_session::establish(
+            aws,
+            self.cli.mfa_code.as_deref(),
+            self.cli.mfa_serial.as_deref(),
+            &self.terminal()?,
+        )
+        .await
+    }
+
+    fn terminal(&self) -> anyhow::Result<Terminal> {
+        Ok(Terminal {
+            caps: self.caps,
+            assume_yes: self.cli.yes,
+            progress: self.progress.clone(),
+            secret_dir: std::env::current_dir().context("finding the current directory")?,
+        })
+    }
+
+    fn stats_line(&self, aws: &Aws) -> String {
         format!(
             "Stats: {} calls, {} writes, {:.2}s.",
             aws.calls.len(),
             aws.calls.writes(),
-            started.elapsed().as_secs_f64()
+            self.started.elapsed().as_secs_f64()
         )
-    };
-    let applicable = assessment.changes.iter().any(|c| !c.is_manual());
-    if cli.plan || !applicable {
+    }
+
+    /// Observe the account, show what differs from the plan, and (unless `--plan`) apply it.
+    /// `from_wizard`: the plan was just written, so say how to use it again once the account matches.
+    async fn check_and_apply(
+        &self,
+        aws: &Aws,
+        loaded: &LoadedPlan,
+        from_wizard: bool,
+    ) -> anyhow::Result<Outcome> {
+        let cli = &self.cli;
+        let path = loaded.path.as_path();
+        let placeholders = Placeholders {
+            account_id: aws.account_id().to_string(),
+            home_region: loaded.plan.home_region.clone(),
+        };
+        // Names with placeholders are checked again, expanded, before the first write.
+        let resolved = plan::resolve(&loaded.plan, &placeholders).map_err(|e| e.in_file(path))?;
+        let aws = aws.in_home_region(&resolved.home_region);
+        let terminal = self.terminal()?;
+        let interactive = terminal.is_interactive();
+        let assessment = self
+            .ctrl_c
+            .or_interrupted(engine::assess(
+                &aws,
+                &resolved,
+                interactive,
+                self.progress.as_ref(),
+            ))
+            .await?;
+        let json = cli.output == OutputFormat::Json;
+        let palette = render::Palette {
+            color: self.caps.color,
+        };
+        let plan_file = path.display().to_string();
+        if !json {
+            print!(
+                "{}",
+                render::header(&aws.caller, &plan_file, &resolved.home_region)
+            );
+            print!("{}", render::assessment(palette, &assessment));
+        }
+        // Root MFA is console-only: an interactive apply may wait while the person turns it on.
+        let assessment = if cli.plan {
+            assessment
+        } else {
+            crate::controls::root::offer_to_wait_for_mfa(&aws, assessment, &terminal).await?
+        };
+        let applicable = assessment.changes.iter().any(|c| !c.is_manual());
+        if cli.plan || !applicable {
+            if json {
+                let stats = json::Stats::of(&aws, self.started.elapsed().as_secs_f64());
+                println!(
+                    "{}",
+                    json::document(&aws, &plan_file, "plan", &assessment, None, stats)
+                );
+            } else if cli.stats {
+                println!("{}", self.stats_line(&aws));
+            }
+            if cli.plan {
+                return Ok(if assessment.pending() {
+                    Outcome::Pending
+                } else {
+                    Outcome::Success
+                });
+            }
+            if from_wizard && !json {
+                println!("{}", reuse_hint(path));
+            }
+            return Ok(Outcome::Success);
+        }
+        if !cli.yes && !terminal.confirm("Apply these changes?", false)? {
+            eprintln!(
+                "Nothing was changed. To apply later: {}",
+                rerun_command(path)
+            );
+            return Ok(Outcome::Success);
+        }
+        let report = self.apply(&aws, &assessment, &terminal).await;
         if json {
-            let stats = json::Stats::of(&aws, started.elapsed().as_secs_f64());
+            let stats = json::Stats::of(&aws, self.started.elapsed().as_secs_f64());
             println!(
                 "{}",
-                json::document(&aws, &plan_file, "plan", &assessment, None, stats)
+                json::document(&aws, &plan_file, "apply", &assessment, Some(&report), stats)
             );
-        } else if cli.stats {
-            println!("{}", stats_line(&aws));
-        }
-        if cli.plan {
-            return Ok(if assessment.pending() {
-                Outcome::Pending
-            } else {
-                Outcome::Success
-            });
-        }
-        return Ok(Outcome::Success);
-    }
-    if !cli.yes && !terminal.confirm("Apply these changes?", false)? {
-        eprintln!("Nothing was changed.");
-        return Ok(Outcome::Success);
-    }
-    let interrupt = Interrupt::new();
-    let on_ctrl_c = {
-        let interrupt = interrupt.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nInterrupted: stopping after the call in flight.");
-                interrupt.trigger();
+        } else {
+            print!(
+                "{}",
+                render::apply_result(palette, &report, self.started.elapsed().as_secs_f64())
+            );
+            if report.interrupted || !report.succeeded() {
+                println!("{}", render::rerun_hint(&rerun_command(path)));
+            } else if from_wizard {
+                println!("{}", reuse_hint(path));
             }
-        })
-    };
-    let report = engine::apply(&aws, &assessment, progress.as_ref(), &terminal, &interrupt).await;
-    on_ctrl_c.abort();
-    if json {
-        let stats = json::Stats::of(&aws, started.elapsed().as_secs_f64());
-        println!(
-            "{}",
-            json::document(&aws, &plan_file, "apply", &assessment, Some(&report), stats)
-        );
-    } else {
-        print!(
-            "{}",
-            render::apply_result(palette, &report, started.elapsed().as_secs_f64())
-        );
-        if cli.stats {
-            println!("{}", stats_line(&aws));
+            if cli.stats {
+                println!("{}", self.stats_line(&aws));
+            }
         }
+        // Ctrl-C at a prompt during apply (say, for an MFA code) fails that change: still an interruption.
+        Ok(if report.interrupted || self.ctrl_c.is_pressed() {
+            Outcome::Interrupted
+        } else if report.succeeded() {
+            Outcome::Success
+        } else {
+            Outcome::Failed
+        })
     }
-    Ok(if report.interrupted {
-        Outcome::Interrupted
-    } else if report.succeeded() {
-        Outcome::Success
-    } else {
-        Outcome::Failed
-    })
+
+    /// Apply with Ctrl-C stopping after the call in flight.
+    async fn apply(
+        &self,
+        aws: &Aws,
+        assessment: &engine::Assessment,
+        terminal: &Terminal,
+    ) -> engine::ApplyReport {
+        let on_ctrl_c = {
+            let ctrl_c = self.ctrl_c.clone();
+            let progress = self.progress.clone();
+            tokio::spawn(async move {
+                ctrl_c.pressed().await;
+                progress.suspend(|| eprintln!("\nInterrupted: stopping after the call in flight."));
+            })
+        };
+        let report = engine::apply(
+            aws,
+            assessment,
+            self.progress.as_ref(),
+            terminal,
+            self.ctrl_c.interrupt(),
+        )
+        .await;
+        on_ctrl_c.abort();
+        report
+    }
+}
+
+/// After the wizard: how to use the saved plan from now on.
+fn reuse_hint(path: &Path) -> String {
+    format!(
+        "\nThe plan is saved. Run `{}` any time to confirm the account still matches and repair drift (--plan for a dry run).",
+        rerun_command(path)
+    )
+}
+
+/// The command that carries on where this run stopped.
+fn rerun_command(path: &Path) -> String {
+    format!("aws-harden -f {}", PathBuf::from(path).display())
 }

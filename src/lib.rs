@@ -6,6 +6,7 @@ pub mod change;
 pub mod cli;
 pub mod commands;
 pub mod controls;
+pub mod ctrl_c;
 pub mod engine;
 pub mod interact;
 pub mod mfa_session;

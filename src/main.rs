@@ -39,7 +39,8 @@ fn init_logging(verbose: u8) {
             .with_default(LevelFilter::WARN),
         _ => Targets::new().with_default(LevelFilter::DEBUG),
     };
-    let ansi = std::env::var_os("NO_COLOR").is_none()
+    // NO_COLOR counts when set and not empty (no-color.org), as for the rest of the output.
+    let ansi = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         && std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::registry()
         .with(

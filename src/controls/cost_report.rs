@@ -705,12 +705,21 @@ mod tests {
             );
         }
         // SSE-S3: no key policy has to admit the billing service.
-        assert!(d.changes.iter().any(|c| matches!(
-            &c.op,
-            crate::controls::Op::Bucket(bucket::Op::Encrypt {
+        let steps: Vec<&bucket::Op> = d
+            .changes
+            .iter()
+            .flat_map(|c| match &c.op {
+                crate::controls::Op::Bucket(bucket::Op::Steps(ops)) => ops.iter().collect(),
+                crate::controls::Op::Bucket(op) => vec![op],
+                _ => vec![],
+            })
+            .collect();
+        assert!(steps.iter().any(|op| matches!(
+            op,
+            bucket::Op::Encrypt {
                 encryption: Encryption::SseS3,
                 ..
-            })
+            }
         )));
     }
 

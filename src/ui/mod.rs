@@ -3,8 +3,10 @@
 
 pub mod json;
 pub mod progress;
+pub mod prompt;
 pub mod render;
 pub mod terminal;
+pub mod wizard;
 
 use std::io::IsTerminal;
 

@@ -51,7 +51,8 @@ impl Progress {
             (Some((bar, started)), Some(line)) => {
                 bar.finish_and_clear();
                 if !self.quiet {
-                    eprintln!("{line} ({:.1}s)", started.elapsed().as_secs_f64());
+                    let secs = format!("({:.1}s)", started.elapsed().as_secs_f64());
+                    eprintln!("{line} {}", console::style(secs).dim().for_stderr());
                 }
             }
             (Some((bar, _)), None) => bar.finish_and_clear(),
@@ -73,6 +74,18 @@ fn describe(c: &Change) -> String {
     format!("{} {}", c.action.marker(), c.resource)
 }
 
+/// The line a change leaves behind: a mark on a terminal (coloured unless NO_COLOR), a word when
+/// piped, so logs read plainly.
+fn finished_line(animated: bool, change: &Change, ok: bool) -> String {
+    let what = describe(change);
+    match (animated, ok) {
+        (true, true) => format!("{} {what}", console::style("✓").green().for_stderr()),
+        (true, false) => format!("{} {what}", console::style("✗").red().for_stderr()),
+        (false, true) => format!("done   {what}"),
+        (false, false) => format!("FAILED {what}"),
+    }
+}
+
 impl Reporter for Progress {
     fn phase(&self, text: &str) {
         self.spinner(format!("{text}..."), true);
@@ -84,10 +97,40 @@ impl Reporter for Progress {
         self.spinner(describe(change), false);
     }
     fn change_finished(&self, change: &Change, result: Result<(), &str>) {
-        let line = match result {
-            Ok(()) => format!("done   {}", describe(change)),
-            Err(_) => format!("FAILED {}", describe(change)),
-        };
-        self.finish(Some(line));
+        self.finish(Some(finished_line(self.animated, change, result.is_ok())));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::{Action, ControlId};
+    use crate::controls::Op;
+
+    #[test]
+    fn finished_lines_plain_and_on_a_terminal() {
+        let c = Change::new(
+            ControlId::AdminGroup,
+            "iam group \"Administrators\"",
+            Action::Create,
+            Op::Manual,
+        );
+        assert_eq!(
+            finished_line(false, &c, true),
+            "done   + iam group \"Administrators\""
+        );
+        assert_eq!(
+            finished_line(false, &c, false),
+            "FAILED + iam group \"Administrators\""
+        );
+        console::set_colors_enabled_stderr(false);
+        assert_eq!(
+            finished_line(true, &c, true),
+            "✓ + iam group \"Administrators\""
+        );
+        assert_eq!(
+            finished_line(true, &c, false),
+            "✗ + iam group \"Administrators\""
+        );
     }
 }

@@ -155,12 +155,25 @@ pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
         "{} created, {} changed, {} deleted",
         s.create, s.update, s.delete
     );
+    let n = r.manual.len();
+    let manual = if n == 0 {
+        String::new()
+    } else {
+        format!(
+            " {n} manual {} remain{}:",
+            if n == 1 { "action" } else { "actions" },
+            if n == 1 { "s" } else { "" }
+        )
+    };
     if r.succeeded() {
         let _ = writeln!(
             out,
-            "\n{} {counts} in {elapsed_secs:.1}s.",
+            "\n{} {counts} in {elapsed_secs:.1}s.{manual}",
             p.bold("Apply complete:")
         );
+        for c in &r.manual {
+            out.push_str(&change(p, c));
+        }
     } else {
         let what = if r.interrupted {
             "Apply interrupted"
@@ -194,19 +207,19 @@ pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
     for m in &r.messages {
         let _ = writeln!(out, "{m}");
     }
-    if !r.manual.is_empty() {
-        let n = r.manual.len();
-        let _ = writeln!(
-            out,
-            "{n} manual {} remain{}:",
-            if n == 1 { "action" } else { "actions" },
-            if n == 1 { "s" } else { "" }
-        );
+    if !r.succeeded() && n > 0 {
+        let _ = writeln!(out, "{}", manual.trim_start());
         for c in &r.manual {
             out.push_str(&change(p, c));
         }
     }
     out
+}
+
+/// After an apply that stopped early: how to carry on. A re-run observes again and applies only
+/// what is still missing.
+pub fn rerun_hint(command: &str) -> String {
+    format!("Run `{command}` again to finish: it applies only what is still missing.")
 }
 
 #[cfg(test)]
@@ -267,4 +280,134 @@ mod tests {
             "Plan: 1 to create, 1 to change, 0 to delete, 1 manual action."
         );
     }
+
+    fn sample_assessment() -> Assessment {
+        Assessment {
+            plan: crate::plan::parse("version = 1\nhome_region = \"us-east-1\"\n").unwrap(),
+            observed: vec![],
+            changes: sample(),
+            notices: vec![
+                Notice::info(ControlId::AdminGroup, "Scanners report this group.").cis(&["1.15"]),
+            ],
+            unmanaged: vec![ControlId::Cloudtrail],
+            interactive: true,
+        }
+    }
+
+    fn sample_report() -> ApplyReport {
+        let changes = sample();
+        ApplyReport {
+            applied: changes[..2].to_vec(),
+            manual: changes[2..].to_vec(),
+            ..ApplyReport::default()
+        }
+    }
+
+    fn interrupted_report() -> ApplyReport {
+        let changes = sample();
+        ApplyReport {
+            applied: changes[..1].to_vec(),
+            not_attempted: changes[1..2].to_vec(),
+            manual: changes[2..].to_vec(),
+            interrupted: true,
+            ..ApplyReport::default()
+        }
+    }
+
+    // Snapshots: the exact text a person sees, plain (piped or NO_COLOR) and coloured.
+    const ASSESSMENT_PLAIN: &str = "
+Admin group (CIS 1.14)
+  + iam group \"Administrators\"
+      name: (none) -> \"Administrators\"
+  i Scanners report this group. (CIS 1.15)
+
+Password policy
+  ~ account password policy
+      minimum_length: \"8\" -> \"14\"
+
+Root user
+  ! root user MFA
+      Sign in as root.
+      Open Security credentials.
+
+Not managed by this plan: cloudtrail
+
+Plan: 1 to create, 1 to change, 0 to delete, 1 manual action.
+";
+
+    const APPLY_PLAIN: &str = "
+Apply complete: 1 created, 1 changed, 0 deleted in 2.5s. 1 manual action remains:
+  ! root user MFA
+      Sign in as root.
+      Open Security credentials.
+";
+
+    const INTERRUPTED_PLAIN: &str = "
+Apply interrupted: 1 created, 0 changed, 0 deleted before stopping.
+Not attempted:
+  ~ account password policy
+      minimum_length: \"8\" -> \"14\"
+1 manual action remains:
+  ! root user MFA
+      Sign in as root.
+      Open Security credentials.
+";
+
+    #[test]
+    fn snapshot_plain() {
+        let p = Palette { color: false };
+        assert_eq!(assessment(p, &sample_assessment()), ASSESSMENT_PLAIN);
+        assert_eq!(apply_result(p, &sample_report(), 2.5), APPLY_PLAIN);
+        assert_eq!(
+            apply_result(p, &interrupted_report(), 2.5),
+            INTERRUPTED_PLAIN
+        );
+    }
+
+    #[test]
+    fn snapshot_coloured() {
+        let p = Palette { color: true };
+        let text = format!(
+            "{}{}{}",
+            assessment(p, &sample_assessment()),
+            apply_result(p, &sample_report(), 2.5),
+            apply_result(p, &interrupted_report(), 2.5)
+        );
+        assert_eq!(text, COLOURED);
+    }
+
+    const COLOURED: &str = concat!(
+        "\n",
+        "\u{1b}[1mAdmin group\u{1b}[0m (CIS 1.14)\n",
+        "  \u{1b}[32m+\u{1b}[0m iam group \"Administrators\"\n",
+        "      name: (none) -> \"Administrators\"\n",
+        "  \u{1b}[2mi\u{1b}[0m Scanners report this group. (CIS 1.15)\n",
+        "\n",
+        "\u{1b}[1mPassword policy\u{1b}[0m\n",
+        "  \u{1b}[33m~\u{1b}[0m account password policy\n",
+        "      minimum_length: \"8\" -> \"14\"\n",
+        "\n",
+        "\u{1b}[1mRoot user\u{1b}[0m\n",
+        "  \u{1b}[36m!\u{1b}[0m root user MFA\n",
+        "      \u{1b}[2mSign in as root.\u{1b}[0m\n",
+        "      \u{1b}[2mOpen Security credentials.\u{1b}[0m\n",
+        "\n",
+        "\u{1b}[2mNot managed by this plan: cloudtrail\u{1b}[0m\n",
+        "\n",
+        "Plan: 1 to create, 1 to change, 0 to delete, 1 manual action.\n",
+        "\n",
+        "\u{1b}[1mApply complete:\u{1b}[0m 1 created, 1 changed, 0 deleted in 2.5s. 1 manual action remains:\n",
+        "  \u{1b}[36m!\u{1b}[0m root user MFA\n",
+        "      \u{1b}[2mSign in as root.\u{1b}[0m\n",
+        "      \u{1b}[2mOpen Security credentials.\u{1b}[0m\n",
+        "\n",
+        "\u{1b}[33m\u{1b}[1mApply interrupted:\u{1b}[0m 1 created, 0 changed, 0 deleted before stopping.\n",
+        "Not attempted:\n",
+        "  \u{1b}[33m~\u{1b}[0m account password policy\n",
+        "      minimum_length: \"8\" -> \"14\"\n",
+        "1 manual action remains:\n",
+        "  \u{1b}[36m!\u{1b}[0m root user MFA\n",
+        "      \u{1b}[2mSign in as root.\u{1b}[0m\n",
+        "      \u{1b}[2mOpen Security credentials.\u{1b}[0m\n",
+    );
 }

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use dialoguer::{Confirm, Input, theme::ColorfulTheme};
+use dialoguer::{Confirm, Input};
 
 use crate::interact::{Interaction, write_secret_file};
 use crate::ui::TermCaps;
 use crate::ui::progress::Progress;
+use crate::ui::prompt;
 
 pub struct Terminal {
     pub caps: TermCaps,
@@ -27,11 +28,11 @@ impl Interaction for Terminal {
             return Ok(default);
         }
         self.progress.suspend(|| {
-            Confirm::with_theme(&ColorfulTheme::default())
+            Confirm::with_theme(&prompt::theme())
                 .with_prompt(question)
                 .default(default)
                 .interact()
-                .map_err(|e| anyhow::anyhow!("prompt failed: {e}"))
+                .map_err(prompt::error)
         })
     }
 
@@ -45,12 +46,12 @@ impl Interaction for Terminal {
             "cannot ask \"{prompt}\": not running interactively"
         );
         self.progress.suspend(|| {
-            Input::<String>::with_theme(&ColorfulTheme::default())
+            Input::<String>::with_theme(&prompt::theme())
                 .with_prompt(prompt)
                 .validate_with(|s: &String| validate(s.trim()))
                 .interact_text()
                 .map(|s| s.trim().to_string())
-                .map_err(|e| anyhow::anyhow!("prompt failed: {e}"))
+                .map_err(prompt::error)
         })
     }
 

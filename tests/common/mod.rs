@@ -5,6 +5,7 @@
 
 pub mod cur_stub;
 pub mod proxy;
+pub mod pty;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -141,6 +142,33 @@ impl Account {
         self.run_with(args, &[]).await
     }
 
+    /// The environment every run gets: this account through the proxy, HOME and the AWS files in
+    /// the scratch directory, no colour.
+    fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("PATH", std::env::var("PATH").unwrap_or_default()),
+            ("HOME", self.dir.path().display().to_string()),
+            (
+                "AWS_CONFIG_FILE",
+                self.path("aws-config").display().to_string(),
+            ),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.path("aws-credentials").display().to_string(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ("AWS_ENDPOINT_URL", self.proxy.url.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", self.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.clone()),
+            ("NO_COLOR", "1".into()),
+        ];
+        if let Some(t) = &self.session_token {
+            env.push(("AWS_SESSION_TOKEN", t.clone()));
+        }
+        env
+    }
+
     pub async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let mut cmd = tokio::process::Command::from(self.command(args, env));
         cmd.stdin(Stdio::null())
@@ -159,24 +187,30 @@ impl Account {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aws-harden"));
         cmd.args(args)
             .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("HOME", self.dir.path())
-            .env("AWS_CONFIG_FILE", self.path("aws-config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.path("aws-credentials"))
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_ENDPOINT_URL", &self.proxy.url)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", &self.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret_access_key)
-            .env("NO_COLOR", "1")
+            .envs(self.env())
             .current_dir(self.dir.path());
-        if let Some(t) = &self.session_token {
-            cmd.env("AWS_SESSION_TOKEN", t);
-        }
         for (k, v) in env {
             cmd.env(k, v);
         }
         cmd
+    }
+}
+
+impl Account {
+    /// Run the binary at a pseudo-terminal (stdin, stdout and stderr all on it), as a person
+    /// would, with the same environment as `run` plus `env` (e.g. `("NO_COLOR", "")` for colour).
+    pub fn run_pty(&self, args: &[&str], env: &[(&str, &str)]) -> pty::Pty {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aws-harden"));
+        cmd.args(args)
+            .env_clear()
+            .envs(self.env())
+            .env("TERM", "xterm-256color")
+            .env("LANG", "C.UTF-8")
+            .current_dir(self.dir.path());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        pty::Pty::spawn(cmd)
     }
 }
 

@@ -96,6 +96,8 @@ pub type Hook = Box<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 struct Shared {
     calls: Mutex<Vec<Call>>,
     hooks: Mutex<Vec<Hook>>,
+    /// Operations held back this long before being forwarded: a slow call, to interrupt one in flight.
+    delays: Mutex<Vec<(String, std::time::Duration)>>,
 }
 
 pub struct Proxy {
@@ -145,6 +147,16 @@ impl Proxy {
 
     pub fn clear(&self) {
         self.shared.calls.lock().unwrap().clear();
+    }
+
+    /// Forward `operation` only after `delay` (moto still answers it): a call that is in flight
+    /// long enough for a test to press Ctrl-C during it.
+    pub fn delay(&self, operation: &str, delay: std::time::Duration) {
+        self.shared
+            .delays
+            .lock()
+            .unwrap()
+            .push((operation.to_string(), delay));
     }
 
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
@@ -257,6 +269,16 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
     let Some((raw, req)) = read_request(&mut conn).await? else {
         return Ok(());
     };
+    let delay = shared
+        .delays
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(op, _)| *op == req.operation)
+        .map(|(_, d)| *d);
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     let hooked = shared.hooks.lock().unwrap().iter().find_map(|h| h(&req));
     let (status, bytes) = match hooked {
         Some(r) => {

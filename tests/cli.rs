@@ -1,0 +1,84 @@
+//! The finishing touches: completions, help, version, and what happens without a plan or terminal.
+
+mod common;
+
+use common::Account;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completions_for_each_shell() {
+    let acct = Account::new().await;
+    for (shell, marker, plan_flag) in [
+        ("bash", "complete -F _aws__harden", "--plan"),
+        ("zsh", "#compdef aws-harden", "--plan"),
+        ("fish", "complete -c aws-harden", "-l plan"),
+    ] {
+        let run = acct.run(&["completions", shell]).await;
+        assert_eq!(run.code, 0, "{}", run.all());
+        assert!(run.stdout.contains(marker), "{shell}: {}", run.all());
+        assert!(run.stdout.contains(plan_flag), "{shell}: {}", run.all());
+    }
+    let bad = acct.run(&["completions", "cmd.exe"]).await;
+    assert_eq!(bad.code, 2, "{}", bad.all());
+    assert!(bad.stderr.contains("possible values"), "{}", bad.all());
+    assert!(acct.proxy.calls().is_empty(), "no AWS call for completions");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn help_explains_the_three_uses_with_examples() {
+    let acct = Account::new().await;
+    let run = acct.run(&["--help"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    for expected in [
+        "First-time setup",
+        "    aws-harden\n",
+        "Dry run",
+        "aws-harden --plan -f plans/",
+        "Re-run",
+        "--yes",
+        "completions",
+        "Exit codes",
+    ] {
+        assert!(
+            run.stdout.contains(expected),
+            "missing {expected:?}\n{}",
+            run.all()
+        );
+    }
+    assert!(acct.proxy.calls().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn version() {
+    let acct = Account::new().await;
+    let run = acct.run(&["--version"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(
+        run.stdout.trim(),
+        format!("aws-harden {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_plan_without_a_terminal_says_what_to_do_and_calls_nothing() {
+    let acct = Account::new().await;
+    for args in [&[][..], &["--yes"][..], &["--plan"][..]] {
+        let run = acct.run(args).await;
+        assert_eq!(run.code, 1, "{args:?}: {}", run.all());
+        assert!(
+            run.stderr.contains("use -f plans/x.toml") && run.stderr.contains("run at a terminal"),
+            "{args:?}: {}",
+            run.all()
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.all());
+    }
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn yes_without_a_plan_at_a_terminal_refuses_to_guess() {
+    let acct = Account::new().await;
+    let (code, out) = tokio::task::block_in_place(|| acct.run_pty(&["--yes"], &[]).wait());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--yes never asks questions"), "{out}");
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}

@@ -1,0 +1,383 @@
+//! First-time setup at a terminal: the wizard, live progress and Ctrl-C, through a pseudo-terminal
+//! against moto (each test its own account), with writes counted by the proxy.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Account, CurStub};
+
+/// A fresh account; moto has no Cost and Usage Report API, so the wizard's look at the account
+/// reaches the test stub for that service (see tests/common/cur_stub.rs).
+async fn account() -> (Account, CurStub) {
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    (acct, stub)
+}
+
+/// Answers for the main tests; questions not listed get Enter (their default). MFA is declined so
+/// that apply needs no authenticator app; CloudTrail and the Cost and Usage Report (asked once those
+/// controls land) are declined to keep these tests about the wizard.
+const DECLINE_MFA: (&str, &str) = ("Require MFA for", "n");
+const DECLINE_TRAIL: (&str, &str) = ("Turn on CloudTrail", "n");
+const DECLINE_REPORT: (&str, &str) = ("Cost and Usage Report", "n");
+
+fn plan_files(acct: &Account) -> Vec<String> {
+    match std::fs::read_dir(acct.path("plans")) {
+        Ok(dir) => dir
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_changes() {
+    let (acct, _stub) = account().await;
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        let asked = pty.answer(
+            &[
+                DECLINE_MFA,
+                DECLINE_TRAIL,
+                DECLINE_REPORT,
+                ("Apply these changes?", "y"),
+            ],
+            "Apply complete:",
+        );
+        for q in [
+            "Admin group name",
+            "Admin user name",
+            "Require MFA for admin",
+            "Password policy",
+            "Save the plan as",
+            "Apply these changes?",
+        ] {
+            assert!(
+                asked.iter().any(|a| a.contains(q)),
+                "{q:?} not asked: {asked:?}"
+            );
+        }
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    // What it found, before asking.
+    assert!(
+        out.contains(&format!("Setting up account {}", acct.id)),
+        "{out}"
+    );
+    for found in [
+        "Admin group            no group named \"Administrators\"",
+        "Admin user             no IAM user named \"admin\"",
+        "Admin user MFA         \"admin\" has no MFA device",
+        "Password policy        none set",
+    ] {
+        assert!(out.contains(found), "missing {found:?}\n{out}");
+    }
+    // The diff exactly as --plan shows it, then live progress with a mark per change.
+    assert!(out.contains("+ iam group \"Administrators\""), "{out}");
+    assert!(
+        out.contains("Plan: 4 to create, 2 to change, 0 to delete,"),
+        "{out}"
+    );
+    assert!(out.contains("✓ + iam user \"admin\""), "{out}");
+    assert!(
+        out.contains("Apply complete: 4 created, 2 changed, 0 deleted in "),
+        "{out}"
+    );
+    assert_eq!(acct.proxy.writes().len(), 6, "{:?}", acct.proxy.writes());
+
+    // The saved plan: named after the account, valid, what was answered, nothing left beside it.
+    let file = format!("{}.toml", acct.id);
+    assert_eq!(plan_files(&acct), vec![file.clone()]);
+    let text = std::fs::read_to_string(acct.path("plans").join(&file)).unwrap();
+    assert!(
+        text.starts_with(&format!("# aws-harden plan for account {}", acct.id)),
+        "{text}"
+    );
+    for line in [
+        "[admin_group]\nenabled = true\nname = \"Administrators\"",
+        "[admin_user]\nenabled = true\nname = \"admin\"",
+        "mfa = false",
+        "minimum_length = 14",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    let dry = acct.run(&["--plan", "-f", &format!("plans/{file}")]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+
+    // A second run offers the saved plan, finds nothing to do and writes nothing.
+    acct.proxy.clear();
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        pty.expect(&format!(
+            "A plan for this account is saved in plans/{file}. Check the account against it?"
+        ));
+        pty.send("\r");
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    // Nothing to apply (manual actions, if a control has any, are listed but are not changes).
+    assert!(
+        out.contains("No changes. The account matches the plan.")
+            || out.contains("Plan: 0 to create, 0 to change, 0 to delete,"),
+        "{out}"
+    );
+    assert!(!out.contains("Admin group name"), "asked again:\n{out}");
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_name_is_asked_again_and_declining_changes_nothing() {
+    let (acct, _stub) = account().await;
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        let asked = pty.answer(
+            &[
+                ("Admin group name", "no spaces\r"),
+                ("Admin group name", "Admins\r"),
+                ("Admin user name", &format!("{}\r", "u".repeat(65))),
+                ("Admin user name", "alice\r"),
+                DECLINE_MFA,
+                DECLINE_TRAIL,
+                DECLINE_REPORT,
+                // Custom password policy: a length CIS would not accept is refused, then 16.
+                ("Password policy", "\u{1b}[B\r"),
+                ("Minimum password length", "5\r"),
+                ("Minimum password length", "16\r"),
+                ("Save the plan as", "plans/mine.toml\r"),
+                ("Apply these changes?", "n"),
+            ],
+            "Nothing was changed.",
+        );
+        let group_asks = asked
+            .iter()
+            .filter(|q| q.contains("Admin group name"))
+            .count();
+        assert_eq!(group_asks, 2, "{asked:?}");
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("admin_group.name = \"no spaces\": is not a valid IAM group name"),
+        "{out}"
+    );
+    assert!(out.contains("is not a valid IAM user name"), "{out}");
+    assert!(out.contains("must be 6-128"), "{out}");
+    assert!(out.contains("+ iam group \"Admins\""), "{out}");
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    let text = std::fs::read_to_string(acct.path("plans/mine.toml")).unwrap();
+    assert!(text.contains("name = \"Admins\""), "{text}");
+    assert!(text.contains("name = \"alice\""), "{text}");
+    assert!(text.contains("minimum_length = 16"), "{text}");
+
+    // Saving again under the same name asks before replacing; "no" keeps the file as it was.
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        pty.answer(
+            &[
+                ("Check the account against it?", "n"),
+                ("Save the plan as", "plans/mine.toml\r"),
+                ("exists. Replace it?", "\r"),
+                ("Save under another name?", "n"),
+            ],
+            "No plan was saved.",
+        );
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(
+        std::fs::read_to_string(acct.path("plans/mine.toml")).unwrap(),
+        text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_in_the_wizard_leaves_nothing_behind() {
+    let (acct, _stub) = account().await;
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        pty.answer(&[DECLINE_MFA], "? Save the plan as");
+        pty.send("\u{3}");
+        pty.wait()
+    });
+    assert_eq!(code, 130, "{out}");
+    assert!(
+        out.contains("Interrupted. Nothing was changed in the account."),
+        "{out}"
+    );
+    assert!(!out.contains("panicked"), "{out}");
+    assert!(plan_files(&acct).is_empty(), "{:?}", plan_files(&acct));
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    assert!(!acct.proxy.calls().is_empty(), "it did look at the account");
+
+    // Ctrl-C while it is still looking at the account (a slow read): the same.
+    acct.proxy
+        .delay("GetAccountPasswordPolicy", Duration::from_secs(3));
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        pty.expect("Observing the account");
+        pty.send("\u{3}");
+        pty.wait()
+    });
+    assert_eq!(code, 130, "{out}");
+    assert!(
+        out.contains("Interrupted. Nothing was changed in the account."),
+        "{out}"
+    );
+    assert!(!out.contains("Admin group name"), "{out}");
+    assert!(plan_files(&acct).is_empty(), "{:?}", plan_files(&acct));
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_during_apply_stops_after_the_call_in_flight_and_a_rerun_converges() {
+    let (acct, _stub) = account().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\nmfa = false\n[password_policy]\n",
+    );
+    // CreateUser takes long enough to press Ctrl-C while it is in flight.
+    acct.proxy.delay("CreateUser", Duration::from_secs(2));
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["-f", &plan], &[]);
+        pty.expect("Apply these changes?");
+        pty.send("y");
+        pty.expect("· yes");
+        pty.expect("+ iam user \"admin\"");
+        pty.send("\u{3}");
+        pty.wait()
+    });
+    assert_eq!(code, 130, "{out}");
+    assert!(
+        out.contains("Interrupted: stopping after the call in flight."),
+        "{out}"
+    );
+    assert!(
+        out.contains("✓ + iam user \"admin\""),
+        "the call in flight finished\n{out}"
+    );
+    assert!(
+        out.contains("Apply interrupted: 3 created, 1 changed, 0 deleted before stopping."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Not attempted:\n  + iam login profile \"admin\""),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("Run `aws-harden -f {plan}` again to finish")),
+        "{out}"
+    );
+    let writes: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "CreateGroup",
+            "AttachGroupPolicy",
+            "PutGroupPolicy",
+            "CreateUser"
+        ],
+        "nothing after the call in flight"
+    );
+
+    let rerun = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(rerun.code, 0, "{}", rerun.all());
+    acct.proxy.clear();
+    let check = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(check.code, 0, "{}", check.all());
+    assert!(acct.proxy.writes().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn colour_and_spinners_only_at_a_terminal_and_never_with_no_color() {
+    let (acct, _stub) = account().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n",
+    );
+    let coloured = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["--plan", "-f", &plan], &[("NO_COLOR", "")]);
+        pty.expect("Plan:");
+        String::from_utf8_lossy(&pty.raw()).into_owned()
+    });
+    assert!(coloured.contains("\u{1b}[32m+"), "{coloured:?}");
+    let plain = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["--plan", "-f", &plan], &[]);
+        pty.expect("Plan:");
+        String::from_utf8_lossy(&pty.raw()).into_owned()
+    });
+    assert!(!plain.contains("\u{1b}[32m"), "NO_COLOR: {plain:?}");
+    let piped = acct.run(&["--plan", "-f", &plan]).await;
+    assert!(!piped.stdout.contains('\u{1b}'), "{:?}", piped.stdout);
+    assert!(!piped.stderr.contains('\u{1b}'), "{:?}", piped.stderr);
+    assert!(
+        piped.stderr.contains("Observing the account..."),
+        "{}",
+        piped.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn defaults_fit_what_exists_and_existing_resources_are_adopted() {
+    let (acct, _stub) = account().await;
+    let iam = acct.iam();
+    iam.create_group()
+        .group_name("Administrators")
+        .send()
+        .await
+        .unwrap();
+    // A password policy stricter than CIS: the wizard proposes keeping it, not weakening it.
+    iam.update_account_password_policy()
+        .minimum_password_length(20)
+        .password_reuse_prevention(24)
+        .require_symbols(true)
+        .require_numbers(true)
+        .require_uppercase_characters(true)
+        .require_lowercase_characters(true)
+        .allow_users_to_change_password(true)
+        .send()
+        .await
+        .unwrap();
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        pty.answer(
+            &[
+                DECLINE_MFA,
+                DECLINE_TRAIL,
+                DECLINE_REPORT,
+                ("Apply these changes?", "n"),
+            ],
+            "Nothing was changed.",
+        );
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Admin group            \"Administrators\" exists; "),
+        "{out}"
+    );
+    assert!(
+        out.contains("Password policy        set up; 1 difference from the recommendation"),
+        "{out}"
+    );
+    // The custom preset was the default, with the live values as defaults: Enter kept 20.
+    assert!(out.contains("Password policy · Custom"), "{out}");
+    assert!(out.contains("Minimum password length (20)"), "{out}");
+    // Adopted: the existing group is not created again, only what it lacks is added.
+    assert!(!out.contains("+ iam group \"Administrators\""), "{out}");
+    assert!(out.contains("~ iam group \"Administrators\""), "{out}");
+    assert!(
+        !out.contains("account password policy"),
+        "kept as it is\n{out}"
+    );
+    let text =
+        std::fs::read_to_string(acct.path("plans").join(format!("{}.toml", acct.id))).unwrap();
+    assert!(text.contains("minimum_length = 20"), "{text}");
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+}
