@@ -191,7 +191,28 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 let mut ordered: Vec<(&String, bool)> =
                     keys.iter().map(|k| (k, Some(k.as_str()) == own)).collect();
                 ordered.sort_by_key(|(_, is_own)| *is_own);
+                // Root without a console password and no admin user in the plan: the key this run
+                // signs with may be the only way into the account. Never take it away here.
+                let only_way_in = !observed.password_present && ctx.plan.admin_user().is_none();
                 for (key, is_own) in ordered {
+                    if is_own && only_way_in {
+                        d.push(
+                            Change::new(
+                                CONTROL,
+                                format!("root access key \"{key}\""),
+                                Action::Manual,
+                                super::Op::Manual,
+                            )
+                            .field("access key", Some(key), None::<String>)
+                            .cis(&["1.3"])
+                            .note(
+                                "Not deleted: root has no console password and this plan manages no admin user, so \
+                                 this key may be your only way into the account. Add an [admin_user] (or another \
+                                 administrator) and run again, or delete the key yourself once you have one.",
+                            ),
+                        );
+                        continue;
+                    }
                     let mut change = Change::new(
                         CONTROL,
                         format!("root access key \"{key}\""),
@@ -492,6 +513,37 @@ mod tests {
                 own: true
             })
         );
+    }
+
+    #[test]
+    fn the_own_key_is_never_deleted_when_it_may_be_the_only_way_in() {
+        let p = plan();
+        let c = root("AKIAOWN");
+        let mut o = with_keys(Some(vec!["AKIAOWN", "AKIAOTHER"]));
+        o.password_present = false;
+        let d = diff(&ctx(&p, &c), &o);
+        let own = d
+            .changes
+            .iter()
+            .find(|c| c.resource.contains("AKIAOWN"))
+            .unwrap();
+        assert_eq!(own.action, Action::Manual);
+        assert_eq!(own.op, super::super::Op::Manual);
+        assert!(
+            own.note
+                .as_ref()
+                .unwrap()
+                .contains("only way into the account")
+        );
+        // Other keys still go; with a password (console access) the own key goes too.
+        assert!(
+            d.changes
+                .iter()
+                .any(|c| c.resource.contains("AKIAOTHER") && c.action == Action::Delete)
+        );
+        o.password_present = true;
+        let d = diff(&ctx(&p, &c), &o);
+        assert!(d.changes.iter().all(|c| c.action == Action::Delete));
     }
 
     #[test]
