@@ -12,10 +12,11 @@
 use std::time::Duration;
 
 use anyhow::anyhow;
+use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, Caller, SdkResultExt, absent_on, error_chain};
+use crate::aws::{Aws, Caller, SdkResultExt, absent_on, error_chain, error_code};
 use crate::bucket::{self, AccessLogging, BucketSpec, Encryption, KmsKey};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
@@ -891,9 +892,16 @@ async fn write_trail(
     let mut create = create;
     let mut attempt = 0;
     loop {
+        // The error's code and message, alike for both calls.
+        fn failure<E, R>(e: SdkError<E, R>) -> (Option<String>, String)
+        where
+            E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+            R: std::fmt::Debug + Send + Sync + 'static,
+        {
+            (error_code(&e).map(str::to_string), error_chain(&e))
+        }
         let result = if create {
-            match aws
-                .cloudtrail
+            aws.cloudtrail
                 .create_trail()
                 .name(&s.name)
                 .s3_bucket_name(&s.bucket)
@@ -903,32 +911,10 @@ async fn write_trail(
                 .kms_key_id(key_arn)
                 .send()
                 .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    let se = e.as_service_error();
-                    if se.is_some_and(|x| x.is_trail_already_exists_exception()) {
-                        // A half-finished earlier run created it: carry on with an update.
-                        create = false;
-                        continue;
-                    }
-                    let msg = error_chain(&e);
-                    Err(
-                        if se.is_some_and(|x| x.is_insufficient_s3_bucket_policy_exception()) {
-                            Ok(PolicyRefusal::Bucket(msg))
-                        } else if se
-                            .is_some_and(|x| x.is_insufficient_encryption_policy_exception())
-                        {
-                            Ok(PolicyRefusal::Encryption(msg))
-                        } else {
-                            Err(anyhow!("creating trail {}: {msg}", s.name))
-                        },
-                    )
-                }
-            }
+                .map(|_| ())
+                .map_err(failure)
         } else {
-            match aws
-                .cloudtrail
+            aws.cloudtrail
                 .update_trail()
                 .name(&s.name)
                 .s3_bucket_name(&s.bucket)
@@ -940,29 +926,26 @@ async fn write_trail(
                 .kms_key_id(key_arn)
                 .send()
                 .await
-            {
-                Ok(_) => Ok(()),
-                Err(e) => {
-                    let se = e.as_service_error();
-                    let msg = error_chain(&e);
-                    Err(
-                        if se.is_some_and(|x| x.is_insufficient_s3_bucket_policy_exception()) {
-                            Ok(PolicyRefusal::Bucket(msg))
-                        } else if se
-                            .is_some_and(|x| x.is_insufficient_encryption_policy_exception())
-                        {
-                            Ok(PolicyRefusal::Encryption(msg))
-                        } else {
-                            Err(anyhow!("updating trail {}: {msg}", s.name))
-                        },
-                    )
-                }
-            }
+                .map(|_| ())
+                .map_err(failure)
         };
         let refusal = match result {
             Ok(()) => return Ok(()),
-            Err(Err(other)) => return Err(other),
-            Err(Ok(refusal)) => refusal,
+            // A half-finished earlier run (or a concurrent one) created it: carry on with an update.
+            Err((Some(code), _)) if create && code == "TrailAlreadyExistsException" => {
+                create = false;
+                continue;
+            }
+            Err((Some(code), msg)) if code == "InsufficientS3BucketPolicyException" => {
+                PolicyRefusal::Bucket(msg)
+            }
+            Err((Some(code), msg)) if code == "InsufficientEncryptionPolicyException" => {
+                PolicyRefusal::Encryption(msg)
+            }
+            Err((_, msg)) => {
+                let doing = if create { "creating" } else { "updating" };
+                return Err(anyhow!("{doing} trail {}: {msg}", s.name));
+            }
         };
         if let Some(delay) = POLICY_RETRY_DELAYS.get(attempt) {
             attempt += 1;

@@ -58,18 +58,25 @@ pub enum Op {
     },
 }
 
-pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
-    if plan.root().is_none() {
-        return Ok(Observed::default());
-    }
+/// `GetAccountSummary`: the live truth about root's keys, MFA and password.
+async fn account_summary(
+    aws: &Aws,
+) -> anyhow::Result<std::collections::HashMap<SummaryKeyType, i32>> {
     let summary = aws
         .iam
         .get_account_summary()
         .send()
         .await
         .describe("reading the account summary (GetAccountSummary)")?;
-    let map = summary.summary_map.unwrap_or_default();
-    let flag = |k: SummaryKeyType| map.get(&k).copied().unwrap_or(0) > 0;
+    Ok(summary.summary_map.unwrap_or_default())
+}
+
+pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+    if plan.root().is_none() {
+        return Ok(Observed::default());
+    }
+    let summary = account_summary(aws).await?;
+    let flag = |k: SummaryKeyType| summary.get(&k).copied().unwrap_or(0) > 0;
     let mut observed = Observed {
         access_keys_present: flag(SummaryKeyType::AccountAccessKeysPresent),
         mfa_enabled: flag(SummaryKeyType::AccountMfaEnabled),
@@ -419,14 +426,8 @@ pub async fn offer_to_wait_for_mfa(
 }
 
 async fn root_mfa_enabled(aws: &Aws) -> anyhow::Result<bool> {
-    let summary = aws
-        .iam
-        .get_account_summary()
-        .send()
-        .await
-        .describe("reading the account summary (GetAccountSummary)")?;
-    let map = summary.summary_map.unwrap_or_default();
-    let on = |k| map.get(&k).copied().unwrap_or(0) > 0;
+    let summary = account_summary(aws).await?;
+    let on = |k| summary.get(&k).copied().unwrap_or(0) > 0;
     Ok(on(SummaryKeyType::AccountMfaEnabled) || !on(SummaryKeyType::AccountPasswordPresent))
 }
 
