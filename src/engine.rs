@@ -280,14 +280,29 @@ async fn verify(
         return Ok(());
     }
     reporter.phase("Verifying");
-    let observed = observe_all(aws, ctx.plan, &ids).await;
-    reporter.phase_done();
-    let fresh = non_manual(&diff_all(ctx, &observed?).changes);
-    for c in fresh {
-        let still_planned = remaining.get(&c.control).is_some_and(|r| r.contains(&c));
-        if !still_planned {
-            report.not_verified.push(c);
+    // IAM is eventually consistent: a read right after a write may not show it yet. Look again
+    // with backoff, for at most CONSISTENCY_WAIT, before calling a change unverified.
+    let deadline = tokio::time::Instant::now() + crate::aws::CONSISTENCY_WAIT;
+    let mut delay = std::time::Duration::from_millis(250);
+    let unverified = loop {
+        let observed = match observe_all(aws, ctx.plan, &ids).await {
+            Ok(o) => o,
+            Err(e) => {
+                reporter.phase_done();
+                return Err(e);
+            }
+        };
+        let unverified: Vec<Change> = non_manual(&diff_all(ctx, &observed).changes)
+            .into_iter()
+            .filter(|c| !remaining.get(&c.control).is_some_and(|r| r.contains(c)))
+            .collect();
+        if unverified.is_empty() || tokio::time::Instant::now() + delay >= deadline {
+            break unverified;
         }
-    }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    };
+    reporter.phase_done();
+    report.not_verified.extend(unverified);
     Ok(())
 }

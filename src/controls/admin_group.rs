@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, SdkResultExt, absent_on};
+use crate::aws::{Aws, SdkResultExt, absent_on, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
 use crate::controls::DiffContext;
 use crate::plan::Plan;
@@ -268,29 +268,34 @@ pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
                 .describe(format!("creating IAM group {group}"))?;
         }
         Op::AttachPolicy { group, policy_arn } => {
-            aws.iam
-                .attach_group_policy()
-                .group_name(group)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .describe(format!("attaching {policy_arn} to IAM group {group}"))?;
+            let what = format!("attaching {policy_arn} to IAM group {group}");
+            // The group may have been created a moment ago.
+            when_visible(&["NoSuchEntity"], &what, || {
+                aws.iam
+                    .attach_group_policy()
+                    .group_name(group)
+                    .policy_arn(policy_arn)
+                    .send()
+            })
+            .await
+            .describe(what)?;
         }
         Op::PutInlinePolicy {
             group,
             policy_name,
             document,
         } => {
-            aws.iam
-                .put_group_policy()
-                .group_name(group)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-                .describe(format!(
-                    "putting inline policy {policy_name} on IAM group {group}"
-                ))?;
+            let what = format!("putting inline policy {policy_name} on IAM group {group}");
+            when_visible(&["NoSuchEntity"], &what, || {
+                aws.iam
+                    .put_group_policy()
+                    .group_name(group)
+                    .policy_name(policy_name)
+                    .policy_document(document)
+                    .send()
+            })
+            .await
+            .describe(what)?;
         }
     }
     Ok(())

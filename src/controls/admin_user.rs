@@ -5,7 +5,7 @@
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use crate::aws::{Aws, SdkResultExt, absent_on};
+use crate::aws::{Aws, SdkResultExt, absent_on, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
 use crate::interact::Interaction;
@@ -209,16 +209,18 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
                 .map(|p| p.minimum_length as usize)
                 .unwrap_or(0);
             let password = generate_password(min.max(24));
-            aws.iam
-                .create_login_profile()
-                .user_name(user)
-                .password(&password)
-                .password_reset_required(true)
-                .send()
-                .await
-                .describe(format!(
-                    "creating the console login profile of IAM user {user}"
-                ))?;
+            let what = format!("creating the console login profile of IAM user {user}");
+            // The user may have been created a moment ago.
+            when_visible(&["NoSuchEntity"], &what, || {
+                aws.iam
+                    .create_login_profile()
+                    .user_name(user)
+                    .password(&password)
+                    .password_reset_required(true)
+                    .send()
+            })
+            .await
+            .describe(what)?;
             let account = aws.account_id();
             let where_ = io.deliver_secret(
                 &format!("Console password for IAM user {user} (sign in at https://{account}.signin.aws.amazon.com/console; you must change it at first sign-in)"),
@@ -228,13 +230,16 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
             io.message(&where_);
         }
         Op::AddToGroup { user, group } => {
-            aws.iam
-                .add_user_to_group()
-                .user_name(user)
-                .group_name(group)
-                .send()
-                .await
-                .describe(format!("adding IAM user {user} to group {group}"))?;
+            let what = format!("adding IAM user {user} to group {group}");
+            when_visible(&["NoSuchEntity"], &what, || {
+                aws.iam
+                    .add_user_to_group()
+                    .user_name(user)
+                    .group_name(group)
+                    .send()
+            })
+            .await
+            .describe(what)?;
         }
     }
     Ok(())

@@ -170,7 +170,11 @@ pub fn check_static(plan: &Plan) -> Result<()> {
         ("cost_report", plan.cost_report().is_some()),
     ] {
         if managed {
-            return Err(PlanError::invalid(table, "enabled", "is not supported by this version of aws-harden yet"));
+            return Err(PlanError::invalid(
+                table,
+                "enabled",
+                "is not supported by this version of aws-harden yet",
+            ));
         }
     }
     Ok(())
