@@ -447,6 +447,26 @@ where
     }
 }
 
+/// A create whose answer was lost (the connection dropped after AWS acted) is retried by the SDK
+/// and then fails with `EntityAlreadyExists`: the thing exists, as asked. `Ok(false)` then; the
+/// engine's verification checks the resource afterwards like any other.
+pub fn created_or_exists<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    what: impl std::fmt::Display,
+) -> anyhow::Result<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match absent_on(result, &["EntityAlreadyExists"], &what)? {
+        Some(_) => Ok(true),
+        None => {
+            tracing::info!("{what}: it already exists (a retried request's first attempt made it)");
+            Ok(false)
+        }
+    }
+}
+
 /// How long a write waits for something it depends on that was just created (IAM is eventually
 /// consistent: a new user or group can be "not found" for a few seconds).
 pub const CONSISTENCY_WAIT: Duration = Duration::from_secs(10);

@@ -145,6 +145,26 @@ async fn a_new_user_not_yet_visible_is_waited_for() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_create_whose_answer_was_lost_is_not_an_error() {
+    // The write reached moto, the answer never came back; the SDK retries and AWS says the thing
+    // already exists. That is the state asked for, and the password delivered must be the one set.
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    for op in ["CreateGroup", "CreateUser", "CreateLoginProfile"] {
+        acct.proxy.fail_on(Which::Nth(op, 1), Fault::LostResponse);
+    }
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    for op in ["CreateGroup", "CreateUser", "CreateLoginProfile"] {
+        assert_eq!(ops(&acct, op), 2, "{op}: {}", run.all());
+    }
+    assert_eq!(ops(&acct, "UpdateLoginProfile"), 1, "{}", run.all());
+    let file = acct.path(&format!("aws-harden-{}-admin-password.txt", acct.id));
+    assert!(file.exists(), "{}", run.all());
+    assert!(pending(&acct, &plan).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_entity_that_never_appears_is_not_waited_for_long() {
     let acct = Account::new().await;
     let plan = acct.write_plan("p.toml", IAM_ONLY);

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, SdkResultExt, absent_on, when_visible};
+use crate::aws::{Aws, SdkResultExt, absent_on, created_or_exists, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
 use crate::controls::DiffContext;
 use crate::plan::Plan;
@@ -260,12 +260,10 @@ fn caller_locked_out(ctx: &DiffContext, observed: &Observed) -> bool {
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     match op {
         Op::CreateGroup { group } => {
-            aws.iam
-                .create_group()
-                .group_name(group)
-                .send()
-                .await
-                .describe(format!("creating IAM group {group}"))?;
+            created_or_exists(
+                aws.iam.create_group().group_name(group).send().await,
+                format!("creating IAM group {group}"),
+            )?;
         }
         Op::AttachPolicy { group, policy_arn } => {
             let what = format!("attaching {policy_arn} to IAM group {group}");

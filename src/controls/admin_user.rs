@@ -5,7 +5,7 @@
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use crate::aws::{Aws, SdkResultExt, absent_on, when_visible};
+use crate::aws::{Aws, SdkResultExt, absent_on, created_or_exists, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
 use crate::interact::Interaction;
@@ -190,18 +190,20 @@ pub fn generate_password(len: usize) -> String {
 pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
     match op {
         Op::CreateUser { user } => {
-            aws.iam
-                .create_user()
-                .user_name(user)
-                .tags(
-                    aws_sdk_iam::types::Tag::builder()
-                        .key("managed-by")
-                        .value("aws-harden")
-                        .build()?,
-                )
-                .send()
-                .await
-                .describe(format!("creating IAM user {user}"))?;
+            created_or_exists(
+                aws.iam
+                    .create_user()
+                    .user_name(user)
+                    .tags(
+                        aws_sdk_iam::types::Tag::builder()
+                            .key("managed-by")
+                            .value("aws-harden")
+                            .build()?,
+                    )
+                    .send()
+                    .await,
+                format!("creating IAM user {user}"),
+            )?;
         }
         Op::CreateLoginProfile { user } => {
             let min = plan
@@ -211,7 +213,7 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
             let password = generate_password(min.max(24));
             let what = format!("creating the console login profile of IAM user {user}");
             // The user may have been created a moment ago.
-            when_visible(&["NoSuchEntity"], &what, || {
+            let created = when_visible(&["NoSuchEntity"], &what, || {
                 aws.iam
                     .create_login_profile()
                     .user_name(user)
@@ -219,8 +221,22 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
                     .password_reset_required(true)
                     .send()
             })
-            .await
-            .describe(what)?;
+            .await;
+            if !created_or_exists(created, &what)? {
+                // There was no login profile at the re-check a moment ago, so this is almost
+                // surely this run's own first attempt, whose answer was lost. Set the password
+                // again, or the one delivered below might not be the one that works.
+                aws.iam
+                    .update_login_profile()
+                    .user_name(user)
+                    .password(&password)
+                    .password_reset_required(true)
+                    .send()
+                    .await
+                    .describe(format!(
+                        "setting the console password of IAM user {user} after a lost answer"
+                    ))?;
+            }
             let account = aws.account_id();
             let where_ = io.deliver_secret(
                 &format!("Console password for IAM user {user} (sign in at https://{account}.signin.aws.amazon.com/console; you must change it at first sign-in)"),
