@@ -292,10 +292,21 @@ impl Aws {
                 .build(),
         );
         let id = sts.get_caller_identity().send().await.map_err(|e| {
-            anyhow!(
-                "AWS did not accept the credentials (GetCallerIdentity): {}\n{NO_CREDENTIALS_HELP}",
-                error_chain(&e)
-            )
+            // Only an answer from AWS says something about the credentials; a network failure or
+            // an outage (after the SDK's retries) does not.
+            let code = error_code(&e).unwrap_or_default();
+            let rejected = e.raw_response().is_some_and(|r| r.status().as_u16() == 403)
+                || ["ExpiredToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "IncompleteSignature"]
+                    .iter()
+                    .any(|c| code.starts_with(c));
+            if rejected {
+                anyhow!(
+                    "AWS did not accept the credentials (GetCallerIdentity): {}\n{NO_CREDENTIALS_HELP}",
+                    error_chain(&e)
+                )
+            } else {
+                anyhow!("could not identify the caller (GetCallerIdentity): {}", error_chain(&e))
+            }
         })?;
         let account_id = id.account().unwrap_or_default();
         let arn = id.arn().unwrap_or_default();

@@ -100,6 +100,30 @@ async fn a_fault_that_persists_stops_apply_naming_what_failed_and_what_was_done(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_outage_is_not_blamed_on_the_credentials() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy
+        .fail_on(Which::Every("GetCallerIdentity"), Fault::ServerError);
+    let run = acct
+        .run_with(&["--plan", "-f", &plan], &[("AWS_MAX_ATTEMPTS", "2")])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("could not identify the caller (GetCallerIdentity)"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("InternalFailure"), "{}", run.all());
+    assert!(
+        !run.stderr.contains("did not accept the credentials"),
+        "{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_users_retry_settings_win() {
     let acct = Account::new().await;
     let plan = acct.write_plan("p.toml", IAM_ONLY);
