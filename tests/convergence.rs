@@ -136,7 +136,7 @@ async fn one_seed(acct: &Account, seed: u64) -> Result<SeedResult, String> {
     if run.code != 0 {
         return Err(format!("setting up the start\n{}", run.all()));
     }
-    let before = pending(&acct, &plan).await?;
+    let before = pending(acct, &plan).await?;
 
     acct.proxy.clear();
     acct.proxy.fail_randomly(seed, FAULT_RATE, &KINDS);

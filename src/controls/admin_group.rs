@@ -84,31 +84,35 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         return Ok(Observed::default());
     };
     let name = g.name.as_str();
+    // All at once, not "does the group exist?" first: one round trip instead of two. For a group
+    // that does not exist each read answers NoSuchEntity.
     let group_fut = async {
-        let exists = absent_on(
-            aws.iam
-                .get_group()
-                .group_name(name)
-                .max_items(1)
-                .send()
-                .await,
-            &["NoSuchEntity"],
-            format!("reading IAM group {name}"),
-        )?;
-        if exists.is_none() {
-            return Ok::<_, anyhow::Error>(None);
-        }
-        let (attached, inline) = tokio::try_join!(
+        let (exists, attached, inline) = tokio::try_join!(
             async {
-                aws.iam
-                    .list_attached_group_policies()
-                    .group_name(name)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .describe(format!("listing policies attached to IAM group {name}"))
+                absent_on(
+                    aws.iam
+                        .get_group()
+                        .group_name(name)
+                        .max_items(1)
+                        .send()
+                        .await,
+                    &["NoSuchEntity"],
+                    format!("reading IAM group {name}"),
+                )
+            },
+            async {
+                absent_on(
+                    aws.iam
+                        .list_attached_group_policies()
+                        .group_name(name)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await,
+                    &["NoSuchEntity"],
+                    format!("listing policies attached to IAM group {name}"),
+                )
             },
             async {
                 absent_on(
@@ -123,8 +127,15 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
                 )
             }
         )?;
+        if exists.is_none() {
+            return Ok::<_, anyhow::Error>(None);
+        }
         Ok(Some(GroupState {
-            attached_policy_arns: attached.into_iter().filter_map(|p| p.policy_arn).collect(),
+            attached_policy_arns: attached
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p.policy_arn)
+                .collect(),
             mfa_policy: inline.map(|p| p.policy_document),
         }))
     };

@@ -37,15 +37,16 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         return Ok(Observed::default());
     };
     let name = u.name.as_str();
-    let exists = absent_on(
-        aws.iam.get_user().user_name(name).send().await,
-        &["NoSuchEntity"],
-        format!("reading IAM user {name}"),
-    )?;
-    if exists.is_none() {
-        return Ok(Observed { user: None });
-    }
-    let (profile, groups, keys) = tokio::try_join!(
+    // All at once, not "does the user exist?" first: one round trip instead of two. For a user
+    // that does not exist each read answers NoSuchEntity.
+    let (exists, profile, groups, keys) = tokio::try_join!(
+        async {
+            absent_on(
+                aws.iam.get_user().user_name(name).send().await,
+                &["NoSuchEntity"],
+                format!("reading IAM user {name}"),
+            )
+        },
         async {
             absent_on(
                 aws.iam.get_login_profile().user_name(name).send().await,
@@ -54,34 +55,37 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
             )
         },
         async {
-            aws.iam
-                .list_groups_for_user()
-                .user_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .describe(format!("listing the groups of IAM user {name}"))
+            absent_on(
+                aws.iam
+                    .list_groups_for_user()
+                    .user_name(name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await,
+                &["NoSuchEntity"],
+                format!("listing the groups of IAM user {name}"),
+            )
         },
         async {
-            aws.iam
-                .list_access_keys()
-                .user_name(name)
-                .send()
-                .await
-                .describe(format!("listing the access keys of IAM user {name}"))
+            absent_on(
+                aws.iam.list_access_keys().user_name(name).send().await,
+                &["NoSuchEntity"],
+                format!("listing the access keys of IAM user {name}"),
+            )
         }
     )?;
+    if exists.is_none() {
+        return Ok(Observed { user: None });
+    }
+    let groups = groups.unwrap_or_default();
+    let keys = keys.map(|k| k.access_key_metadata).unwrap_or_default();
     Ok(Observed {
         user: Some(UserState {
             has_login_profile: profile.is_some(),
             groups: groups.into_iter().map(|g| g.group_name).collect(),
-            access_key_ids: keys
-                .access_key_metadata
-                .into_iter()
-                .filter_map(|k| k.access_key_id)
-                .collect(),
+            access_key_ids: keys.into_iter().filter_map(|k| k.access_key_id).collect(),
         }),
     })
 }

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -138,6 +138,8 @@ struct Shared {
     hooks: Mutex<Vec<Hook>>,
     faults: Mutex<Faults>,
     actions: Mutex<Vec<(Which, Action)>>,
+    /// When each request arrived and when its answer was sent (or the connection dropped).
+    spans: Mutex<Vec<(Instant, Instant)>>,
 }
 
 #[derive(Default)]
@@ -236,6 +238,7 @@ impl Proxy {
     /// Forget the calls seen so far (faults and rules stay; their per-call counting restarts).
     pub fn clear(&self) {
         self.shared.calls.lock().unwrap().clear();
+        self.shared.spans.lock().unwrap().clear();
         let mut f = self.shared.faults.lock().unwrap();
         f.seen = 0;
         f.seen_by_op.clear();
@@ -249,6 +252,26 @@ impl Proxy {
                 .or_default() += 1;
         }
         out
+    }
+
+    /// How long at least one request was in flight: with latency L per call and the proxy's own
+    /// time small, `busy_time() / L` is the number of round trips the client waited for.
+    pub fn busy_time(&self) -> Duration {
+        let mut spans = self.shared.spans.lock().unwrap().clone();
+        spans.sort();
+        let mut total = Duration::ZERO;
+        let mut current: Option<(Instant, Instant)> = None;
+        for (start, end) in spans {
+            current = match current {
+                Some((s, e)) if start <= e => Some((s, e.max(end))),
+                Some((s, e)) => {
+                    total += e - s;
+                    Some((start, end))
+                }
+                None => Some((start, end)),
+            };
+        }
+        total + current.map(|(s, e)| e - s).unwrap_or_default()
     }
 
     /// The calls that got an injected fault.
@@ -398,6 +421,7 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
     let Some((raw, req)) = read_request(&mut conn).await? else {
         return Ok(());
     };
+    let arrived = Instant::now();
     let (latency, nth, nth_of_op, fault) = {
         let mut f = shared.faults.lock().unwrap();
         let (nth, nth_of_op, fault) = f.decide(&req.operation);
@@ -416,6 +440,7 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
         action.await;
     }
     let record = |status: u16| {
+        shared.spans.lock().unwrap().push((arrived, Instant::now()));
         shared.calls.lock().unwrap().push(Call {
             write: !is_read(&req.service, &req.operation),
             service: req.service.clone(),
