@@ -1,7 +1,7 @@
 //! One AWS context for a run: the SDK configuration (credential chain, profile, region, endpoint
 //! overrides), the caller's identity, one client per service, and the record of every call made.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,7 +13,9 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -39,6 +41,8 @@ pub struct CallRecord {
 #[derive(Debug, Default)]
 pub struct CallLog {
     calls: Mutex<Vec<CallRecord>>,
+    /// HTTP attempts, retries included (`len()` counts each operation once).
+    attempts: AtomicUsize,
     read_only: AtomicBool,
 }
 
@@ -59,6 +63,10 @@ impl CallLog {
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Requests sent, retries included.
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
     }
     /// While set, any write operation fails before it is sent.
     pub fn set_read_only(&self, on: bool) {
@@ -98,6 +106,16 @@ impl Intercept for Recorder {
             operation,
             write,
         });
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -290,3 +290,21 @@ async fn drift_after_an_earlier_controls_writes_stops_before_the_next_control() 
         run.all()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_count_operations_and_attempts_as_the_proxy_saw_them() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy
+        .fail_on(Which::Nth("GetAccountPasswordPolicy", 1), Fault::Throttle);
+    acct.proxy
+        .fail_on(Which::Nth("GetAccountPasswordPolicy", 2), Fault::Drop);
+    let run = acct.run(&["--plan", "-f", &plan, "--output", "json"]).await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let seen = acct.proxy.calls().len();
+    assert_eq!(doc["stats"]["attempts"], seen, "{}", run.all());
+    assert_eq!(doc["stats"]["calls"], seen - 2, "{}", run.all());
+    assert_eq!(doc["stats"]["writes"], 0);
+    assert!(acct.proxy.writes().is_empty());
+}
