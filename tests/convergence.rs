@@ -6,6 +6,8 @@
 //! The plan is plans/baseline.toml with a per-seed suffix on every `name`/`*_name` value, so every
 //! control added to the baseline is covered here, and several seeds can share one emulated account
 //! (moto spends seconds setting up each new account's IAM; sharing keeps the test within CI time).
+//! Every third seed runs with AWS_MAX_ATTEMPTS=2, so that faults often outlast the retries and
+//! stopped applies are checked as well as completed ones.
 //! Each seed first applies a partial plan that sets the account-wide settings (the password
 //! policy) to the same weak start, so a seed behaves the same whichever account it runs on.
 //! Replay one seed: AWS_HARDEN_SEED=17 scripts/test --test convergence. More seeds:
@@ -96,15 +98,25 @@ fn count_lines(text: &str, prefix: &str) -> usize {
     text.lines().filter(|l| l.starts_with(prefix)).count()
 }
 
-/// A stopped apply says what failed (the change and AWS's error) and lists what it did.
+/// A stopped apply says what failed (the change and AWS's error, or that verifying failed) and
+/// lists what it did; it never calls a change it could not observe "did not take effect".
 fn check_stopped_run(run: &Run) -> Result<(), String> {
     let out = &run.stdout;
     let stopped = out.contains("Apply failed:") || out.contains("Apply stopped:");
     if !stopped {
         return Err(format!("exit 1 without a stop summary\n{}", run.all()));
     }
-    if out.contains("Apply failed:") && !out.contains("Failed:\n") {
+    if out.contains("Apply failed:")
+        && !out.contains("Failed:\n")
+        && !out.contains("Could not verify the changes made")
+    {
         return Err(format!("no failed change named\n{}", run.all()));
+    }
+    if out.contains("Did not take effect") && out.contains("Could not verify") {
+        return Err(format!(
+            "changes reported as not taking effect although they could not be observed\n{}",
+            run.all()
+        ));
     }
     // "N created, M changed, K deleted before stopping": one `done` line per change made.
     let summary = out
@@ -140,7 +152,14 @@ async fn one_seed(acct: &Account, seed: u64) -> Result<SeedResult, String> {
 
     acct.proxy.clear();
     acct.proxy.fail_randomly(seed, FAULT_RATE, &KINDS);
-    let faulty = acct.run(&["-f", &plan, "--yes"]).await;
+    // Every third seed as a person who allows only 2 attempts per call: then faults outlast the
+    // retries often enough that stopped applies (and what they leave) are checked too.
+    let env: &[(&str, &str)] = if seed.is_multiple_of(3) {
+        &[("AWS_MAX_ATTEMPTS", "2")]
+    } else {
+        &[]
+    };
+    let faulty = acct.run_with(&["-f", &plan, "--yes"], env).await;
     let faults = acct.proxy.faulted();
     acct.proxy.stop_faults();
     let context = |what: &str, run: &Run| {
@@ -204,9 +223,13 @@ async fn one_seed(acct: &Account, seed: u64) -> Result<SeedResult, String> {
         completed: faulty.code == 0,
         faults: faults.len(),
         stopped_by: (faulty.code != 0).then(|| {
+            let unverified = faulty
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("Could not verify"));
             let failed = faulty.stdout.split("Failed:\n").nth(1);
-            failed
-                .and_then(|f| f.split("\nNot attempted").next())
+            unverified
+                .or_else(|| failed.and_then(|f| f.split("\nNot attempted").next()))
                 .or_else(|| faulty.stderr.lines().last())
                 .unwrap_or_default()
                 .split_whitespace()

@@ -31,8 +31,9 @@ fuzz_target!(|data: &[u8]| {
                 let _ = e.to_string();
             }
             let written = plan::to_toml(&p);
-            let again = plan::parse(&written)
-                .unwrap_or_else(|e| panic!("a valid plan, written back, no longer parses: {e}\n{written}"));
+            let again = plan::parse(&written).unwrap_or_else(|e| {
+                panic!("a valid plan, written back, no longer parses: {e}\n{written}")
+            });
             assert_eq!(again, p, "round trip changed the plan:\n{written}");
         }
     }

@@ -73,6 +73,7 @@ pub fn document(
                 "failed": r.failed,
                 "not_attempted": r.not_attempted,
                 "not_verified": r.not_verified,
+                "verification_error": r.verification_error,
                 "manual": r.manual,
                 "stale": r.stale,
                 "interrupted": r.interrupted,
