@@ -33,6 +33,18 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
     assert_eq!(doc["stats"]["calls"], total, "{with_few:?}");
     assert_eq!(doc["stats"]["writes"], 0);
 
+    // The human --stats line says the same.
+    acct.proxy.clear();
+    let human = acct.run(&["--plan", "-f", &plan, "--stats"]).await;
+    assert_eq!(human.code, 2, "{}", human.all());
+    assert!(
+        human
+            .stdout
+            .contains(&format!("Stats: {total} calls, 0 writes, ")),
+        "{}",
+        human.all()
+    );
+
     // 500 more users, made straight in moto.
     let iam = acct.iam();
     let made: Vec<_> = futures_util::stream::iter(0..500)
