@@ -230,7 +230,7 @@ or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
 
 /// Attempts per call when the person configured none: the SDK's standard mode retries throttling,
 /// 5xx and dropped connections with exponential backoff and jitter; five attempts ride out a burst
-/// of IAM throttling (the SDK's default of three gives up within about a second).
+/// of IAM throttling (the SDK's default of three gives up after about two seconds of backoff).
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 /// One attempt that has not answered by then is abandoned and retried; a whole call (all attempts

@@ -169,6 +169,26 @@ async fn a_new_user_not_yet_visible_is_waited_for() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_write_not_yet_visible_when_verifying_is_waited_for() {
+    // Reads of IAM right after a write may not show it yet. The password policy is read when
+    // observing (1), at the re-check before its write (2) and when verifying (3): the third read
+    // answers as if the write had not propagated.
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy.fail_on(
+        Which::Nth("GetAccountPasswordPolicy", 3),
+        Fault::Error {
+            status: 404,
+            code: "NoSuchEntity",
+        },
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(acct.proxy.faulted().len(), 1, "{}", run.all());
+    assert_eq!(ops(&acct, "GetAccountPasswordPolicy"), 4, "{}", run.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_create_whose_answer_was_lost_is_not_an_error() {
     // The write reached moto, the answer never came back; the SDK retries and AWS says the thing
     // already exists. That is the state asked for, and the password delivered must be the one set.
