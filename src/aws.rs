@@ -1,16 +1,21 @@
 //! One AWS context for a run: the SDK configuration (credential chain, profile, region, endpoint
 //! overrides), the caller's identity, one client per service, and the record of every call made.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::anyhow;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
@@ -36,6 +41,8 @@ pub struct CallRecord {
 #[derive(Debug, Default)]
 pub struct CallLog {
     calls: Mutex<Vec<CallRecord>>,
+    /// HTTP attempts, retries included (`len()` counts each operation once).
+    attempts: AtomicUsize,
     read_only: AtomicBool,
 }
 
@@ -56,6 +63,10 @@ impl CallLog {
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// Requests sent, retries included.
+    pub fn attempts(&self) -> usize {
+        self.attempts.load(Ordering::SeqCst)
     }
     /// While set, any write operation fails before it is sent.
     pub fn set_read_only(&self, on: bool) {
@@ -95,6 +106,16 @@ impl Intercept for Recorder {
             operation,
             write,
         });
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -212,9 +233,53 @@ pub struct Aws {
 const NO_CREDENTIALS_HELP: &str = "configure credentials with `aws configure` or `aws sso login --profile NAME` and pass --profile NAME, \
 or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
 
+/// Attempts per call when the person configured none: the SDK's standard mode retries throttling,
+/// 5xx and dropped connections with exponential backoff and jitter; five attempts ride out a burst
+/// of IAM throttling (the SDK's default of three gives up after about two seconds of backoff).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// One attempt that has not answered by then is abandoned and retried; a whole call (all attempts
+/// and backoff) gives up after `OPERATION_TIMEOUT`. The SDK sets neither by default, so a silent
+/// connection would hang the run for ever.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Did the person choose a retry setting (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`, or `max_attempts`
+/// / `retry_mode` in the selected profile)? Then it is theirs and stays as they set it.
+async fn retry_configured_by_user(profile: Option<&str>) -> bool {
+    if ["AWS_MAX_ATTEMPTS", "AWS_RETRY_MODE"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+    {
+        return true;
+    }
+    let profiles = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &Default::default(),
+        profile.map(|p| std::borrow::Cow::Owned(p.to_string())),
+    )
+    .await;
+    // An unreadable profile is reported by the credential chain, not here.
+    profiles.is_ok_and(|set| {
+        ["max_attempts", "retry_mode"]
+            .iter()
+            .any(|k| set.get(k).is_some())
+    })
+}
+
 /// Load the SDK configuration the way the AWS CLI does (env, profiles, SSO, ...).
 pub async fn load_config(opts: &ConnectOptions) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build(),
+    );
+    if !retry_configured_by_user(opts.profile.as_deref()).await {
+        loader =
+            loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
+    }
     if let Some(p) = &opts.profile {
         loader = loader.profile_name(p);
     }
@@ -250,10 +315,21 @@ impl Aws {
                 .build(),
         );
         let id = sts.get_caller_identity().send().await.map_err(|e| {
-            anyhow!(
-                "AWS did not accept the credentials (GetCallerIdentity): {}\n{NO_CREDENTIALS_HELP}",
-                error_chain(&e)
-            )
+            // Only an answer from AWS says something about the credentials; a network failure or
+            // an outage (after the SDK's retries) does not.
+            let code = error_code(&e).unwrap_or_default();
+            let rejected = e.raw_response().is_some_and(|r| r.status().as_u16() == 403)
+                || ["ExpiredToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "IncompleteSignature"]
+                    .iter()
+                    .any(|c| code.starts_with(c));
+            if rejected {
+                anyhow!(
+                    "AWS did not accept the credentials (GetCallerIdentity): {}\n{NO_CREDENTIALS_HELP}",
+                    error_chain(&e)
+                )
+            } else {
+                anyhow!("could not identify the caller (GetCallerIdentity): {}", error_chain(&e))
+            }
         })?;
         let account_id = id.account().unwrap_or_default();
         let arn = id.arn().unwrap_or_default();
@@ -402,6 +478,66 @@ where
         Ok(v) => Ok(Some(v)),
         Err(e) if error_code(&e).is_some_and(|c| codes.contains(&c)) => Ok(None),
         Err(e) => Err(sdk_error(what, e)),
+    }
+}
+
+/// A create whose answer was lost (the connection dropped after AWS acted) is retried by the SDK
+/// and then fails with the service's "already exists" code (`EntityAlreadyExists` in IAM,
+/// `AlreadyExistsException` in KMS, ...): the thing exists, as asked. `Ok(false)` then; the
+/// engine's verification checks the resource afterwards like any other, so one that exists but
+/// differs is still caught.
+pub fn created_or_exists<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    already_exists: &[&str],
+    what: impl std::fmt::Display,
+) -> anyhow::Result<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match absent_on(result, already_exists, &what)? {
+        Some(_) => Ok(true),
+        None => {
+            tracing::info!("{what}: it already exists (a retried request's first attempt made it)");
+            Ok(false)
+        }
+    }
+}
+
+/// How long a write waits for something it depends on that was just created (IAM is eventually
+/// consistent: a new user or group can be "not found" for a few seconds).
+pub const CONSISTENCY_WAIT: Duration = Duration::from_secs(10);
+
+/// Run `call`, and while it fails with one of `codes` (e.g. `NoSuchEntity` for a user created a
+/// moment ago), try again with exponential backoff for at most `CONSISTENCY_WAIT`. Transient
+/// network and service errors are the SDK's retry's business, not this.
+pub async fn when_visible<T, E, R, F, Fut>(
+    codes: &[&str],
+    what: impl std::fmt::Display,
+    mut call: F,
+) -> Result<T, SdkError<E, R>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, R>>>,
+{
+    let deadline = tokio::time::Instant::now() + CONSISTENCY_WAIT;
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match call().await {
+            Err(e)
+                if error_code(&e).is_some_and(|c| codes.contains(&c))
+                    && tokio::time::Instant::now() + delay < deadline =>
+            {
+                tracing::info!(
+                    code = error_code(&e),
+                    "{what}: not visible yet, waiting {delay:?}"
+                );
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
     }
 }
 

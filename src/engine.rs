@@ -104,6 +104,10 @@ pub struct ApplyReport {
     pub manual: Vec<Change>,
     /// Changes that were applied but did not show when observed again.
     pub not_verified: Vec<Change>,
+    /// Observing again after the writes failed (a read error): the changes made are unverified,
+    /// not known to be wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verification_error: Option<String>,
     /// The account changed between the changes shown and the write: nothing more was written.
     pub stale: bool,
     /// Ctrl-C stopped the apply after the call in flight.
@@ -120,7 +124,11 @@ pub struct Failure {
 
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
-        self.failed.is_none() && !self.stale && !self.interrupted && self.not_verified.is_empty()
+        self.failed.is_none()
+            && !self.stale
+            && !self.interrupted
+            && self.not_verified.is_empty()
+            && self.verification_error.is_none()
     }
     pub fn summary(&self) -> Summary {
         Summary::of(&self.applied)
@@ -191,14 +199,11 @@ pub async fn apply(
         if change.stage > Stage::Main && !verified_main {
             verified_main = true;
             if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, true).await {
-                report
-                    .messages
-                    .push(format!("verification could not run: {e:#}"));
-                report.not_verified.extend(report.applied.iter().cloned());
+                report.verification_error = Some(format!("{e:#}"));
             }
-            if !report.not_verified.is_empty() {
+            if !report.not_verified.is_empty() || report.verification_error.is_some() {
                 report.messages.push(
-                    "Nothing that takes access away was attempted because earlier changes did not verify.".into(),
+                    "Nothing that takes access away was attempted because earlier changes were not verified.".into(),
                 );
                 stop(&mut report);
                 return report;
@@ -255,10 +260,7 @@ pub async fn apply(
     if !verified_main
         && let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, false).await
     {
-        report
-            .messages
-            .push(format!("verification could not run: {e:#}"));
-        report.not_verified.extend(report.applied.iter().cloned());
+        report.verification_error = Some(format!("{e:#}"));
     }
     report
 }
@@ -289,14 +291,29 @@ async fn verify(
         return Ok(());
     }
     reporter.phase("Verifying");
-    let observed = observe_all(aws, ctx.plan, &ids).await;
-    reporter.phase_done();
-    let fresh = non_manual(&diff_all(ctx, &observed?).changes);
-    for c in fresh {
-        let still_planned = remaining.get(&c.control).is_some_and(|r| r.contains(&c));
-        if !still_planned {
-            report.not_verified.push(c);
+    // IAM is eventually consistent: a read right after a write may not show it yet. Look again
+    // with backoff, for at most CONSISTENCY_WAIT, before calling a change unverified.
+    let deadline = tokio::time::Instant::now() + crate::aws::CONSISTENCY_WAIT;
+    let mut delay = std::time::Duration::from_millis(250);
+    let unverified = loop {
+        let observed = match observe_all(aws, ctx.plan, &ids).await {
+            Ok(o) => o,
+            Err(e) => {
+                reporter.phase_done();
+                return Err(e);
+            }
+        };
+        let unverified: Vec<Change> = non_manual(&diff_all(ctx, &observed).changes)
+            .into_iter()
+            .filter(|c| !remaining.get(&c.control).is_some_and(|r| r.contains(c)))
+            .collect();
+        if unverified.is_empty() || tokio::time::Instant::now() + delay >= deadline {
+            break unverified;
         }
-    }
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    };
+    reporter.phase_done();
+    report.not_verified.extend(unverified);
     Ok(())
 }

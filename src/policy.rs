@@ -211,3 +211,214 @@ mod tests {
         assert!(!live_matches("%7Bnot json", &desired()));
     }
 }
+
+/// Properties over generated documents: what AWS may do to a document (reorder keys, statements
+/// and list items, collapse one-element lists, change action case, URL-encode, write an account
+/// as its root ARN) never counts as a difference; a changed action, resource, principal or
+/// condition always does.
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const ACTIONS: [&str; 8] = [
+        "s3:GetObject",
+        "s3:PutObject",
+        "iam:ListUsers",
+        "iam:CreateUser",
+        "kms:Decrypt",
+        "cloudtrail:StartLogging",
+        "sts:GetSessionToken",
+        "iam:*",
+    ];
+    const RESOURCES: [&str; 5] = [
+        "*",
+        "arn:aws:s3:::bucket",
+        "arn:aws:s3:::bucket/AWSLogs/123456789012/*",
+        "arn:aws:iam::123456789012:user/admin",
+        "arn:aws:kms:us-east-1:123456789012:key/1234",
+    ];
+    const ACCOUNTS: [&str; 3] = ["123456789012", "210987654321", "111122223333"];
+    const SERVICES: [&str; 2] = ["cloudtrail.amazonaws.com", "billingreports.amazonaws.com"];
+
+    fn subset(pool: &'static [&'static str]) -> impl Strategy<Value = Vec<String>> {
+        proptest::sample::subsequence(pool.to_vec(), 1..=pool.len().min(3))
+            .prop_map(|v| v.into_iter().map(String::from).collect())
+    }
+
+    prop_compose! {
+        fn statement()(
+            sid in proptest::option::of("[A-Z][a-z]{0,6}"),
+            allow in any::<bool>(),
+            not_action in any::<bool>(),
+            actions in subset(&ACTIONS),
+            resources in subset(&RESOURCES),
+            principal in proptest::option::of(prop_oneof![
+                subset(&ACCOUNTS).prop_map(|a| ("AWS", a)),
+                subset(&SERVICES).prop_map(|s| ("Service", s)),
+            ]),
+            condition in proptest::option::of((
+                prop_oneof![Just("Bool"), Just("StringEquals"), Just("BoolIfExists")],
+                prop_oneof![Just("aws:MultiFactorAuthPresent"), Just("aws:SourceArn"), Just("s3:x-amz-acl")],
+                subset(&["true", "false", "bucket-owner-full-control"]),
+            )),
+        ) -> Value {
+            let mut s = json!({"Effect": if allow { "Allow" } else { "Deny" }, "Resource": resources});
+            s[if not_action { "NotAction" } else { "Action" }] = json!(actions);
+            if let Some(sid) = sid {
+                s["Sid"] = json!(sid);
+            }
+            if let Some((kind, ids)) = principal {
+                s["Principal"] = json!({ kind: ids });
+            }
+            if let Some((op, key, values)) = condition {
+                s["Condition"] = json!({ op: { key: values } });
+            }
+            s
+        }
+    }
+
+    fn document() -> impl Strategy<Value = Value> {
+        proptest::collection::vec(statement(), 1..4)
+            .prop_map(|st| json!({"Version": "2012-10-17", "Statement": st}))
+    }
+
+    /// A deterministic shuffle from a seed (proptest shrinks the seed like any number).
+    fn shuffle<T>(items: &mut [T], seed: &mut u64) {
+        for i in (1..items.len()).rev() {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            items.swap(i, (*seed >> 33) as usize % (i + 1));
+        }
+    }
+
+    fn coin(seed: &mut u64) -> bool {
+        let mut pair = [0, 1];
+        shuffle(&mut pair, seed);
+        pair[0] == 1
+    }
+
+    /// The same document as AWS might hand it back: lists reordered, one-element lists as plain
+    /// strings (and plain strings as lists), action names in other case, account IDs as root ARNs.
+    fn rewrite(v: &Value, key: &str, seed: &mut u64) -> Value {
+        rewrite_in(v, key, false, seed)
+    }
+
+    fn rewrite_in(v: &Value, key: &str, in_list: bool, seed: &mut u64) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), rewrite_in(v, k, false, seed)))
+                    .collect(),
+            ),
+            Value::Array(items) => {
+                let mut items: Vec<Value> = items
+                    .iter()
+                    .map(|i| rewrite_in(i, key, true, seed))
+                    .collect();
+                shuffle(&mut items, seed);
+                if items.len() == 1 && key != "Statement" && coin(seed) {
+                    items.pop().unwrap()
+                } else {
+                    Value::Array(items)
+                }
+            }
+            Value::String(s) => {
+                let s = match key {
+                    "Action" | "NotAction" if coin(seed) => s.to_ascii_uppercase(),
+                    "AWS" if s.len() == 12 && coin(seed) => format!("arn:aws:iam::{s}:root"),
+                    _ => s.clone(),
+                };
+                if !in_list && !["Version", "Effect", "Sid"].contains(&key) && coin(seed) {
+                    Value::Array(vec![Value::String(s)])
+                } else {
+                    Value::String(s)
+                }
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// JSON text with every object's keys in a shuffled order.
+    fn text(v: &Value, seed: &mut u64) -> String {
+        match v {
+            Value::Object(m) => {
+                let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+                shuffle(&mut entries, seed);
+                let inner: Vec<String> = entries
+                    .into_iter()
+                    .map(|(k, v)| format!("{}:{}", Value::String(k.clone()), text(v, seed)))
+                    .collect();
+                format!("{{{}}}", inner.join(","))
+            }
+            Value::Array(items) => {
+                let inner: Vec<String> = items.iter().map(|i| text(i, seed)).collect();
+                format!("[{}]", inner.join(","))
+            }
+            other => other.to_string(),
+        }
+    }
+
+    fn url_encoded(s: &str) -> String {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    }
+
+    fn as_strings(v: &Value) -> Vec<String> {
+        as_list(v).iter().map(scalar_string).collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn what_aws_does_to_a_document_is_no_difference(
+            doc in document(),
+            mut seed in any::<u64>(),
+            encode in any::<bool>(),
+        ) {
+            let same = rewrite(&doc, "", &mut seed);
+            prop_assert!(equivalent(&doc, &same), "{doc}\n{same}");
+            let mut raw = text(&same, &mut seed);
+            if encode {
+                raw = url_encoded(&raw);
+            }
+            prop_assert!(live_matches(&raw, &doc), "{doc}\n{raw}");
+        }
+
+        #[test]
+        fn a_changed_action_resource_principal_or_condition_is_a_difference(
+            doc in document(),
+            which in 0usize..4,
+            at in any::<proptest::sample::Index>(),
+            mut seed in any::<u64>(),
+        ) {
+            let statements = doc["Statement"].as_array().unwrap().len();
+            let i = at.index(statements);
+            let mut changed = doc.clone();
+            let s = &mut changed["Statement"][i];
+            match which {
+                0 => {
+                    let key = if s.get("Action").is_some() { "Action" } else { "NotAction" };
+                    let mut actions = as_strings(&s[key]);
+                    actions[0] = "ec2:TerminateInstances".into();
+                    s[key] = json!(actions);
+                }
+                1 => {
+                    let mut resources = as_strings(&s["Resource"]);
+                    resources[0] = "arn:aws:s3:::someone-elses-bucket".into();
+                    s["Resource"] = json!(resources);
+                }
+                2 => s["Principal"] = json!({"AWS": ["999999999999"]}),
+                _ => s["Condition"] = json!({"StringEquals": {"aws:SourceAccount": ["999999999999"]}}),
+            }
+            // Unless the statement already had exactly that principal or condition.
+            prop_assume!(changed != doc);
+            prop_assert!(!equivalent(&doc, &changed), "{doc}\n{changed}");
+            // Also after everything AWS may do to the changed one.
+            let rewritten = rewrite(&changed, "", &mut seed);
+            prop_assert!(!live_matches(&text(&rewritten, &mut seed), &doc), "{doc}\n{rewritten}");
+        }
+    }
+}

@@ -263,7 +263,7 @@ async fn a_write_that_does_not_verify_means_no_root_key_is_deleted() {
     let plan = acct.write_plan("p.toml", PLAN);
     let applied = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(applied.code, 1, "{}", applied.all());
-    assert_contains(&applied, "did not verify");
+    assert_contains(&applied, "were not verified");
     assert!(!write_ops(&acct).contains(&"DeleteAccessKey".to_string()));
     assert!(state.lock().unwrap().deleted.is_empty());
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, SdkResultExt, absent_on};
+use crate::aws::{Aws, SdkResultExt, absent_on, created_or_exists, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
 use crate::controls::DiffContext;
 use crate::plan::Plan;
@@ -84,31 +84,35 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         return Ok(Observed::default());
     };
     let name = g.name.as_str();
+    // All at once, not "does the group exist?" first: one round trip instead of two. For a group
+    // that does not exist each read answers NoSuchEntity.
     let group_fut = async {
-        let exists = absent_on(
-            aws.iam
-                .get_group()
-                .group_name(name)
-                .max_items(1)
-                .send()
-                .await,
-            &["NoSuchEntity"],
-            format!("reading IAM group {name}"),
-        )?;
-        if exists.is_none() {
-            return Ok::<_, anyhow::Error>(None);
-        }
-        let (attached, inline) = tokio::try_join!(
+        let (exists, attached, inline) = tokio::try_join!(
             async {
-                aws.iam
-                    .list_attached_group_policies()
-                    .group_name(name)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<Result<Vec<_>, _>>()
-                    .await
-                    .describe(format!("listing policies attached to IAM group {name}"))
+                absent_on(
+                    aws.iam
+                        .get_group()
+                        .group_name(name)
+                        .max_items(1)
+                        .send()
+                        .await,
+                    &["NoSuchEntity"],
+                    format!("reading IAM group {name}"),
+                )
+            },
+            async {
+                absent_on(
+                    aws.iam
+                        .list_attached_group_policies()
+                        .group_name(name)
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .collect::<Result<Vec<_>, _>>()
+                        .await,
+                    &["NoSuchEntity"],
+                    format!("listing policies attached to IAM group {name}"),
+                )
             },
             async {
                 absent_on(
@@ -123,8 +127,15 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
                 )
             }
         )?;
+        if exists.is_none() {
+            return Ok::<_, anyhow::Error>(None);
+        }
         Ok(Some(GroupState {
-            attached_policy_arns: attached.into_iter().filter_map(|p| p.policy_arn).collect(),
+            attached_policy_arns: attached
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p.policy_arn)
+                .collect(),
             mfa_policy: inline.map(|p| p.policy_document),
         }))
     };
@@ -260,37 +271,41 @@ fn caller_locked_out(ctx: &DiffContext, observed: &Observed) -> bool {
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     match op {
         Op::CreateGroup { group } => {
-            aws.iam
-                .create_group()
-                .group_name(group)
-                .send()
-                .await
-                .describe(format!("creating IAM group {group}"))?;
+            created_or_exists(
+                aws.iam.create_group().group_name(group).send().await,
+                &["EntityAlreadyExists"],
+                format!("creating IAM group {group}"),
+            )?;
         }
         Op::AttachPolicy { group, policy_arn } => {
-            aws.iam
-                .attach_group_policy()
-                .group_name(group)
-                .policy_arn(policy_arn)
-                .send()
-                .await
-                .describe(format!("attaching {policy_arn} to IAM group {group}"))?;
+            let what = format!("attaching {policy_arn} to IAM group {group}");
+            // The group may have been created a moment ago.
+            when_visible(&["NoSuchEntity"], &what, || {
+                aws.iam
+                    .attach_group_policy()
+                    .group_name(group)
+                    .policy_arn(policy_arn)
+                    .send()
+            })
+            .await
+            .describe(what)?;
         }
         Op::PutInlinePolicy {
             group,
             policy_name,
             document,
         } => {
-            aws.iam
-                .put_group_policy()
-                .group_name(group)
-                .policy_name(policy_name)
-                .policy_document(document)
-                .send()
-                .await
-                .describe(format!(
-                    "putting inline policy {policy_name} on IAM group {group}"
-                ))?;
+            let what = format!("putting inline policy {policy_name} on IAM group {group}");
+            when_visible(&["NoSuchEntity"], &what, || {
+                aws.iam
+                    .put_group_policy()
+                    .group_name(group)
+                    .policy_name(policy_name)
+                    .policy_document(document)
+                    .send()
+            })
+            .await
+            .describe(what)?;
         }
     }
     Ok(())

@@ -5,7 +5,7 @@
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use crate::aws::{Aws, SdkResultExt, absent_on};
+use crate::aws::{Aws, SdkResultExt, absent_on, created_or_exists, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
 use crate::interact::Interaction;
@@ -49,15 +49,16 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         return Ok(Observed::default());
     };
     let name = u.name.as_str();
-    let exists = absent_on(
-        aws.iam.get_user().user_name(name).send().await,
-        &["NoSuchEntity"],
-        format!("reading IAM user {name}"),
-    )?;
-    if exists.is_none() {
-        return Ok(Observed { user: None });
-    }
-    let (profile, groups, keys) = tokio::try_join!(
+    // All at once, not "does the user exist?" first: one round trip instead of two. For a user
+    // that does not exist each read answers NoSuchEntity.
+    let (exists, profile, groups, keys) = tokio::try_join!(
+        async {
+            absent_on(
+                aws.iam.get_user().user_name(name).send().await,
+                &["NoSuchEntity"],
+                format!("reading IAM user {name}"),
+            )
+        },
         async {
             absent_on(
                 aws.iam.get_login_profile().user_name(name).send().await,
@@ -66,34 +67,37 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
             )
         },
         async {
-            aws.iam
-                .list_groups_for_user()
-                .user_name(name)
-                .into_paginator()
-                .items()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .describe(format!("listing the groups of IAM user {name}"))
+            absent_on(
+                aws.iam
+                    .list_groups_for_user()
+                    .user_name(name)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<Result<Vec<_>, _>>()
+                    .await,
+                &["NoSuchEntity"],
+                format!("listing the groups of IAM user {name}"),
+            )
         },
         async {
-            aws.iam
-                .list_access_keys()
-                .user_name(name)
-                .send()
-                .await
-                .describe(format!("listing the access keys of IAM user {name}"))
+            absent_on(
+                aws.iam.list_access_keys().user_name(name).send().await,
+                &["NoSuchEntity"],
+                format!("listing the access keys of IAM user {name}"),
+            )
         }
     )?;
+    if exists.is_none() {
+        return Ok(Observed { user: None });
+    }
+    let groups = groups.unwrap_or_default();
+    let keys = keys.map(|k| k.access_key_metadata).unwrap_or_default();
     Ok(Observed {
         user: Some(UserState {
             has_login_profile: profile.is_some(),
             groups: groups.into_iter().map(|g| g.group_name).collect(),
-            access_key_ids: keys
-                .access_key_metadata
-                .into_iter()
-                .filter_map(|k| k.access_key_id)
-                .collect(),
+            access_key_ids: keys.into_iter().filter_map(|k| k.access_key_id).collect(),
         }),
     })
 }
@@ -226,18 +230,21 @@ pub fn generate_password(len: usize) -> String {
 pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
     match op {
         Op::CreateUser { user } => {
-            aws.iam
-                .create_user()
-                .user_name(user)
-                .tags(
-                    aws_sdk_iam::types::Tag::builder()
-                        .key("managed-by")
-                        .value("aws-harden")
-                        .build()?,
-                )
-                .send()
-                .await
-                .describe(format!("creating IAM user {user}"))?;
+            created_or_exists(
+                aws.iam
+                    .create_user()
+                    .user_name(user)
+                    .tags(
+                        aws_sdk_iam::types::Tag::builder()
+                            .key("managed-by")
+                            .value("aws-harden")
+                            .build()?,
+                    )
+                    .send()
+                    .await,
+                &["EntityAlreadyExists"],
+                format!("creating IAM user {user}"),
+            )?;
         }
         Op::CreateLoginProfile { user } => {
             let min = plan
@@ -245,16 +252,32 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
                 .map(|p| p.minimum_length as usize)
                 .unwrap_or(0);
             let password = generate_password(min.max(24));
-            aws.iam
-                .create_login_profile()
-                .user_name(user)
-                .password(&password)
-                .password_reset_required(true)
-                .send()
-                .await
-                .describe(format!(
-                    "creating the console login profile of IAM user {user}"
-                ))?;
+            let what = format!("creating the console login profile of IAM user {user}");
+            // The user may have been created a moment ago.
+            let created = when_visible(&["NoSuchEntity"], &what, || {
+                aws.iam
+                    .create_login_profile()
+                    .user_name(user)
+                    .password(&password)
+                    .password_reset_required(true)
+                    .send()
+            })
+            .await;
+            if !created_or_exists(created, &["EntityAlreadyExists"], &what)? {
+                // There was no login profile at the re-check a moment ago, so this is almost
+                // surely this run's own first attempt, whose answer was lost. Set the password
+                // again, or the one delivered below might not be the one that works.
+                aws.iam
+                    .update_login_profile()
+                    .user_name(user)
+                    .password(&password)
+                    .password_reset_required(true)
+                    .send()
+                    .await
+                    .describe(format!(
+                        "setting the console password of IAM user {user} after a lost answer"
+                    ))?;
+            }
             let account = aws.account_id();
             let where_ = io.deliver_secret(
                 &format!("Console password for IAM user {user} (sign in at https://{account}.signin.aws.amazon.com/console; you must change it at first sign-in)"),
@@ -264,13 +287,16 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
             io.message(&where_);
         }
         Op::AddToGroup { user, group } => {
-            aws.iam
-                .add_user_to_group()
-                .user_name(user)
-                .group_name(group)
-                .send()
-                .await
-                .describe(format!("adding IAM user {user} to group {group}"))?;
+            let what = format!("adding IAM user {user} to group {group}");
+            when_visible(&["NoSuchEntity"], &what, || {
+                aws.iam
+                    .add_user_to_group()
+                    .user_name(user)
+                    .group_name(group)
+                    .send()
+            })
+            .await
+            .describe(what)?;
         }
         Op::CreateAccessKey { user, profile } => {
             let out = aws

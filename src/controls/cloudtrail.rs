@@ -16,7 +16,9 @@ use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, Caller, SdkResultExt, absent_on, error_chain, error_code};
+use crate::aws::{
+    Aws, Caller, SdkResultExt, absent_on, created_or_exists, error_chain, error_code,
+};
 use crate::bucket::{self, AccessLogging, BucketSpec, Encryption, KmsKey};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
@@ -812,16 +814,21 @@ async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
                 .key_metadata
                 .map(|m| m.key_id)
                 .ok_or_else(|| anyhow!("CreateKey returned no key for {alias}"))?;
-            aws.kms
-                .create_alias()
-                .alias_name(alias)
-                .target_key_id(&key_id)
-                .send()
-                .await
-                .describe(format!(
+            // A retried CreateAlias whose first answer was lost finds the alias made: fine (the
+            // verification then checks which key it names).
+            created_or_exists(
+                aws.kms
+                    .create_alias()
+                    .alias_name(alias)
+                    .target_key_id(&key_id)
+                    .send()
+                    .await,
+                &["AlreadyExistsException"],
+                format!(
                     "naming KMS key {key_id} {alias} (the key exists without the alias: schedule its deletion or \
                      alias it by hand)"
-                ))?;
+                ),
+            )?;
         }
         Op::EnableKeyRotation { alias } => {
             let arn = bucket::resolve_alias(aws, alias).await?;

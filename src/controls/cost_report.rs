@@ -15,7 +15,7 @@ use aws_sdk_costandusagereport::types::{
 
 use serde_json::{Value, json};
 
-use crate::aws::{Aws, Caller, SdkResultExt, error_code, sdk_error};
+use crate::aws::{Aws, Caller, SdkResultExt, created_or_exists, error_code, sdk_error};
 use crate::bucket::{self, BucketSpec, Encryption};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
@@ -435,12 +435,19 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     match op {
         Op::PutReport(def) => {
-            aws.cur
+            let created = aws
+                .cur
                 .put_report_definition()
                 .report_definition(def.to_sdk()?)
                 .send()
-                .await
-                .describe(format!("creating Cost and Usage Report {}", def.name))?;
+                .await;
+            // A retried create whose first answer was lost finds the report made; the
+            // verification checks its settings like any other.
+            created_or_exists(
+                created,
+                &["DuplicateReportNameException"],
+                format!("creating Cost and Usage Report {}", def.name),
+            )?;
         }
         Op::ModifyReport(def) => {
             aws.cur

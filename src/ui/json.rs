@@ -10,7 +10,10 @@ use crate::engine::{ApplyReport, Assessment};
 
 #[derive(Serialize)]
 pub struct Stats {
+    /// Operations started (each once, however often it was retried).
     pub calls: usize,
+    /// HTTP requests sent, retries included.
+    pub attempts: usize,
     pub writes: usize,
     pub seconds: f64,
     pub operations: Vec<CallRecord>,
@@ -20,6 +23,7 @@ impl Stats {
     pub fn of(aws: &Aws, seconds: f64) -> Stats {
         Stats {
             calls: aws.calls.len(),
+            attempts: aws.calls.attempts(),
             writes: aws.calls.writes(),
             seconds,
             operations: aws.calls.records(),
@@ -69,6 +73,7 @@ pub fn document(
                 "failed": r.failed,
                 "not_attempted": r.not_attempted,
                 "not_verified": r.not_verified,
+                "verification_error": r.verification_error,
                 "manual": r.manual,
                 "stale": r.stale,
                 "interrupted": r.interrupted,

@@ -198,6 +198,12 @@ pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
             change(p, c)
         );
     }
+    if let Some(e) = &r.verification_error {
+        let _ = writeln!(
+            out,
+            "Could not verify the changes made: observing the account again failed: {e}\nRun with --plan to see where the account stands."
+        );
+    }
     if !r.not_attempted.is_empty() {
         let _ = writeln!(out, "Not attempted:");
         for c in &r.not_attempted {

@@ -1,11 +1,23 @@
-//! A recording HTTP proxy on loopback, between the aws-harden binary and moto. It forwards every
-//! request unchanged and records which AWS operation it was, so tests can count calls and prove
+//! A recording, fault-injecting HTTP proxy on loopback, between the aws-harden binary and moto. It
+//! forwards every request and records which AWS operation it was, so tests can count calls and prove
 //! that a run made no writes without trusting the binary's own account of itself.
+//!
+//! Faults, for the reliability tests and the benchmark:
+//! - `set_latency`: every request waits this long before it is forwarded (a slow network);
+//! - `fail_randomly(seed, rate, kinds)`: each request fails with probability `rate`, decided by a
+//!   hash of the seed, the operation and how many times that operation was seen before, so a seed
+//!   replays the same faults (as long as one operation is not sent twice at the same moment);
+//! - `fail_on(Which, Fault)`: a chosen call (the nth of an operation, every one, or the nth overall);
+//! - `before(Which, action)`: run an action (drift made in moto, say) before forwarding a chosen call.
 //!
 //! Hooks let a test answer a request itself instead of moto. That is used ONLY for what moto cannot
 //! serve (see each test); never as a fake of something moto does serve.
 
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,9 +31,62 @@ pub struct Call {
     /// and `METHOD ?subresource` for S3.
     pub operation: String,
     pub write: bool,
+    /// The HTTP status the client got; 0 when the connection was dropped without an answer.
     pub status: u16,
     /// The access key ID the request was signed with (from the SigV4 credential scope).
     pub access_key: String,
+    /// The fault injected instead of (or after) forwarding, if any.
+    pub fault: Option<Fault>,
+}
+
+/// A failure the proxy injects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// HTTP 500 `InternalError` (`InternalFailure` for query and JSON protocols); not forwarded.
+    ServerError,
+    /// Throttled: `Throttling` (HTTP 400) for query and JSON protocols, `SlowDown` (HTTP 503) for
+    /// S3; not forwarded.
+    Throttle,
+    /// The connection closes without an answer; the request never reached moto.
+    Drop,
+    /// Forwarded to moto (so a write happened), then the connection closes without an answer: the
+    /// client cannot know whether its write took effect.
+    LostResponse,
+    /// An AWS error answered instead of forwarding, e.g. `NoSuchEntity` (HTTP 404) for a resource
+    /// just created but not yet visible (IAM is eventually consistent; moto is not).
+    Error { status: u16, code: &'static str },
+}
+
+/// Which calls a rule applies to. Operation names are as in `Call::operation`.
+#[derive(Clone, Debug)]
+pub enum Which {
+    /// The nth (1-based) call of this operation.
+    Nth(&'static str, usize),
+    /// Every call of this operation.
+    Every(&'static str),
+    /// The nth (1-based) call overall.
+    Call(usize),
+}
+
+impl Which {
+    fn matches(&self, operation: &str, nth_of_op: usize, nth_overall: usize) -> bool {
+        match self {
+            Which::Nth(op, n) => *op == operation && *n == nth_of_op,
+            Which::Every(op) => *op == operation,
+            Which::Call(n) => *n == nth_overall,
+        }
+    }
+}
+
+/// Something to do before forwarding a request (e.g. change the account in moto directly).
+pub type Action = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+#[derive(Clone, Debug, Default)]
+struct Random {
+    seed: u64,
+    /// Out of u64::MAX.
+    threshold: u64,
+    kinds: Vec<Fault>,
 }
 
 /// The read allow-list, as the spine issue defines it, written again here on purpose: the tests
@@ -98,6 +163,58 @@ struct Shared {
     hooks: Mutex<Vec<Hook>>,
     /// Operations held back this long before being forwarded: a slow call, to interrupt one in flight.
     delays: Mutex<Vec<(String, std::time::Duration)>>,
+    faults: Mutex<Faults>,
+    actions: Mutex<Vec<(Which, Action)>>,
+    /// When each request arrived and when its answer was sent (or the connection dropped).
+    spans: Mutex<Vec<(Instant, Instant)>>,
+}
+
+#[derive(Default)]
+struct Faults {
+    latency: Duration,
+    random: Option<Random>,
+    rules: Vec<(Which, Fault)>,
+    /// Requests seen so far, overall and per operation (faulted ones included).
+    seen: usize,
+    seen_by_op: BTreeMap<String, usize>,
+}
+
+impl Faults {
+    /// Count the request and decide its fault, if any.
+    fn decide(&mut self, operation: &str) -> (usize, usize, Option<Fault>) {
+        self.seen += 1;
+        let nth_of_op = {
+            let n = self.seen_by_op.entry(operation.to_string()).or_default();
+            *n += 1;
+            *n
+        };
+        let rule = self
+            .rules
+            .iter()
+            .find(|(w, _)| w.matches(operation, nth_of_op, self.seen))
+            .map(|(_, f)| *f);
+        let random = self.random.as_ref().and_then(|r| {
+            let h = mix(r.seed ^ fnv(operation.as_bytes()) ^ mix(nth_of_op as u64));
+            (h < r.threshold && !r.kinds.is_empty())
+                .then(|| r.kinds[(mix(h) % r.kinds.len() as u64) as usize])
+        });
+        (self.seen, nth_of_op, rule.or(random))
+    }
+}
+
+/// FNV-1a: a stable hash (std's may change between Rust versions; seeds must replay).
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// splitmix64's finaliser: spreads the bits of a counter or a combined key.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 pub struct Proxy {
@@ -145,8 +262,88 @@ impl Proxy {
         self.calls().into_iter().filter(|c| c.write).collect()
     }
 
+    /// Forget the calls seen so far (faults and rules stay; their per-call counting restarts).
     pub fn clear(&self) {
         self.shared.calls.lock().unwrap().clear();
+        self.shared.spans.lock().unwrap().clear();
+        let mut f = self.shared.faults.lock().unwrap();
+        f.seen = 0;
+        f.seen_by_op.clear();
+    }
+
+    /// Calls by operation (`service:Operation`), faulted attempts included.
+    pub fn counts(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for c in self.calls() {
+            *out.entry(format!("{}:{}", c.service, c.operation))
+                .or_default() += 1;
+        }
+        out
+    }
+
+    /// How long at least one request was in flight: with latency L per call and the proxy's own
+    /// time small, `busy_time() / L` is the number of round trips the client waited for.
+    pub fn busy_time(&self) -> Duration {
+        let mut spans = self.shared.spans.lock().unwrap().clone();
+        spans.sort();
+        let mut total = Duration::ZERO;
+        let mut current: Option<(Instant, Instant)> = None;
+        for (start, end) in spans {
+            current = match current {
+                Some((s, e)) if start <= e => Some((s, e.max(end))),
+                Some((s, e)) => {
+                    total += e - s;
+                    Some((start, end))
+                }
+                None => Some((start, end)),
+            };
+        }
+        total + current.map(|(s, e)| e - s).unwrap_or_default()
+    }
+
+    /// The calls that got an injected fault.
+    pub fn faulted(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.fault.is_some())
+            .collect()
+    }
+
+    /// Every request waits this long before it is answered (a network round trip).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.faults.lock().unwrap().latency = latency;
+    }
+
+    /// Each request fails with probability `rate` with one of `kinds`, replayable by `seed`.
+    pub fn fail_randomly(&self, seed: u64, rate: f64, kinds: &[Fault]) {
+        self.shared.faults.lock().unwrap().random = Some(Random {
+            seed: mix(seed),
+            threshold: (rate.clamp(0.0, 1.0) * u64::MAX as f64) as u64,
+            kinds: kinds.to_vec(),
+        });
+    }
+
+    /// Inject `fault` on the calls `which` selects (checked before the random faults).
+    pub fn fail_on(&self, which: Which, fault: Fault) {
+        self.shared
+            .faults
+            .lock()
+            .unwrap()
+            .rules
+            .push((which, fault));
+    }
+
+    /// No more faults or latency: requests pass through unchanged.
+    pub fn stop_faults(&self) {
+        let mut f = self.shared.faults.lock().unwrap();
+        f.random = None;
+        f.rules.clear();
+        f.latency = Duration::ZERO;
+    }
+
+    /// Run `action` to completion before forwarding the calls `which` selects.
+    pub fn before(&self, which: Which, action: Action) {
+        self.shared.actions.lock().unwrap().push((which, action));
     }
 
     /// Forward `operation` only after `delay` (moto still answers it): a call that is in flight
@@ -279,40 +476,122 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
+    let arrived = Instant::now();
+    let (latency, nth, nth_of_op, fault) = {
+        let mut f = shared.faults.lock().unwrap();
+        let (nth, nth_of_op, fault) = f.decide(&req.operation);
+        (f.latency, nth, nth_of_op, fault)
+    };
+    tokio::time::sleep(latency).await;
+    let actions: Vec<_> = shared
+        .actions
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(w, _)| w.matches(&req.operation, nth_of_op, nth))
+        .map(|(_, a)| a())
+        .collect();
+    for action in actions {
+        action.await;
+    }
+    let record = |status: u16| {
+        shared.spans.lock().unwrap().push((arrived, Instant::now()));
+        shared.calls.lock().unwrap().push(Call {
+            write: !is_read(&req.service, &req.operation),
+            service: req.service.clone(),
+            operation: req.operation.clone(),
+            status,
+            fault,
+            access_key: req.access_key.clone(),
+        });
+    };
     let hooked = shared.hooks.lock().unwrap().iter().find_map(|h| h(&req));
-    let (status, bytes) = match hooked {
-        Some(r) => {
-            let resp = format!(
-                "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
-                r.status,
-                r.content_type,
-                r.body.len(),
-                r.body
-            );
-            (r.status, resp.into_bytes())
+    let answer = match (fault, hooked) {
+        (Some(Fault::Drop), _) => None,
+        (Some(Fault::LostResponse), _) => {
+            forward(upstream, &raw).await?;
+            None
         }
-        None => {
-            let mut up = TcpStream::connect(upstream).await?;
-            up.write_all(&with_connection_close(&raw)).await?;
-            let mut resp = Vec::new();
-            up.read_to_end(&mut resp).await?;
-            let status = std::str::from_utf8(&resp[..resp.len().min(12)])
-                .ok()
-                .and_then(|s| s.get(9..12))
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0);
-            (status, resp)
+        (Some(f), _) => Some(fault_response(f, &req)),
+        (None, Some(r)) => Some(r),
+        (None, None) => {
+            let (status, bytes) = forward(upstream, &raw).await?;
+            record(status);
+            conn.write_all(&bytes).await?;
+            return conn.shutdown().await;
         }
     };
-    shared.calls.lock().unwrap().push(Call {
-        write: !is_read(&req.service, &req.operation),
-        service: req.service,
-        operation: req.operation,
-        status,
-        access_key: req.access_key,
-    });
-    conn.write_all(&bytes).await?;
+    let Some(r) = answer else {
+        record(0);
+        // Close without a word: the client sees the connection end before any response.
+        return conn.shutdown().await;
+    };
+    record(r.status);
+    let resp = format!(
+        "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+        r.status,
+        r.content_type,
+        r.body.len(),
+        r.body
+    );
+    conn.write_all(resp.as_bytes()).await?;
     conn.shutdown().await
+}
+
+async fn forward(upstream: &str, raw: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    let mut up = TcpStream::connect(upstream).await?;
+    up.write_all(&with_connection_close(raw)).await?;
+    let mut resp = Vec::new();
+    up.read_to_end(&mut resp).await?;
+    let status = std::str::from_utf8(&resp[..resp.len().min(12)])
+        .ok()
+        .and_then(|s| s.get(9..12))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, resp))
+}
+
+/// The error AWS would send, in the request's protocol: S3's REST-XML, JSON (`X-Amz-Target`), or
+/// the query protocol's XML (IAM, STS).
+fn fault_response(fault: Fault, req: &Request) -> Response {
+    let (status, code, message) = match fault {
+        Fault::ServerError if req.service == "s3" => (
+            500,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
+        Fault::ServerError => (500, "InternalFailure", "injected by the test proxy"),
+        Fault::Throttle if req.service == "s3" => {
+            (503, "SlowDown", "Please reduce your request rate.")
+        }
+        Fault::Throttle => (400, "Throttling", "Rate exceeded"),
+        Fault::Error { status, code } => (status, code, "injected by the test proxy"),
+        Fault::Drop | Fault::LostResponse => unreachable!("no response for a dropped connection"),
+    };
+    if req.service == "s3" {
+        Response {
+            status,
+            content_type: "application/xml".into(),
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>proxy</RequestId></Error>"
+            ),
+        }
+    } else if req.header("x-amz-target").is_some() {
+        Response {
+            status,
+            content_type: "application/x-amz-json-1.1".into(),
+            body: format!("{{\"__type\":\"{code}\",\"message\":\"{message}\"}}"),
+        }
+    } else {
+        let kind = if status >= 500 { "Receiver" } else { "Sender" };
+        Response {
+            status,
+            content_type: "text/xml".into(),
+            body: format!(
+                "<ErrorResponse><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+            ),
+        }
+    }
 }
 
 /// Ask moto to close the connection after answering, so a response ends at EOF.

@@ -1,0 +1,99 @@
+//! The `--plan` benchmark (run it with scripts/bench; `cargo test` does not run benches). A hardened
+//! emulated account, plans/baseline.toml, and 0, 20 and 50 ms added by the proxy to every call.
+//! For each: wall time of the whole process, calls made, and the round trips paid: the time
+//! added by the latency divided by the latency. Compared with the same calls made one after
+//! another. Prints a table; checks the targets (at most 5 round trips at 50 ms, at most
+//! 50 calls) but asserts no wall-clock time.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Account, CurStub, baseline};
+
+const RUNS: usize = 9;
+
+async fn median_wall(acct: &Account, plan: &str) -> (Duration, usize, Duration) {
+    let mut walls = Vec::new();
+    let mut busy = Vec::new();
+    let mut calls = 0;
+    for _ in 0..RUNS {
+        acct.proxy.clear();
+        let started = Instant::now();
+        let run = acct.run(&["--plan", "-f", plan]).await;
+        walls.push(started.elapsed());
+        busy.push(acct.proxy.busy_time());
+        assert_eq!(run.code, 2, "{}", run.all());
+        calls = acct.proxy.calls().len();
+        assert!(acct.proxy.writes().is_empty());
+    }
+    walls.sort();
+    busy.sort();
+    (walls[RUNS / 2], calls, busy[RUNS / 2])
+}
+
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+        .block_on(plan_benchmark());
+}
+
+async fn plan_benchmark() {
+    let acct = Account::new().await;
+    // moto has no Cost and Usage Report API: the test stub answers it (tests/common/cur_stub.rs).
+    let _stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("baseline.toml", &baseline());
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    // Warm moto and the page cache.
+    median_wall(&acct, &plan).await;
+
+    println!(
+        "\n| added latency per call | wall time (median of {RUNS}) | calls | round trips paid: by wall time (by time with a call in flight) | same calls one after another |"
+    );
+    println!("|---|---|---|---|---|");
+    let mut base = Duration::ZERO;
+    let mut base_busy = Duration::ZERO;
+    let mut verdict = Vec::new();
+    for ms in [0u64, 20, 50] {
+        let latency = Duration::from_millis(ms);
+        acct.proxy.set_latency(latency);
+        let (wall, calls, busy) = median_wall(&acct, &plan).await;
+        if ms == 0 {
+            base = wall;
+            base_busy = busy;
+        }
+        let sequential = base + latency * calls as u32;
+        let paid = if ms == 0 {
+            "-".to_string()
+        } else {
+            let rt = wall.saturating_sub(base).as_secs_f64() / latency.as_secs_f64();
+            let waited = busy.saturating_sub(base_busy).as_secs_f64() / latency.as_secs_f64();
+            if ms == 50 {
+                verdict.push(format!(
+                    "round trips at 50 ms: {rt:.1} by wall time, {waited:.1} by time with a call in flight (target <= 5): {}",
+                    if rt.max(waited) <= 5.0 { "met" } else { "NOT met" }
+                ));
+            }
+            format!("{rt:.1} ({waited:.1})")
+        };
+        println!(
+            "| {ms} ms | {} ms | {calls} | {paid} | {} ms |",
+            wall.as_millis(),
+            sequential.as_millis()
+        );
+        if ms == 0 {
+            verdict.push(format!(
+                "calls: {calls} (target <= 50): {}",
+                if calls <= 50 { "met" } else { "NOT met" }
+            ));
+        }
+    }
+    println!("\n{}", verdict.join("\n"));
+    println!(
+        "(round trips paid = (wall at N ms - wall at 0 ms) / N ms, and (time with at least one call in flight at the proxy, at N ms - at 0 ms) / N ms; one after another = wall at 0 ms + calls x N ms)"
+    );
+}

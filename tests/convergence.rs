@@ -1,0 +1,328 @@
+//! Convergence under faults: with 10% of calls failing at random (server errors, throttling,
+//! dropped connections, responses lost after the write happened), `apply` either completes or
+//! stops with an error naming what failed and what was done; the account is never worse than
+//! before; and the next run without faults completes. Over many seeds, concurrently.
+//!
+//! The plan is plans/baseline.toml with a per-seed suffix on every name (`name`, `*_name`, buckets,
+//! the key alias), so every
+//! control added to the baseline is covered here, and several seeds can share one emulated account
+//! (moto spends seconds setting up each new account's IAM; sharing keeps the test within CI time).
+//! Every third seed runs with AWS_MAX_ATTEMPTS=2, so that faults often outlast the retries and
+//! stopped applies are checked as well as completed ones.
+//! Each seed first applies a partial plan that sets the account-wide settings (the password
+//! policy) to the same weak start, so a seed behaves the same whichever account it runs on.
+//! Replay one seed: AWS_HARDEN_SEED=17 scripts/test --test convergence. More seeds:
+//! AWS_HARDEN_SEEDS=500.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::proxy::Fault;
+use common::{Account, CurStub, Run, baseline};
+
+const FAULT_RATE: f64 = 0.10;
+const DEFAULT_SEEDS: u64 = 50;
+/// Seeds run at once (each on its own account): the runs mostly wait on backoff.
+const ACCOUNTS: usize = 10;
+const KINDS: [Fault; 4] = [
+    Fault::ServerError,
+    Fault::Throttle,
+    Fault::Drop,
+    Fault::LostResponse,
+];
+
+/// The start of every seed: a weak password policy, and for odd seeds a half-made admin group,
+/// so that "never worse than before" has something to lose.
+fn partial(seed: u64) -> String {
+    let group = if seed % 2 == 1 {
+        "[admin_group]\nname = \"Administrators\"\nrequire_mfa = false\n"
+    } else {
+        ""
+    };
+    with_suffix(
+        &format!(
+            "version = 1\nhome_region = \"us-east-1\"\n{group}[password_policy]\nminimum_length = 8\n"
+        ),
+        seed,
+    )
+}
+
+/// The plan with `-s<seed>` appended to every name (IAM names, trail, report, buckets, key alias),
+/// so each seed makes its own resources.
+fn with_suffix(plan: &str, seed: u64) -> String {
+    let mut doc: toml::Table = plan.parse().expect("plan TOML");
+    for (_, table) in doc.iter_mut() {
+        let Some(table) = table.as_table_mut() else {
+            continue;
+        };
+        for (key, value) in table.iter_mut() {
+            let names_a_resource = key == "name"
+                || key.ends_with("_name")
+                || key.ends_with("bucket")
+                || key == "kms_key_alias";
+            if names_a_resource
+                && let Some(v) = value.as_str()
+                && !v.is_empty()
+            {
+                *value = toml::Value::String(format!("{v}-s{seed}"));
+            }
+        }
+    }
+    doc.to_string()
+}
+
+#[derive(Debug, Default)]
+struct SeedResult {
+    completed: bool,
+    faults: usize,
+    /// Why a stopped run stopped (its last line of error output).
+    stopped_by: Option<String>,
+}
+
+/// A run's changes as `control resource action` (manual actions included).
+fn changes(doc: &serde_json::Value) -> BTreeSet<String> {
+    doc["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| format!("{} {} {}", c["control"], c["resource"], c["action"]))
+        .collect()
+}
+
+/// What a dry run shows pending.
+async fn pending(acct: &Account, plan: &str) -> Result<BTreeSet<String>, String> {
+    let run = acct.run(&["--plan", "-f", plan, "--output", "json"]).await;
+    if run.code != 0 && run.code != 2 {
+        return Err(format!("--plan failed\n{}", run.all()));
+    }
+    let doc: serde_json::Value =
+        serde_json::from_str(&run.stdout).map_err(|e| format!("{e}\n{}", run.all()))?;
+    Ok(changes(&doc))
+}
+
+fn count_lines(text: &str, prefix: &str) -> usize {
+    text.lines().filter(|l| l.starts_with(prefix)).count()
+}
+
+/// A stopped apply says what failed (the change and AWS's error, or that verifying failed) and
+/// lists what it did; it never calls a change it could not observe "did not take effect".
+fn check_stopped_run(run: &Run) -> Result<(), String> {
+    let out = &run.stdout;
+    let stopped = out.contains("Apply failed:") || out.contains("Apply stopped:");
+    if !stopped {
+        return Err(format!("exit 1 without a stop summary\n{}", run.all()));
+    }
+    if out.contains("Apply failed:")
+        && !out.contains("Failed:\n")
+        && !out.contains("Could not verify the changes made")
+    {
+        return Err(format!("no failed change named\n{}", run.all()));
+    }
+    if out.contains("Did not take effect") && out.contains("Could not verify") {
+        return Err(format!(
+            "changes reported as not taking effect although they could not be observed\n{}",
+            run.all()
+        ));
+    }
+    // "N created, M changed, K deleted before stopping": one `done` line per change made.
+    let summary = out
+        .lines()
+        .find(|l| l.contains("before stopping"))
+        .unwrap_or_default();
+    let made: usize = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<usize>().ok())
+        .sum();
+    let done = count_lines(&run.stderr, "done ");
+    if made != done {
+        return Err(format!(
+            "summary says {made} changes made, progress shows {done}\n{}",
+            run.all()
+        ));
+    }
+    Ok(())
+}
+
+async fn one_seed(acct: &Account, seed: u64) -> Result<SeedResult, String> {
+    acct.proxy.clear();
+    let plan = acct.write_plan(
+        &format!("baseline-{seed}.toml"),
+        &with_suffix(&baseline(), seed),
+    );
+    let start = acct.write_plan(&format!("partial-{seed}.toml"), &partial(seed));
+    let run = acct.run(&["-f", &start, "--yes"]).await;
+    if run.code != 0 {
+        return Err(format!("setting up the start\n{}", run.all()));
+    }
+    let before = pending(acct, &plan).await?;
+
+    acct.proxy.clear();
+    acct.proxy.fail_randomly(seed, FAULT_RATE, &KINDS);
+    // Every third seed as a person who allows only 2 attempts per call: then faults outlast the
+    // retries often enough that stopped applies (and what they leave) are checked too.
+    let env: &[(&str, &str)] = if seed.is_multiple_of(3) {
+        &[("AWS_MAX_ATTEMPTS", "2")]
+    } else {
+        &[]
+    };
+    let faulty = acct.run_with(&["-f", &plan, "--yes"], env).await;
+    let faults = acct.proxy.faulted();
+    acct.proxy.stop_faults();
+    let context = |what: &str, run: &Run| {
+        format!(
+            "{what}\nfaults injected: {:?}\n{}",
+            faults
+                .iter()
+                .map(|c| format!("{}:{:?}", c.operation, c.fault.unwrap()))
+                .collect::<Vec<_>>(),
+            run.all()
+        )
+    };
+    if faulty.stderr.contains("panicked") {
+        return Err(context("the binary panicked", &faulty));
+    }
+    match faulty.code {
+        0 => {}
+        1 => {
+            // Before the first write (connecting, observing) an error is all there is to say.
+            if faulty.stdout.contains("Apply") {
+                check_stopped_run(&faulty).map_err(|e| context(&e, &faulty))?;
+            } else if faulty.stderr.trim().is_empty() {
+                return Err(context("exit 1 without an error message", &faulty));
+            }
+        }
+        _ => return Err(context("unexpected exit code", &faulty)),
+    }
+
+    // The run without faults: what it finds to do must be no more than before the faulty run
+    // (nothing removed that was there), and it must complete (applied and verified).
+    let clean = acct.run(&["-f", &plan, "--yes", "--output", "json"]).await;
+    let doc: serde_json::Value = serde_json::from_str(&clean.stdout).map_err(|e| {
+        context(
+            &format!(
+                "the clean run's JSON: {e}
+{}",
+                clean.all()
+            ),
+            &faulty,
+        )
+    })?;
+    let after_faults = changes(&doc);
+    // Worse: a resource pending now that was not before, or one that would now be deleted. A
+    // resource made in part (a key created, its rotation not yet on: "create" became "update")
+    // is progress, not loss.
+    let resource = |c: &String| {
+        c.rsplit_once(' ')
+            .map(|(r, _)| r.to_string())
+            .unwrap_or_default()
+    };
+    let before_resources: BTreeSet<String> = before.iter().map(resource).collect();
+    let worse: Vec<_> = after_faults
+        .iter()
+        .filter(|c| !before_resources.contains(&resource(c)) || c.ends_with("\"delete\""))
+        .filter(|c| !before.contains(*c))
+        .collect();
+    if !worse.is_empty() {
+        return Err(context(
+            &format!("the account is worse than before: newly pending {worse:?}"),
+            &faulty,
+        ));
+    }
+    let completed = doc["result"]["succeeded"].as_bool().unwrap_or(
+        // Nothing to apply: no result section, and the run matched.
+        doc["result"].is_null() && after_faults.iter().all(|c| c.ends_with("\"manual\"")),
+    );
+    if clean.code != 0 || !completed {
+        return Err(context(
+            &format!("the run after the faults did not complete\n{}", clean.all()),
+            &faulty,
+        ));
+    }
+    Ok(SeedResult {
+        completed: faulty.code == 0,
+        faults: faults.len(),
+        stopped_by: (faulty.code != 0).then(|| {
+            let unverified = faulty
+                .stdout
+                .lines()
+                .find(|l| l.starts_with("Could not verify"));
+            let failed = faulty.stdout.split("Failed:\n").nth(1);
+            unverified
+                .or_else(|| failed.and_then(|f| f.split("\nNot attempted").next()))
+                .or_else(|| faulty.stderr.lines().last())
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_converges_with_ten_percent_of_calls_failing() {
+    let seeds: Vec<u64> = match std::env::var("AWS_HARDEN_SEED") {
+        Ok(s) => vec![s.parse().expect("AWS_HARDEN_SEED is a number")],
+        Err(_) => {
+            let n = std::env::var("AWS_HARDEN_SEEDS")
+                .ok()
+                .map(|s| s.parse().expect("AWS_HARDEN_SEEDS is a number"))
+                .unwrap_or(DEFAULT_SEEDS);
+            (1..=n).collect()
+        }
+    };
+    // Seeds spread over accounts; one account runs its seeds one after another.
+    let lanes = ACCOUNTS.min(seeds.len());
+    let results: Vec<(u64, Result<SeedResult, String>)> =
+        futures_util::future::join_all((0..lanes).map(|lane| {
+            let mine: Vec<u64> = seeds.iter().copied().skip(lane).step_by(lanes).collect();
+            async move {
+                let acct = Account::new().await;
+                // moto has no Cost and Usage Report API: the test stub answers it, behind the
+                // same fault-injecting proxy.
+                let _stub = CurStub::install(&acct.proxy);
+                let mut out = Vec::new();
+                for seed in mine {
+                    out.push((seed, one_seed(&acct, seed).await));
+                }
+                out
+            }
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let failures: Vec<String> = results
+        .iter()
+        .filter_map(|(seed, r)| {
+            r.as_ref().err().map(|e| {
+                format!("seed {seed} (replay: AWS_HARDEN_SEED={seed} scripts/test --test convergence): {e}")
+            })
+        })
+        .collect();
+    let ok: Vec<&SeedResult> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .collect();
+    eprintln!(
+        "convergence: {} seeds, {} faults injected, {} applies completed despite faults, {} stopped and were completed by the next run",
+        results.len(),
+        ok.iter().map(|r| r.faults).sum::<usize>(),
+        ok.iter().filter(|r| r.completed).count(),
+        ok.iter().filter(|r| !r.completed).count(),
+    );
+    for (seed, r) in &results {
+        if let Ok(SeedResult {
+            stopped_by: Some(why),
+            ..
+        }) = r
+        {
+            eprintln!("  seed {seed} stopped: {why}");
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert!(
+        ok.iter().map(|r| r.faults).sum::<usize>() > 0,
+        "no fault was injected: the test proves nothing"
+    );
+}

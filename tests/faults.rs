@@ -1,0 +1,330 @@
+//! Reliability: the real binary against moto through the fault-injecting proxy. Retries ride out
+//! throttling, server errors and dropped connections; a fault that does not go away stops the
+//! apply with an error naming what failed and what was done; IAM's eventual consistency (a user
+//! just created not yet visible) is waited out; and a run made stale by a concurrent change is
+//! refused with nothing more written.
+
+mod common;
+
+use std::time::Duration;
+
+use common::proxy::{Fault, Which};
+use common::{Account, Run};
+
+const IAM_ONLY: &str = r#"
+version = 1
+home_region = "us-east-1"
+[admin_group]
+[admin_user]
+mfa = false
+[password_policy]
+"#;
+
+fn ops(acct: &Account, op: &str) -> usize {
+    acct.proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == op)
+        .count()
+}
+
+/// The changes a dry run still shows, as `control resource action` lines (manual ones included).
+async fn pending(acct: &Account, plan: &str) -> Vec<String> {
+    let run = acct.run(&["--plan", "-f", plan, "--output", "json"]).await;
+    assert!(run.code == 0 || run.code == 2, "{}", run.all());
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {} {}", c["control"], c["resource"], c["action"]))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_kind_of_transient_fault_is_retried() {
+    for fault in [
+        Fault::ServerError,
+        Fault::Throttle,
+        Fault::Drop,
+        Fault::Error {
+            status: 503,
+            code: "ServiceUnavailable",
+        },
+    ] {
+        let acct = Account::new().await;
+        let plan = acct.write_plan("p.toml", IAM_ONLY);
+        // Twice in a row on a read, once on each of two writes.
+        acct.proxy
+            .fail_on(Which::Nth("GetCallerIdentity", 1), fault);
+        acct.proxy
+            .fail_on(Which::Nth("GetCallerIdentity", 2), fault);
+        acct.proxy.fail_on(Which::Nth("CreateGroup", 1), fault);
+        acct.proxy
+            .fail_on(Which::Nth("UpdateAccountPasswordPolicy", 1), fault);
+        let run = acct.run(&["-f", &plan, "--yes"]).await;
+        assert_eq!(run.code, 0, "{fault:?}\n{}", run.all());
+        assert_eq!(acct.proxy.faulted().len(), 4, "{fault:?}");
+        assert_eq!(ops(&acct, "GetCallerIdentity"), 3, "{fault:?}");
+        assert_eq!(ops(&acct, "CreateGroup"), 2, "{fault:?}");
+        acct.proxy.clear();
+        let again = acct.run(&["--plan", "-f", &plan]).await;
+        assert_eq!(again.code, 0, "{fault:?}\n{}", again.all());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fault_that_persists_stops_apply_naming_what_failed_and_what_was_done() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy
+        .fail_on(Which::Every("AddUserToGroup"), Fault::ServerError);
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let out = run.all();
+    assert!(
+        out.contains("adding IAM user admin to group Administrators"),
+        "{out}"
+    );
+    assert!(out.contains("InternalFailure"), "{out}");
+    // Attempts as configured (src/aws.rs DEFAULT_MAX_ATTEMPTS), then it gave up.
+    assert_eq!(ops(&acct, "AddUserToGroup"), 5, "{out}");
+    // What was done, and that nothing after the failure was attempted.
+    assert!(out.contains("iam user \"admin\""), "{out}");
+    assert_eq!(ops(&acct, "UpdateAccountPasswordPolicy"), 0, "{out}");
+
+    acct.proxy.stop_faults();
+    let fixed = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(fixed.code, 0, "{}", fixed.all());
+    assert!(pending(&acct, &plan).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_outage_is_not_blamed_on_the_credentials() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy
+        .fail_on(Which::Every("GetCallerIdentity"), Fault::ServerError);
+    let run = acct
+        .run_with(&["--plan", "-f", &plan], &[("AWS_MAX_ATTEMPTS", "2")])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("could not identify the caller (GetCallerIdentity)"),
+        "{}",
+        run.all()
+    );
+    assert!(run.stderr.contains("InternalFailure"), "{}", run.all());
+    assert!(
+        !run.stderr.contains("did not accept the credentials"),
+        "{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_users_retry_settings_win() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy
+        .fail_on(Which::Every("GetAccountPasswordPolicy"), Fault::Throttle);
+    let run = acct
+        .run_with(&["--plan", "-f", &plan], &[("AWS_MAX_ATTEMPTS", "2")])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("Throttling"), "{}", run.all());
+    assert_eq!(ops(&acct, "GetAccountPasswordPolicy"), 2);
+
+    acct.proxy.clear();
+    std::fs::write(acct.path("aws-config"), "[default]\nmax_attempts = 1\n").unwrap();
+    let run = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_eq!(ops(&acct, "GetAccountPasswordPolicy"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_user_not_yet_visible_is_waited_for() {
+    // IAM is eventually consistent: right after CreateUser, calls naming the user can fail with
+    // NoSuchEntity for a few seconds. moto is consistent at once, so the proxy plays IAM here.
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    let not_yet = Fault::Error {
+        status: 404,
+        code: "NoSuchEntity",
+    };
+    acct.proxy
+        .fail_on(Which::Nth("CreateLoginProfile", 1), not_yet);
+    acct.proxy
+        .fail_on(Which::Nth("CreateLoginProfile", 2), not_yet);
+    acct.proxy.fail_on(Which::Nth("AddUserToGroup", 1), not_yet);
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(ops(&acct, "CreateLoginProfile"), 3);
+    assert_eq!(ops(&acct, "AddUserToGroup"), 2);
+    // The password was delivered once, for the login profile that exists.
+    let file = acct.path(&format!("aws-harden-{}-admin-password.txt", acct.id));
+    assert!(file.exists(), "{}", run.all());
+    assert!(pending(&acct, &plan).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_not_yet_visible_when_verifying_is_waited_for() {
+    // Reads of IAM right after a write may not show it yet. The password policy is read when
+    // observing (1), at the re-check before its write (2) and when verifying (3): the third read
+    // answers as if the write had not propagated.
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy.fail_on(
+        Which::Nth("GetAccountPasswordPolicy", 3),
+        Fault::Error {
+            status: 404,
+            code: "NoSuchEntity",
+        },
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(acct.proxy.faulted().len(), 1, "{}", run.all());
+    assert_eq!(ops(&acct, "GetAccountPasswordPolicy"), 4, "{}", run.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_whose_answer_was_lost_is_not_an_error() {
+    // The write reached moto, the answer never came back; the SDK retries and AWS says the thing
+    // already exists. That is the state asked for, and the password delivered must be the one set.
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    for op in ["CreateGroup", "CreateUser", "CreateLoginProfile"] {
+        acct.proxy.fail_on(Which::Nth(op, 1), Fault::LostResponse);
+    }
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    for op in ["CreateGroup", "CreateUser", "CreateLoginProfile"] {
+        assert_eq!(ops(&acct, op), 2, "{op}: {}", run.all());
+    }
+    assert_eq!(ops(&acct, "UpdateLoginProfile"), 1, "{}", run.all());
+    let file = acct.path(&format!("aws-harden-{}-admin-password.txt", acct.id));
+    assert!(file.exists(), "{}", run.all());
+    assert!(pending(&acct, &plan).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_entity_that_never_appears_is_not_waited_for_long() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy.fail_on(
+        Which::Every("AddUserToGroup"),
+        Fault::Error {
+            status: 404,
+            code: "NoSuchEntity",
+        },
+    );
+    let started = std::time::Instant::now();
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.all().contains("NoSuchEntity"), "{}", run.all());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "bounded wait: {:?}",
+        started.elapsed()
+    );
+}
+
+fn assert_stale_refusal(run: &Run) {
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all()
+            .contains("The account changed since the plan was shown"),
+        "{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_between_showing_and_the_first_write_is_refused_with_nothing_written() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    // The second GetGroup is the engine's re-check before the admin group's first write: just
+    // before it reaches moto, someone else creates the group.
+    let iam = acct.iam();
+    acct.proxy.before(
+        Which::Nth("GetGroup", 2),
+        Box::new(move || {
+            let iam = iam.clone();
+            Box::pin(async move {
+                iam.create_group()
+                    .group_name("Administrators")
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        }),
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_stale_refusal(&run);
+    assert_eq!(ops(&acct, "GetGroup"), 2, "the re-check happened");
+    let writes = acct.proxy.writes();
+    assert!(
+        writes.is_empty(),
+        "nothing written: {writes:?}\n{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_after_an_earlier_controls_writes_stops_before_the_next_control() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    // Right after the first write (the admin group's), someone weakens the password policy: the
+    // password policy control's re-check must see it and refuse.
+    let iam = acct.iam();
+    acct.proxy.before(
+        Which::Nth("AttachGroupPolicy", 1),
+        Box::new(move || {
+            let iam = iam.clone();
+            Box::pin(async move {
+                iam.update_account_password_policy()
+                    .minimum_password_length(6)
+                    .send()
+                    .await
+                    .unwrap();
+            })
+        }),
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_stale_refusal(&run);
+    assert!(run.all().contains("password_policy"), "{}", run.all());
+    assert_eq!(
+        ops(&acct, "UpdateAccountPasswordPolicy"),
+        0,
+        "{}",
+        run.all()
+    );
+    // The admin group and user were done before the drift was seen; the weakened policy is left
+    // as found, for the next run to show.
+    let left = pending(&acct, &plan).await;
+    assert_eq!(
+        left,
+        vec![r#""password_policy" "account password policy" "update""#],
+        "{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_count_operations_and_attempts_as_the_proxy_saw_them() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    acct.proxy
+        .fail_on(Which::Nth("GetAccountPasswordPolicy", 1), Fault::Throttle);
+    acct.proxy
+        .fail_on(Which::Nth("GetAccountPasswordPolicy", 2), Fault::Drop);
+    let run = acct.run(&["--plan", "-f", &plan, "--output", "json"]).await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let seen = acct.proxy.calls().len();
+    assert_eq!(doc["stats"]["attempts"], seen, "{}", run.all());
+    assert_eq!(doc["stats"]["calls"], seen - 2, "{}", run.all());
+    assert_eq!(doc["stats"]["writes"], 0);
+    assert!(acct.proxy.writes().is_empty());
+}

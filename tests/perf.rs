@@ -1,0 +1,75 @@
+//! Performance by counts (never by the clock): a dry run of the baseline makes a bounded number of
+//! calls, and that number does not grow with the number of IAM users in the account.
+
+mod common;
+
+use common::{Account, CurStub, baseline};
+use futures_util::StreamExt;
+
+/// The budget for a `--plan` of plans/baseline.toml.
+const MAX_CALLS: usize = 50;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
+    let acct = Account::new().await;
+    // moto has no Cost and Usage Report API: the test stub answers it (tests/common/cur_stub.rs).
+    let _stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("baseline.toml", &baseline());
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+
+    acct.proxy.clear();
+    let few = acct.run(&["--plan", "-f", &plan, "--output", "json"]).await;
+    assert_eq!(
+        few.code,
+        2,
+        "only the manual MFA step remains\n{}",
+        few.all()
+    );
+    let with_few = acct.proxy.counts();
+    let total: usize = with_few.values().sum();
+    assert!(total <= MAX_CALLS, "{total} calls: {with_few:?}");
+    assert!(acct.proxy.writes().is_empty());
+    // The binary's own count (--output json stats) agrees with the proxy's.
+    let doc: serde_json::Value = serde_json::from_str(&few.stdout).unwrap();
+    assert_eq!(doc["stats"]["calls"], total, "{with_few:?}");
+    assert_eq!(doc["stats"]["writes"], 0);
+
+    // The human --stats line says the same.
+    acct.proxy.clear();
+    let human = acct.run(&["--plan", "-f", &plan, "--stats"]).await;
+    assert_eq!(human.code, 2, "{}", human.all());
+    assert!(
+        human
+            .stdout
+            .contains(&format!("Stats: {total} calls, 0 writes, ")),
+        "{}",
+        human.all()
+    );
+
+    // 500 more users, made straight in moto.
+    let iam = acct.iam();
+    let made: Vec<_> = futures_util::stream::iter(0..500)
+        .map(|i| {
+            let iam = iam.clone();
+            async move {
+                iam.create_user()
+                    .user_name(format!("user-{i:03}"))
+                    .send()
+                    .await
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(made.iter().all(|r| r.is_ok()), "creating users in moto");
+
+    acct.proxy.clear();
+    let many = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(many.code, 2, "{}", many.all());
+    assert_eq!(
+        acct.proxy.counts(),
+        with_few,
+        "calls by operation, 0 vs 500 extra users"
+    );
+}
