@@ -176,7 +176,7 @@ fn check_names(r: &CostReportPlan, resolved: bool) -> Result<()> {
         match key {
             "cost_report.s3_prefix" => check_prefix(key, value)?,
             "cost_report.bucket" => {
-                crate::bucket::check_name(value)
+                super::check_bucket_name(value)
                     .map_err(|problem| broken(key, value, &BUCKET_NAME, &problem))?;
             }
             _ => check_report_name(key, value)?,

@@ -9,8 +9,8 @@ mod validate;
 pub use placeholders::{Placeholders, expand};
 pub use types::*;
 pub use validate::{
-    NOT_YET_SUPPORTED, PlanError, check_group_name, check_password_policy, check_user_name,
-    is_supported, is_valid_group_name, is_valid_user_name,
+    PlanError, check_bucket_name, check_group_name, check_password_policy, check_user_name,
+    is_valid_group_name, is_valid_user_name,
 };
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use super::cost_report;
 use super::placeholders::{self, Placeholders};
 use super::types::*;
-use crate::change::ControlId;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -151,12 +150,12 @@ const TRAIL_NAME: NameRule = NameRule {
 };
 const TRAIL_BUCKET: NameRule = NameRule {
     key: "cloudtrail.bucket",
-    check: |s| crate::bucket::check_name(s).is_ok(),
+    check: |s| check_bucket_name(s).is_ok(),
     what: BUCKET_RULES,
 };
 const ACCESS_LOG_BUCKET: NameRule = NameRule {
     key: "cloudtrail.access_log_bucket",
-    check: |s| crate::bucket::check_name(s).is_ok(),
+    check: |s| check_bucket_name(s).is_ok(),
     what: BUCKET_RULES,
 };
 const KMS_ALIAS: NameRule = NameRule {
@@ -239,26 +238,39 @@ pub fn check_static(plan: &Plan) -> Result<()> {
     if let Some(r) = &plan.cost_report {
         cost_report::check_static(r, &plan.home_region)?;
     }
-    // Controls still being built: refuse rather than silently do nothing.
-    for id in crate::controls::managed(plan) {
-        if !is_supported(id) {
-            return Err(PlanError::invalid(
-                id.as_str(),
-                "enabled",
-                "is not supported by this version of aws-harden yet",
-            ));
-        }
-    }
     Ok(())
 }
 
-/// Controls still being built. Plans that enable one are refused, and the setup wizard does not
-/// ask about it. Remove a control's entry here when it lands: that one edit turns both on.
-pub const NOT_YET_SUPPORTED: &[ControlId] = &[];
-
-/// Whether this version of aws-harden can manage the control.
-pub fn is_supported(id: ControlId) -> bool {
-    !NOT_YET_SUPPORTED.contains(&id)
+/// S3's bucket naming rules (general purpose buckets), plus one of ours: no dots, because a dotted
+/// name breaks TLS certificate matching under virtual-hosted addressing. `Err` says what is wrong.
+pub fn check_bucket_name(name: &str) -> std::result::Result<(), String> {
+    if !(3..=63).contains(&name.len()) {
+        return Err("must be 3-63 characters long".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+    {
+        return Err("may hold only lowercase letters, digits and hyphens".into());
+    }
+    if name.contains('.') {
+        return Err("must not contain dots (they break TLS with virtual-hosted addressing)".into());
+    }
+    let first_last_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_last_ok(name.chars().next()) || !first_last_ok(name.chars().last()) {
+        return Err("must begin and end with a letter or digit".into());
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return Err(format!("must not begin with {prefix:?} (reserved by S3)"));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", "--x-s3", "--table-s3"] {
+        if name.ends_with(suffix) {
+            return Err(format!("must not end with {suffix:?} (reserved by S3)"));
+        }
+    }
+    Ok(())
 }
 
 /// Range checks for a password policy (also used by the wizard on each typed value).

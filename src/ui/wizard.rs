@@ -29,24 +29,14 @@ fn marker_line(account_id: &str) -> String {
     format!("# aws-harden plan for account {account_id}, written by the setup wizard.")
 }
 
-/// A question about a control that may not be offered (still being built).
+/// A question about a control: not asked (left out of the plan), declined, or accepted.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Choice<T> {
-    /// Not asked: this version cannot manage the control. The plan leaves it out.
+    /// Not asked: the plan leaves the control out.
     NotOffered,
     /// Asked and declined: written as `enabled = false`, so the decision is on record.
     Off,
     On(T),
-}
-
-impl<T> Choice<T> {
-    fn offered(id: ControlId, on: impl FnOnce() -> T) -> Choice<T> {
-        if plan::is_supported(id) {
-            Choice::On(on())
-        } else {
-            Choice::NotOffered
-        }
-    }
 }
 
 /// Everything the plan depends on: what the wizard asked, or its defaults.
@@ -138,11 +128,9 @@ pub fn recommended(home_region: &str) -> Answers {
         user_name: AdminUserPlan::default().name,
         admin_mfa: true,
         password_policy: PasswordPolicyPlan::default(),
-        cloudtrail: Choice::offered(ControlId::Cloudtrail, || {
-            CloudTrailPlan::default().retention_days
-        }),
-        cost_report: Choice::offered(ControlId::CostReport, || CostReportPlan::default().format),
-        root: Choice::offered(ControlId::Root, || true),
+        cloudtrail: Choice::On(CloudTrailPlan::default().retention_days),
+        cost_report: Choice::On(CostReportPlan::default().format),
+        root: Choice::On(true),
     }
 }
 
@@ -629,17 +617,12 @@ mod tests {
 
     #[test]
     fn recommended_plan_passes_the_plan_validation() {
-        // Whatever controls this version supports, the wizard's plan loads with `-f`.
+        // The wizard's recommended plan loads with `-f` and manages every control.
         let plan = build_plan(&recommended("us-east-1"));
         let text = plan_text("123456789012", Path::new("plans/x.toml"), &plan);
         let parsed = plan::parse(&text).unwrap();
         assert_eq!(parsed, plan);
-        for id in plan::NOT_YET_SUPPORTED {
-            assert!(
-                !crate::controls::managed(&plan).contains(id),
-                "{id:?} is not supported yet, so not in the plan"
-            );
-        }
+        assert_eq!(crate::controls::managed(&plan), ControlId::ALL.to_vec());
     }
 
     #[test]
