@@ -46,34 +46,6 @@ pub trait Interaction: Send + Sync {
     }
 }
 
-/// For runs nobody watches (and for tests): no questions; secrets go to 0600 files in `dir`.
-pub struct Unattended {
-    pub dir: std::path::PathBuf,
-}
-
-impl Interaction for Unattended {
-    fn is_interactive(&self) -> bool {
-        false
-    }
-    fn confirm(&self, _question: &str, default: bool) -> anyhow::Result<bool> {
-        Ok(default)
-    }
-    fn input(
-        &self,
-        prompt: &str,
-        _validate: &dyn Fn(&str) -> Result<(), String>,
-    ) -> anyhow::Result<String> {
-        anyhow::bail!("cannot ask \"{prompt}\": not running interactively")
-    }
-    fn message(&self, text: &str) {
-        eprintln!("{text}");
-    }
-    fn deliver_secret(&self, title: &str, file_stem: &str, secret: &str) -> anyhow::Result<String> {
-        let path = write_secret_file(&self.dir, file_stem, secret)?;
-        Ok(format!("{title} written to {} (mode 0600)", path.display()))
-    }
-}
-
 /// Create a new file readable only by its owner and write the secret into it. Never overwrites:
 /// if the name is taken, a numbered name is used.
 pub fn write_secret_file(
