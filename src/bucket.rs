@@ -256,7 +256,12 @@ pub async fn observe(aws: &Aws, spec: &BucketSpec) -> anyhow::Result<Observed> {
                     spec.region
                 );
             }
-            return Err(anyhow!("reading s3 bucket {name}: {}", error_chain(&e)));
+            // A HEAD answer has no body, so no error code: the HTTP status is all S3 says.
+            let status = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+            return Err(anyhow!(
+                "reading s3 bucket {name}{status}: {}",
+                error_chain(&e)
+            ));
         }
     };
     if let Some(region) = head.bucket_region()

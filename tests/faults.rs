@@ -328,3 +328,27 @@ async fn stats_count_operations_and_attempts_as_the_proxy_saw_them() {
     assert_eq!(doc["stats"]["writes"], 0);
     assert!(acct.proxy.writes().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_bucket_head_names_the_http_status() {
+    // S3 answers HEAD without a body, so there is no error code to show: the status must be.
+    let acct = Account::new().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\n[cloudtrail]\naccess_log_bucket = \"\"\n",
+    );
+    acct.proxy.fail_on(Which::Every("HEAD"), Fault::ServerError);
+    let run = acct
+        .run_with(&["--plan", "-f", &plan], &[("AWS_MAX_ATTEMPTS", "1")])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "reading s3 bucket aws-harden-trail-{}-us-east-1 (HTTP 500)",
+            acct.id
+        )),
+        "{}",
+        run.all()
+    );
+    assert!(acct.proxy.writes().is_empty());
+}
