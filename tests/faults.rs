@@ -9,16 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::proxy::{Fault, Which};
-use common::{Account, Run};
-
-const IAM_ONLY: &str = r#"
-version = 1
-home_region = "us-east-1"
-[admin_group]
-[admin_user]
-mfa = false
-[password_policy]
-"#;
+use common::{Account, IAM_ONLY, Run};
 
 fn ops(acct: &Account, op: &str) -> usize {
     acct.proxy

@@ -2,16 +2,7 @@
 
 mod common;
 
-use common::{Account, CurStub, assert_no_writes, baseline};
-
-const IAM_ONLY: &str = r#"
-version = 1
-home_region = "us-east-1"
-[admin_group]
-[admin_user]
-mfa = false
-[password_policy]
-"#;
+use common::{Account, CurStub, IAM_ONLY, assert_no_writes, baseline};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fresh_account_plan_apply_then_matches_with_zero_writes() {

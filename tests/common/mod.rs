@@ -218,6 +218,16 @@ fn futures_block<F: std::future::Future>(f: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(f))
 }
 
+/// The three IAM controls, admin MFA off (it needs a terminal): the plan most end-to-end tests use.
+pub const IAM_ONLY: &str = r#"
+version = 1
+home_region = "us-east-1"
+[admin_group]
+[admin_user]
+mfa = false
+[password_policy]
+"#;
+
 /// The baseline plan shipped in plans/.
 pub fn baseline() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/baseline.toml")).unwrap()
