@@ -1,7 +1,8 @@
-//! The sandbox's stand-in for the Cost and Usage Report API, which moto does not serve: the test
-//! suite's loopback STUB (tests/common/cur_stub.rs) behind the test suite's recording proxy
-//! (tests/common/proxy.rs), run as a process. It stores report definitions in memory only.
-//! `scripts/sandbox` starts it and points `AWS_ENDPOINT_URL_COST_AND_USAGE_REPORT_SERVICE` at it.
+//! The sandbox's stand-in for what moto does not serve: the Cost and Usage Report API (the test
+//! suite's loopback STUB, tests/common/cur_stub.rs) and IAM's `SimulatePrincipalPolicy` (the test
+//! proxy's emulation, tests/common/proxy.rs), run as a process in front of moto. It stores report
+//! definitions in memory only. `scripts/sandbox` starts it and points
+//! `AWS_ENDPOINT_URL_COST_AND_USAGE_REPORT_SERVICE` and `AWS_ENDPOINT_URL_IAM` at it.
 //!
 //!   cargo run --example cur_stub -- http://127.0.0.1:MOTO_PORT    # prints the stub's URL
 

@@ -22,12 +22,14 @@ use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 
 /// Operations that only read. Everything else counts as a write: for `--plan`, for the read-only
-/// guard and for `--stats`.
+/// guard and for `--stats`. `SimulatePrincipalPolicy` only evaluates policies (IAM API reference: "The
+/// simulation does not perform the API operations").
 pub fn is_read_operation(operation: &str) -> bool {
     ["Get", "List", "Describe", "Head"]
         .iter()
         .any(|p| operation.starts_with(p))
         || operation == "GenerateCredentialReport"
+        || operation == "SimulatePrincipalPolicy"
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -568,6 +570,7 @@ mod tests {
             "HeadBucket",
             "GetCallerIdentity",
             "GenerateCredentialReport",
+            "SimulatePrincipalPolicy",
         ] {
             assert!(is_read_operation(op), "{op}");
         }

@@ -295,7 +295,7 @@ async fn verify(
     // with backoff, for at most CONSISTENCY_WAIT, before calling a change unverified.
     let deadline = tokio::time::Instant::now() + crate::aws::CONSISTENCY_WAIT;
     let mut delay = std::time::Duration::from_millis(250);
-    let unverified = loop {
+    let (unverified, new_manual) = loop {
         let observed = match observe_all(aws, ctx.plan, &ids).await {
             Ok(o) => o,
             Err(e) => {
@@ -303,17 +303,32 @@ async fn verify(
                 return Err(e);
             }
         };
-        let unverified: Vec<Change> = non_manual(&diff_all(ctx, &observed).changes)
+        let fresh = diff_all(ctx, &observed).changes;
+        let unverified: Vec<Change> = non_manual(&fresh)
             .into_iter()
             .filter(|c| !remaining.get(&c.control).is_some_and(|r| r.contains(c)))
             .collect();
-        if unverified.is_empty() || tokio::time::Instant::now() + delay >= deadline {
-            break unverified;
+        // A manual action that was not pending before the writes (the MFA guard failing IAM's
+        // simulator, say) is news the person must get, not something to stay quiet about.
+        let new_manual: Vec<Change> = fresh
+            .into_iter()
+            .filter(|c| c.is_manual())
+            .filter(|c| {
+                !report
+                    .manual
+                    .iter()
+                    .any(|m| m.control == c.control && m.resource == c.resource)
+            })
+            .collect();
+        let settled = unverified.is_empty() && new_manual.is_empty();
+        if settled || tokio::time::Instant::now() + delay >= deadline {
+            break (unverified, new_manual);
         }
         tokio::time::sleep(delay).await;
         delay *= 2;
     };
     reporter.phase_done();
     report.not_verified.extend(unverified);
+    report.manual.extend(new_manual);
     Ok(())
 }

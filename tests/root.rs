@@ -288,6 +288,14 @@ async fn a_new_admin_key_that_never_works_means_no_root_key_is_deleted() {
         "p.toml",
         &PLAN.replace("mfa = false", "mfa = false\naccess_key = true"),
     );
+    // The admin's key comes only once the admin has an MFA device (issue 10).
+    acct.iam()
+        .create_user()
+        .user_name("admin")
+        .send()
+        .await
+        .unwrap();
+    acct.enable_virtual_mfa("admin").await;
     let applied = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(applied.code, 1, "{}", applied.all());
     assert_contains(&applied, "did not work within");
@@ -390,6 +398,38 @@ async fn root_without_a_password_needs_no_mfa_and_keys_absent_need_nothing() {
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(dry.code, 2, "{}", dry.all());
     assert_contains(&dry, "! mfa for the root user");
+}
+
+/// A summary that does not say whether root has a password is not "no password": root MFA stays
+/// pending (unknown is never compliant). moto never sends `AccountPasswordPresent`; the proxy's
+/// account-summary emulation adds root's fields as a finished account reports them, or leaves them out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_summary_silent_about_roots_password_keeps_root_mfa_pending() {
+    use common::proxy::RootSummary;
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", ROOT_ONLY);
+    // A finished account: password and MFA reported.
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+
+    acct.proxy.root_summary(RootSummary {
+        password_present: None,
+        mfa_enabled: Some(false),
+    });
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_contains(&dry, "! mfa for the root user");
+    assert_contains(&dry, "did not report AccountPasswordPresent");
+    assert!(!dry.stdout.contains("no password"), "{}", dry.all());
+
+    acct.proxy.root_summary(RootSummary {
+        password_present: Some(true),
+        mfa_enabled: None,
+    });
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_contains(&dry, "did not report AccountMFAEnabled");
+    assert_no_writes(&acct, &dry);
 }
 
 /// At a terminal, `f` drives the session; returns everything seen plus the exit status line.

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::aws::{Aws, SdkResultExt, absent_on, created_or_exists, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
-use crate::controls::DiffContext;
+use crate::controls::{DiffContext, mfa_guard};
 use crate::plan::Plan;
 use crate::policy;
 
@@ -19,11 +19,28 @@ pub struct Observed {
     pub group: Option<GroupState>,
     /// The caller is an IAM user who is already a member of the group.
     pub caller_is_member: bool,
+    /// How IAM's simulator decided the guard's cases for the admin user.
+    pub guard: Guard,
+}
+
+/// The MFA guard's live check (`mfa_guard`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub enum Guard {
+    /// Not checked: the plan requires no MFA, or manages no admin user to simulate.
+    #[default]
+    NotChecked,
+    /// The admin user does not exist or is not in the group yet: those changes are pending (admin_user),
+    /// and verification after apply checks the guard.
+    UserNotMember,
+    /// IAM's decisions for every case and sign-in.
+    Simulated(Vec<mfa_guard::Outcome>),
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct GroupState {
     pub attached_policy_arns: Vec<String>,
+    /// ARNs of the group's members.
+    pub member_arns: Vec<String>,
     /// The inline MFA policy's document as IAM returned it (URL-encoded), if present.
     pub mfa_policy: Option<String>,
 }
@@ -48,34 +65,74 @@ pub fn administrator_access_arn(partition: &str) -> String {
     format!("arn:{partition}:iam::aws:policy/AdministratorAccess")
 }
 
-/// Deny everything except what a person needs to sign in the first time and set up their own MFA,
-/// unless the request was made with MFA. Based on AWS's documented example
-/// ("allows MFA-authenticated IAM users to manage their own MFA device"), with two deliberate
-/// additions to the exempt actions: `iam:ChangePassword` and `iam:GetAccountPasswordPolicy`, because
-/// a new admin must change the generated password at first sign-in, before having MFA; without them
-/// the new admin is locked out. `sts:GetSessionToken` stays exempt so long-term keys can obtain an
-/// MFA session.
-pub fn require_mfa_policy() -> Value {
+/// The MFA guard. Based on AWS's documented example ("allows MFA-authenticated IAM users to manage their
+/// own MFA device", IAM user guide, example policies), with these deliberate differences:
+/// - `iam:ChangePassword` and `iam:GetAccountPasswordPolicy` are exempt from the first deny, so a new
+///   admin can change the generated password at first sign-in, before having MFA (else: locked out).
+/// - `sts:GetSessionToken` is listed for clarity; STS evaluates no policy for it anyway (GetSessionToken,
+///   STS API reference: "You cannot use policies to control authentication operations").
+/// - Long-term access keys (where `aws:MultiFactorAuthPresent` is absent, AWS global condition keys page)
+///   may not manage MFA devices or passwords at all (`Null` = true): otherwise whoever holds an admin's
+///   key could enroll that user's first device and then call GetSessionToken with it: full admin. AWS's
+///   bulletin AWS-2023-001 closed only the second-device variant. A console sign-in has the key present
+///   (`false`), so it can still enroll its first device and change its first password. Temporary
+///   credentials from GetSessionToken *without* MFA also carry `false`, but AWS refuses every IAM call
+///   made with them (GetSessionToken, STS API reference), so they cannot enroll a device either.
+/// - Without MFA, device enablement, resync, listing and the password change work only on the caller's
+///   own user (`NotResource`); creating a virtual device stays open on `mfa/*` (an unassigned device
+///   grants nothing, and the console lets users name it).
+///
+/// Whether the guard holds is then checked in the live account by IAM's simulator (`mfa_guard`).
+pub fn require_mfa_policy(partition: &str, account: &str) -> Value {
     json!({
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "DenyAllExceptMfaSetupUnlessSignedInWithMfa",
-            "Effect": "Deny",
-            "NotAction": [
-                "iam:ChangePassword",
-                "iam:CreateVirtualMFADevice",
-                "iam:EnableMFADevice",
-                "iam:GetAccountPasswordPolicy",
-                "iam:GetUser",
-                "iam:ListMFADevices",
-                "iam:ListUsers",
-                "iam:ListVirtualMFADevices",
-                "iam:ResyncMFADevice",
-                "sts:GetSessionToken"
-            ],
-            "Resource": "*",
-            "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
-        }]
+        "Statement": [
+            {
+                "Sid": "DenyAllExceptMfaSetupUnlessSignedInWithMfa",
+                "Effect": "Deny",
+                "NotAction": [
+                    "iam:ChangePassword",
+                    "iam:CreateVirtualMFADevice",
+                    "iam:EnableMFADevice",
+                    "iam:GetAccountPasswordPolicy",
+                    "iam:GetUser",
+                    "iam:ListMFADevices",
+                    "iam:ListUsers",
+                    "iam:ListVirtualMFADevices",
+                    "iam:ResyncMFADevice",
+                    "sts:GetSessionToken"
+                ],
+                "Resource": "*",
+                "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+            },
+            {
+                "Sid": "DenyMfaAndPasswordChangesToLongTermKeys",
+                "Effect": "Deny",
+                "Action": [
+                    "iam:ChangePassword",
+                    "iam:CreateVirtualMFADevice",
+                    "iam:DeactivateMFADevice",
+                    "iam:DeleteVirtualMFADevice",
+                    "iam:EnableMFADevice",
+                    "iam:ResyncMFADevice"
+                ],
+                "Resource": "*",
+                "Condition": {"Null": {"aws:MultiFactorAuthPresent": "true"}}
+            },
+            {
+                "Sid": "DenyOtherUsersMfaAndPasswordUnlessSignedInWithMfa",
+                "Effect": "Deny",
+                "Action": [
+                    "iam:ChangePassword",
+                    "iam:EnableMFADevice",
+                    "iam:GetUser",
+                    "iam:ListMFADevices",
+                    "iam:ResyncMFADevice"
+                ],
+                "NotResource": format!("arn:{partition}:iam::{account}:user/${{aws:username}}"),
+                "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}
+            }
+        ]
     })
 }
 
@@ -93,8 +150,9 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
                     aws.iam
                         .get_group()
                         .group_name(name)
-                        .max_items(1)
+                        .into_paginator()
                         .send()
+                        .collect::<Result<Vec<_>, _>>()
                         .await,
                     &["NoSuchEntity"],
                     format!("reading IAM group {name}"),
@@ -127,10 +185,15 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
                 )
             }
         )?;
-        if exists.is_none() {
+        let Some(pages) = exists else {
             return Ok::<_, anyhow::Error>(None);
-        }
+        };
         Ok(Some(GroupState {
+            member_arns: pages
+                .into_iter()
+                .flat_map(|p| p.users)
+                .map(|u| u.arn)
+                .collect(),
             attached_policy_arns: attached
                 .unwrap_or_default()
                 .into_iter()
@@ -150,10 +213,50 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         )?;
         Ok(groups.is_some_and(|g| g.groups.iter().any(|x| x.group_name == name)))
     };
-    let (group, caller_is_member) = tokio::try_join!(group_fut, member_fut)?;
+    // The simulation goes out with the other reads, for the ARN the user has when created without a
+    // path; answered NoSuchEntity when the user does not exist yet.
+    let admin = plan
+        .admin_user
+        .as_ref()
+        .filter(|_| g.require_mfa)
+        .map(|u| u.name.as_str());
+    let guard_fut = async {
+        let Some(user) = admin else {
+            return Ok::<_, anyhow::Error>(None);
+        };
+        let arn = mfa_guard::target_arn(
+            mfa_guard::Target::OwnUser,
+            &aws.caller.partition,
+            aws.account_id(),
+            user,
+        );
+        let outcomes = mfa_guard::simulate(aws, &arn, user).await?;
+        Ok(Some((arn, outcomes)))
+    };
+    let (group, caller_is_member, simulated) = tokio::try_join!(group_fut, member_fut, guard_fut)?;
+    let guard = match (admin, simulated) {
+        (Some(user), Some((arn, outcomes))) => {
+            let member = group.as_ref().and_then(|g| {
+                g.member_arns
+                    .iter()
+                    .find(|a| a.rsplit('/').next() == Some(user))
+            });
+            match (member, outcomes) {
+                (None, _) => Guard::UserNotMember,
+                (Some(a), Some(outcomes)) if *a == arn => Guard::Simulated(outcomes),
+                // A user with a path has another ARN: simulate again with the real one.
+                (Some(a), _) => match mfa_guard::simulate(aws, a, user).await? {
+                    Some(outcomes) => Guard::Simulated(outcomes),
+                    None => Guard::UserNotMember,
+                },
+            }
+        }
+        _ => Guard::NotChecked,
+    };
     Ok(Observed {
         group,
         caller_is_member,
+        guard,
     })
 }
 
@@ -213,7 +316,11 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
         );
     }
     if plan.require_mfa {
-        let desired = require_mfa_policy();
+        let desired = require_mfa_policy(&ctx.caller.partition, &ctx.caller.account_id);
+        let failures = match &observed.guard {
+            Guard::Simulated(outcomes) => mfa_guard::failures(outcomes),
+            Guard::NotChecked | Guard::UserNotMember => Vec::new(),
+        };
         let matches = state
             .mfa_policy
             .as_deref()
@@ -238,9 +345,36 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
             .field(
                 "document",
                 before,
-                Some("deny all but MFA set-up and password change unless signed in with MFA"),
+                Some(
+                    "without MFA: deny all but setting up your own MFA and password in the console; long-term keys \
+                     may do nothing",
+                ),
             )
             .cis(&["1.9", "1.14"]);
+            // What IAM's simulator says the live guard lets through now: the reason for the change. A
+            // notice, not fields: the change must stay the same while the simulation's input changes
+            // during apply (the user joining the group), or the re-check before writing calls it stale.
+            if !failures.is_empty() {
+                d.notice(
+                    Notice::warning(
+                        CONTROL,
+                        format!(
+                            "IAM's policy simulator says the live MFA guard does not hold: {}.",
+                            failures
+                                .iter()
+                                .map(|f| format!(
+                                    "{} is {}, must be {}",
+                                    f.name(),
+                                    f.got,
+                                    f.expected
+                                ))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        ),
+                    )
+                    .cis(&["1.9"]),
+                );
+            }
             if caller_locked_out(ctx, observed) {
                 let who = ctx.caller.describe();
                 change = change.stage(Stage::LockIn).note(format!(
@@ -251,6 +385,38 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 ));
             }
             d.push(change);
+        } else if !failures.is_empty() {
+            let user = ctx
+                .plan
+                .admin_user()
+                .map(|u| u.name.as_str())
+                .unwrap_or_default();
+            let mut change = Change::new(
+                CONTROL,
+                format!("mfa guard for iam user \"{user}\""),
+                Action::Manual,
+                super::Op::Manual,
+            )
+            .cis(&["1.9"])
+            .note(format!(
+                "IAM's policy simulator (SimulatePrincipalPolicy) decides these cases for {user} otherwise than the \
+                 guard requires, although {MFA_POLICY_NAME} on {name} is as planned. Something else decides them: \
+                 another policy on {user} or its groups, a permissions boundary, or a service control policy. Try \
+                 the cases in the IAM policy simulator in the console, fix the cause, and run again."
+            ));
+            for f in &failures {
+                change = change.field(&f.name(), Some(&f.got), Some(f.expected));
+            }
+            d.push(change);
+        }
+        if ctx.plan.admin_user().is_none() {
+            d.notice(Notice::info(
+                CONTROL,
+                format!(
+                    "The MFA guard on {name} is checked with IAM's policy simulator for the admin user; this plan \
+                     manages none, so only the policy document was compared."
+                ),
+            ));
         }
     }
     d
@@ -342,10 +508,101 @@ mod tests {
         Observed {
             group: Some(GroupState {
                 attached_policy_arns: vec![administrator_access_arn("aws")],
+                member_arns: vec!["arn:aws:iam::123456789012:user/alice".into()],
                 mfa_policy: Some(doc),
             }),
             caller_is_member: false,
+            guard: Guard::NotChecked,
         }
+    }
+
+    /// IAM's decisions: as specified, except a long-term key may enable its own device (the old guard).
+    fn simulated(hole: bool) -> Guard {
+        use mfa_guard::{CASES, Outcome, SignIn, Target};
+        Guard::Simulated(
+            CASES
+                .into_iter()
+                .flat_map(|case| {
+                    SignIn::ALL
+                        .into_iter()
+                        .enumerate()
+                        .map(move |(i, sign_in)| {
+                            let open = hole
+                                && sign_in == SignIn::LongTermKey
+                                && case.action == "iam:EnableMFADevice"
+                                && case.target == Target::OwnUser;
+                            let allowed = case.allowed[i] || open;
+                            Outcome {
+                                case,
+                                sign_in,
+                                decision: Some(
+                                    if allowed { "allowed" } else { "explicitDeny" }.into(),
+                                ),
+                            }
+                        })
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_guard_iam_lets_through_is_a_manual_change_naming_the_case() {
+        let (p, c) = (plan(), role());
+        let doc = require_mfa_policy("aws", "123456789012").to_string();
+        let mut o = in_line(doc);
+        o.guard = simulated(false);
+        assert!(
+            diff(&ctx(&p, &c), &o).changes.is_empty(),
+            "as specified: in line"
+        );
+        o.guard = simulated(true);
+        let d = diff(&ctx(&p, &c), &o);
+        assert_eq!(d.changes.len(), 1);
+        let change = &d.changes[0];
+        assert_eq!(change.action, Action::Manual);
+        assert_eq!(change.resource, "mfa guard for iam user \"alice\"");
+        assert_eq!(change.fields.len(), 1);
+        assert_eq!(
+            change.fields[0].field,
+            "long-term access key: iam:EnableMFADevice on own user"
+        );
+        assert_eq!(change.fields[0].before.as_deref(), Some("allowed"));
+        assert_eq!(change.fields[0].after.as_deref(), Some("denied"));
+    }
+
+    #[test]
+    fn a_guard_failing_with_the_old_document_is_named_beside_the_repair() {
+        let (p, c) = (plan(), role());
+        let mut old = require_mfa_policy("aws", "123456789012");
+        old["Statement"] = json!([old["Statement"][0].clone()]);
+        let mut o = in_line(old.to_string());
+        o.guard = simulated(true);
+        let d = diff(&ctx(&p, &c), &o);
+        assert_eq!(d.changes.len(), 1, "{:?}", d.changes);
+        assert_eq!(d.changes[0].action, Action::Update);
+        assert!(d.notices.iter().any(|n| n.message.contains(
+            "long-term access key: iam:EnableMFADevice on own user is allowed, must be denied"
+        )));
+        // The repair itself does not depend on the simulation (the re-check before writing compares it).
+        o.guard = Guard::UserNotMember;
+        assert_eq!(diff(&ctx(&p, &c), &o).changes, d.changes);
+    }
+
+    #[test]
+    fn a_guard_not_yet_simulable_adds_no_change_of_its_own() {
+        let (p, c) = (plan(), role());
+        let mut o = in_line(require_mfa_policy("aws", "123456789012").to_string());
+        o.guard = Guard::UserNotMember;
+        assert!(diff(&ctx(&p, &c), &o).changes.is_empty());
+    }
+
+    #[test]
+    fn the_guard_names_the_account_and_partition_of_the_caller() {
+        let doc = require_mfa_policy("aws-cn", "210987654321");
+        assert_eq!(
+            doc["Statement"][2]["NotResource"],
+            json!("arn:aws-cn:iam::210987654321:user/${aws:username}")
+        );
     }
 
     #[test]
@@ -364,7 +621,7 @@ mod tests {
     fn url_encoded_reordered_live_policy_is_no_drift() {
         let (p, c) = (plan(), role());
         // As IAM returns it: URL-encoded, with a different order of actions and keys.
-        let mut doc = require_mfa_policy();
+        let mut doc = require_mfa_policy("aws", "123456789012");
         doc["Statement"][0]["NotAction"]
             .as_array_mut()
             .unwrap()
@@ -380,7 +637,7 @@ mod tests {
     #[test]
     fn changed_policy_is_an_update() {
         let (p, c) = (plan(), role());
-        let mut doc = require_mfa_policy();
+        let mut doc = require_mfa_policy("aws", "123456789012");
         doc["Statement"][0]["NotAction"]
             .as_array_mut()
             .unwrap()
@@ -439,7 +696,7 @@ mod tests {
 
     #[test]
     fn the_policy_lets_a_new_admin_change_the_first_password() {
-        let doc = require_mfa_policy();
+        let doc = require_mfa_policy("aws", "123456789012");
         let exempt = doc["Statement"][0]["NotAction"].as_array().unwrap();
         for needed in [
             "iam:ChangePassword",

@@ -23,6 +23,8 @@ pub struct UserState {
     pub has_login_profile: bool,
     pub groups: Vec<String>,
     pub access_key_ids: Vec<String>,
+    /// The user has an MFA device (read only when the plan asks for an access key).
+    pub has_mfa_device: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -51,7 +53,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     let name = u.name.as_str();
     // All at once, not "does the user exist?" first: one round trip instead of two. For a user
     // that does not exist each read answers NoSuchEntity.
-    let (exists, profile, groups, keys) = tokio::try_join!(
+    let (exists, profile, groups, keys, devices) = tokio::try_join!(
         async {
             absent_on(
                 aws.iam.get_user().user_name(name).send().await,
@@ -86,6 +88,16 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
                 &["NoSuchEntity"],
                 format!("listing the access keys of IAM user {name}"),
             )
+        },
+        async {
+            if !u.access_key {
+                return Ok(None);
+            }
+            absent_on(
+                aws.iam.list_mfa_devices().user_name(name).send().await,
+                &["NoSuchEntity"],
+                format!("listing the MFA devices of IAM user {name}"),
+            )
         }
     )?;
     if exists.is_none() {
@@ -98,6 +110,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
             has_login_profile: profile.is_some(),
             groups: groups.into_iter().map(|g| g.group_name).collect(),
             access_key_ids: keys.into_iter().filter_map(|k| k.access_key_id).collect(),
+            has_mfa_device: devices.is_some_and(|d| !d.mfa_devices.is_empty()),
         }),
     })
 }
@@ -163,7 +176,28 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
             .cis(&["1.14"]),
         );
     }
-    if plan.access_key && state.access_key_ids.is_empty() {
+    if plan.access_key && state.access_key_ids.is_empty() && !state.has_mfa_device {
+        // A key on an admin without a device could never get an MFA session, and is the start of every
+        // way around an MFA guard: it waits until the user has one.
+        d.push(
+            Change::new(
+                CONTROL,
+                format!("iam access key for \"{name}\""),
+                Action::Manual,
+                super::Op::Manual,
+            )
+            .field(
+                "stored as profile",
+                None::<String>,
+                Some(&plan.access_key_profile),
+            )
+            .cis(&["1.10"])
+            .note(format!(
+                "Created only once {name} has an MFA device. Enroll it first (aws-harden does at a terminal; or \
+                 sign in to the console as {name}, Security credentials, Assign MFA device), then run again."
+            )),
+        );
+    } else if plan.access_key && state.access_key_ids.is_empty() {
         d.push(
             Change::new(
                 CONTROL,
@@ -534,6 +568,7 @@ mod tests {
                 has_login_profile: true,
                 groups: vec!["Administrators".into()],
                 access_key_ids: vec![],
+                has_mfa_device: false,
             }),
         };
         assert!(diff(&ctx, &observed).changes.is_empty());
@@ -544,6 +579,7 @@ mod tests {
                 has_login_profile: true,
                 groups: vec![],
                 access_key_ids: vec![],
+                has_mfa_device: false,
             }),
         };
         let d = diff(&ctx, &removed);
@@ -555,5 +591,55 @@ mod tests {
                 group: "Administrators".into()
             })
         );
+    }
+
+    #[test]
+    fn the_access_key_waits_for_an_mfa_device() {
+        let plan = parse(
+            "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\naccess_key = true\n",
+        )
+        .unwrap();
+        let caller = Caller::from_arn("1", "arn:aws:iam::123456789012:user/x", None, false);
+        let ctx = DiffContext {
+            plan: &plan,
+            caller: &caller,
+            interactive: true,
+        };
+        let mut state = UserState {
+            has_login_profile: true,
+            groups: vec!["Administrators".into()],
+            access_key_ids: vec![],
+            has_mfa_device: false,
+        };
+        let key = |state: &UserState| {
+            diff(
+                &ctx,
+                &Observed {
+                    user: Some(state.clone()),
+                },
+            )
+            .changes
+            .into_iter()
+            .find(|c| c.resource.contains("access key"))
+            .unwrap()
+        };
+        let pending = key(&state);
+        assert_eq!(pending.action, Action::Manual);
+        assert!(pending.note.unwrap().contains("MFA device"));
+        // A user that does not exist yet has no device either.
+        let fresh = diff(&ctx, &Observed::default());
+        assert!(
+            fresh
+                .changes
+                .iter()
+                .any(|c| c.resource.contains("access key") && c.action == Action::Manual)
+        );
+        state.has_mfa_device = true;
+        let create = key(&state);
+        assert_eq!(create.action, Action::Create);
+        assert!(matches!(
+            create.op,
+            super::super::Op::AdminUser(Op::CreateAccessKey { .. })
+        ));
     }
 }

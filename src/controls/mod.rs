@@ -10,6 +10,7 @@ pub mod admin_mfa;
 pub mod admin_user;
 pub mod cloudtrail;
 pub mod cost_report;
+pub mod mfa_guard;
 pub mod password_policy;
 pub mod root;
 

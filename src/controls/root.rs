@@ -25,12 +25,13 @@ pub const ROOT_MFA_RESOURCE: &str = "mfa for the root user";
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Observed {
-    /// `AccountAccessKeysPresent`.
-    pub access_keys_present: bool,
-    /// `AccountMFAEnabled`.
-    pub mfa_enabled: bool,
-    /// `AccountPasswordPresent`: without a password root cannot sign in to the console.
-    pub password_present: bool,
+    /// `AccountAccessKeysPresent`; `None` when the summary did not say (unknown, never "no").
+    pub access_keys_present: Option<bool>,
+    /// `AccountMFAEnabled`; `None` when the summary did not say.
+    pub mfa_enabled: Option<bool>,
+    /// `AccountPasswordPresent`: without a password root cannot sign in to the console. `None` when
+    /// the summary did not say: then root may have a password, and may have none.
+    pub password_present: Option<bool>,
     /// Root's access key IDs, read only when the caller is root (nobody else can list them).
     pub root_keys: Option<Vec<String>>,
     /// Root has a virtual (not hardware) MFA device assigned.
@@ -76,7 +77,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         return Ok(Observed::default());
     }
     let summary = account_summary(aws).await?;
-    let flag = |k: SummaryKeyType| summary.get(&k).copied().unwrap_or(0) > 0;
+    let flag = |k: SummaryKeyType| summary.get(&k).map(|v| *v > 0);
     let mut observed = Observed {
         access_keys_present: flag(SummaryKeyType::AccountAccessKeysPresent),
         mfa_enabled: flag(SummaryKeyType::AccountMfaEnabled),
@@ -99,7 +100,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         ids.sort();
         observed.root_keys = Some(ids);
     }
-    if observed.mfa_enabled {
+    if observed.mfa_enabled == Some(true) {
         observed.virtual_mfa = root_has_virtual_mfa(aws).await.unwrap_or(false);
     }
     observed.history = credential_report_history(aws).await;
@@ -200,7 +201,9 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 ordered.sort_by_key(|(_, is_own)| *is_own);
                 // Root without a console password and no admin user in the plan: the key this run
                 // signs with may be the only way into the account. Never take it away here.
-                let only_way_in = !observed.password_present && ctx.plan.admin_user().is_none();
+                // An unknown password counts as "may have none".
+                let only_way_in =
+                    observed.password_present != Some(true) && ctx.plan.admin_user().is_none();
                 for (key, is_own) in ordered {
                     if is_own && only_way_in {
                         d.push(
@@ -243,7 +246,12 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     d.push(change);
                 }
             }
-            _ if observed.access_keys_present => {
+            _ if observed.access_keys_present != Some(false) => {
+                let before = if observed.access_keys_present.is_some() {
+                    "yes"
+                } else {
+                    "unknown (the account summary did not say)"
+                };
                 d.push(
                     Change::new(
                         CONTROL,
@@ -251,7 +259,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                         Action::Manual,
                         super::Op::Manual,
                     )
-                    .field("access keys present", Some("yes"), Some("no"))
+                    .field("access keys present", Some(before), Some("no"))
                     .cis(&["1.3"])
                     .note(format!(
                         "You run this as {}; {DELETE_KEYS_STEPS}",
@@ -271,7 +279,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
         ));
     }
     if plan.require_mfa {
-        if observed.mfa_enabled {
+        if observed.mfa_enabled == Some(true) {
             if observed.virtual_mfa {
                 d.notice(
                     Notice::info(
@@ -281,7 +289,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     .cis(&["1.5"]),
                 );
             }
-        } else if !observed.password_present {
+        } else if observed.password_present == Some(false) {
             d.notice(
                 Notice::info(
                     CONTROL,
@@ -298,9 +306,31 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     Action::Manual,
                     super::Op::Manual,
                 )
-                .field("mfa enabled", Some("no"), Some("yes"))
+                .field(
+                    "mfa enabled",
+                    Some(match observed.mfa_enabled {
+                        Some(_) => "no",
+                        None => "unknown",
+                    }),
+                    Some("yes"),
+                )
                 .cis(&["1.4", "1.5"])
-                .note(ROOT_MFA_STEPS),
+                .note(if observed.mfa_enabled.is_none() || observed.password_present.is_none() {
+                    format!(
+                        "GetAccountSummary did not report {}, so aws-harden cannot confirm that root has MFA or \
+                         cannot sign in; unknown is never compliant. {ROOT_MFA_STEPS}",
+                        [
+                            observed.mfa_enabled.is_none().then_some("AccountMFAEnabled"),
+                            observed.password_present.is_none().then_some("AccountPasswordPresent"),
+                        ]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                    )
+                } else {
+                    ROOT_MFA_STEPS.to_string()
+                }),
             );
         }
     }
@@ -427,8 +457,11 @@ pub async fn offer_to_wait_for_mfa(
 
 async fn root_mfa_enabled(aws: &Aws) -> anyhow::Result<bool> {
     let summary = account_summary(aws).await?;
-    let on = |k| summary.get(&k).copied().unwrap_or(0) > 0;
-    Ok(on(SummaryKeyType::AccountMfaEnabled) || !on(SummaryKeyType::AccountPasswordPresent))
+    let flag = |k| summary.get(&k).copied();
+    Ok(
+        flag(SummaryKeyType::AccountMfaEnabled).is_some_and(|v| v > 0)
+            || flag(SummaryKeyType::AccountPasswordPresent) == Some(0),
+    )
 }
 
 #[cfg(test)]
@@ -469,9 +502,9 @@ mod tests {
 
     fn with_keys(keys: Option<Vec<&str>>) -> Observed {
         Observed {
-            access_keys_present: true,
-            mfa_enabled: true,
-            password_present: true,
+            access_keys_present: Some(true),
+            mfa_enabled: Some(true),
+            password_present: Some(true),
             root_keys: keys.map(|k| k.into_iter().map(String::from).collect()),
             ..Observed::default()
         }
@@ -521,7 +554,7 @@ mod tests {
         let p = plan();
         let c = root("AKIAOWN");
         let mut o = with_keys(Some(vec!["AKIAOWN", "AKIAOTHER"]));
-        o.password_present = false;
+        o.password_present = Some(false);
         let d = diff(&ctx(&p, &c), &o);
         let own = d
             .changes
@@ -542,7 +575,7 @@ mod tests {
                 .iter()
                 .any(|c| c.resource.contains("AKIAOTHER") && c.action == Action::Delete)
         );
-        o.password_present = true;
+        o.password_present = Some(true);
         let d = diff(&ctx(&p, &c), &o);
         assert!(d.changes.iter().all(|c| c.action == Action::Delete));
     }
@@ -552,7 +585,7 @@ mod tests {
         let p = plan();
         let c = root("AKIAOWN");
         let mut o = with_keys(Some(vec![]));
-        o.access_keys_present = false;
+        o.access_keys_present = Some(false);
         assert!(diff(&ctx(&p, &c), &o).changes.is_empty());
         let u = user();
         assert!(diff(&ctx(&p, &u), &o).changes.is_empty());
@@ -580,21 +613,76 @@ mod tests {
     }
 
     #[test]
+    fn root_mfa_stays_pending_when_the_summary_is_silent() {
+        let p = plan();
+        let u = user();
+        // No AccountPasswordPresent: not "no password", so not "CIS 1.4 met".
+        let o = Observed {
+            mfa_enabled: Some(false),
+            access_keys_present: Some(false),
+            ..Observed::default()
+        };
+        let d = diff(&ctx(&p, &u), &o);
+        assert_eq!(d.changes.len(), 1, "{:?}", d.changes);
+        assert_eq!(d.changes[0].resource, ROOT_MFA_RESOURCE);
+        assert!(
+            d.changes[0]
+                .note
+                .as_ref()
+                .unwrap()
+                .contains("AccountPasswordPresent")
+        );
+        assert!(d.notices.iter().all(|n| !n.message.contains("no password")));
+        // No AccountMFAEnabled either: unknown, never compliant.
+        let silent = Observed {
+            access_keys_present: Some(false),
+            ..Observed::default()
+        };
+        let d = diff(&ctx(&p, &u), &silent);
+        assert_eq!(d.changes[0].fields[0].before.as_deref(), Some("unknown"));
+        // No AccountAccessKeysPresent: root's keys are a pending manual action, not "none".
+        let keys_unknown = Observed {
+            mfa_enabled: Some(true),
+            password_present: Some(true),
+            ..Observed::default()
+        };
+        let d = diff(&ctx(&p, &u), &keys_unknown);
+        assert_eq!(d.changes.len(), 1);
+        assert_eq!(d.changes[0].resource, "root access keys");
+    }
+
+    #[test]
+    fn an_unknown_password_keeps_the_key_that_may_be_the_only_way_in() {
+        let p = plan();
+        let c = root("AKIAOWN");
+        let mut o = with_keys(Some(vec!["AKIAOWN"]));
+        o.password_present = None;
+        let d = diff(&ctx(&p, &c), &o);
+        let own = d
+            .changes
+            .iter()
+            .find(|c| c.resource.contains("AKIAOWN"))
+            .unwrap();
+        assert_eq!(own.action, Action::Manual);
+    }
+
+    #[test]
     fn root_mfa_manual_until_enabled_or_no_password() {
         let p = plan();
         let u = user();
         let mut o = Observed {
-            password_present: true,
+            password_present: Some(true),
+            access_keys_present: Some(false),
             ..Observed::default()
         };
         let d = diff(&ctx(&p, &u), &o);
         assert_eq!(d.changes.len(), 1);
         assert_eq!(d.changes[0].resource, ROOT_MFA_RESOURCE);
         assert_eq!(d.changes[0].action, Action::Manual);
-        o.mfa_enabled = true;
+        o.mfa_enabled = Some(true);
         assert!(diff(&ctx(&p, &u), &o).changes.is_empty());
-        o.mfa_enabled = false;
-        o.password_present = false;
+        o.mfa_enabled = Some(false);
+        o.password_present = Some(false);
         let d = diff(&ctx(&p, &u), &o);
         assert!(d.changes.is_empty());
         assert!(d.notices.iter().any(|n| n.message.contains("no password")));
@@ -608,7 +696,7 @@ mod tests {
         .unwrap();
         let c = root("AKIAOWN");
         let mut o = with_keys(Some(vec!["AKIAOWN"]));
-        o.mfa_enabled = false;
+        o.mfa_enabled = Some(false);
         assert!(diff(&ctx(&p, &c), &o).changes.is_empty());
     }
 
@@ -633,7 +721,7 @@ admin,arn:aws:iam::123456789012:user/admin,2026-11-28T22:00:00+00:00,true,no_inf
         let p = plan();
         let u = user();
         let mut o = with_keys(None);
-        o.access_keys_present = false;
+        o.access_keys_present = Some(false);
         let without = diff(&ctx(&p, &u), &o);
         o.history = Some(h);
         let with = diff(&ctx(&p, &u), &o);

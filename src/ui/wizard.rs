@@ -457,6 +457,12 @@ pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<
             d.admin_mfa,
         )?
     };
+    if a.admin_mfa {
+        q.say(
+            "  The admin group's MFA guard then denies everything without MFA. Access keys can do nothing without \
+             an MFA session, not even enroll a device: enroll it here during apply, or in the console.",
+        );
+    }
     if let Choice::On(days) = d.cloudtrail {
         a.cloudtrail = if q.yes_no(
             "Turn on CloudTrail (every region, logs encrypted in an S3 bucket)?",
@@ -714,7 +720,7 @@ mod tests {
             vec![Observation::AdminGroup(
                 crate::controls::admin_group::Observed {
                     group: Some(Default::default()),
-                    caller_is_member: false,
+                    ..Default::default()
                 },
             )],
             vec![

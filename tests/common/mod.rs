@@ -14,7 +14,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
 pub use cur_stub::CurStub;
-pub use proxy::{Call, Proxy};
+pub use proxy::{Call, Proxy, iam_eval};
 
 /// moto's endpoint, from scripts/test. Missing moto is a failure, never a skip.
 pub fn moto() -> String {
@@ -116,6 +116,28 @@ impl Account {
 
     pub fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.sdk())
+    }
+
+    /// Give an existing IAM user an enabled virtual MFA device, straight in moto (which accepts any
+    /// codes), as if enrolled in the console.
+    pub async fn enable_virtual_mfa(&self, user: &str) {
+        let iam = self.iam();
+        let device = iam
+            .create_virtual_mfa_device()
+            .virtual_mfa_device_name(user)
+            .send()
+            .await
+            .unwrap()
+            .virtual_mfa_device
+            .unwrap();
+        iam.enable_mfa_device()
+            .user_name(user)
+            .serial_number(&device.serial_number)
+            .authentication_code1("123456")
+            .authentication_code2("654321")
+            .send()
+            .await
+            .unwrap();
     }
 
     pub fn s3(&self) -> aws_sdk_s3::Client {

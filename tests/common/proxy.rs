@@ -20,6 +20,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Included from here so that every user of the proxy (the tests, the sandbox's `cur_stub` example)
+/// gets the evaluator its `SimulatePrincipalPolicy` emulation needs.
+#[path = "iam_eval.rs"]
+pub mod iam_eval;
 use tokio::net::{TcpListener, TcpStream};
 
 /// One request that passed through.
@@ -99,6 +104,7 @@ pub fn is_read(service: &str, operation: &str) -> bool {
         .iter()
         .any(|p| operation.starts_with(p))
         || operation == "GenerateCredentialReport"
+        || operation == "SimulatePrincipalPolicy"
 }
 
 /// A parsed request, for hooks.
@@ -167,6 +173,25 @@ struct Shared {
     actions: Mutex<Vec<(Which, Action)>>,
     /// When each request arrived and when its answer was sent (or the connection dropped).
     spans: Mutex<Vec<(Instant, Instant)>>,
+    /// What `GetAccountSummary` says about root (`emulate`).
+    root_summary: Mutex<RootSummary>,
+}
+
+/// Root's fields in `GetAccountSummary`; `None` leaves the key out of the answer.
+#[derive(Clone, Copy, Debug)]
+pub struct RootSummary {
+    pub password_present: Option<bool>,
+    pub mfa_enabled: Option<bool>,
+}
+
+impl Default for RootSummary {
+    /// A real, finished account: root has a password and MFA.
+    fn default() -> Self {
+        RootSummary {
+            password_present: Some(true),
+            mfa_enabled: Some(true),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -356,6 +381,11 @@ impl Proxy {
             .push((operation.to_string(), delay));
     }
 
+    /// What `GetAccountSummary` reports for root from now on (default: password and MFA present).
+    pub fn root_summary(&self, summary: RootSummary) {
+        *self.shared.root_summary.lock().unwrap() = summary;
+    }
+
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
     pub fn hook(&self, hook: Hook) {
         self.shared.hooks.lock().unwrap().push(hook);
@@ -514,6 +544,7 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
         }
         (Some(f), _) => Some(fault_response(f, &req)),
         (None, Some(r)) => Some(r),
+        (None, None) if emulated(&req) => Some(emulate(upstream, &req, shared).await?),
         (None, None) => {
             let (status, bytes) = forward(upstream, &raw).await?;
             record(status);
@@ -613,4 +644,299 @@ fn with_connection_close(raw: &[u8]) -> Vec<u8> {
     let mut bytes = out.into_bytes();
     bytes.extend_from_slice(&raw[head_end..]);
     bytes
+}
+
+/// Requests the proxy answers the way AWS would, because moto answers them differently:
+/// - `iam:SimulatePrincipalPolicy`: moto has none. Answered by evaluating the user's live policies in
+///   moto (its groups' and its own, managed and inline) with `iam_eval`, in the response shape of the
+///   IAM API reference (SimulatePrincipalPolicy; EvaluationResult: per-resource decisions only in
+///   `ResourceSpecificResults`, the top-level `EvalResourceName` an ARN template).
+/// - `iam:GetAccountSummary`: moto always says `AccountMFAEnabled` 0 and never sends
+///   `AccountPasswordPresent` (GetAccountSummary, IAM API reference, lists both). moto's answer is kept
+///   and only root's two fields are set as `Proxy::root_summary` says.
+fn emulated(req: &Request) -> bool {
+    req.service == "iam"
+        && matches!(
+            req.operation.as_str(),
+            "SimulatePrincipalPolicy" | "GetAccountSummary"
+        )
+}
+
+async fn emulate(upstream: &str, req: &Request, shared: &Shared) -> std::io::Result<Response> {
+    if req.operation == "GetAccountSummary" {
+        let (status, body) = moto_iam(upstream, req, &[("Action", "GetAccountSummary")]).await?;
+        let root = *shared.root_summary.lock().unwrap();
+        return Ok(Response {
+            status,
+            content_type: "text/xml".into(),
+            body: if status == 200 {
+                patch_summary(&body, root)
+            } else {
+                body
+            },
+        });
+    }
+    simulate_principal_policy(upstream, req).await
+}
+
+fn patch_summary(body: &str, root: RootSummary) -> String {
+    let mut out = body.to_string();
+    for key in ["AccountMFAEnabled", "AccountPasswordPresent"] {
+        let open = format!("<entry><key>{key}</key>");
+        while let Some(start) = out.find(&open) {
+            let end =
+                out[start..].find("</entry>").expect("entry closes") + start + "</entry>".len();
+            out.replace_range(start..end, "");
+        }
+    }
+    let entry = |k: &str, v: Option<bool>| {
+        v.map(|v| format!("<entry><key>{k}</key><value>{}</value></entry>", v as u8))
+            .unwrap_or_default()
+    };
+    let added = entry("AccountMFAEnabled", root.mfa_enabled)
+        + &entry("AccountPasswordPresent", root.password_present);
+    let at = out
+        .find("</SummaryMap>")
+        .expect("moto's summary has a SummaryMap");
+    out.insert_str(at, &added);
+    out
+}
+
+/// A query-protocol IAM call straight to moto, as the same account (moto routes by the access key in
+/// the Authorization header; it checks no signature). Not recorded: the binary did not make it.
+async fn moto_iam(
+    upstream: &str,
+    req: &Request,
+    params: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
+    let mut body = String::from("Version=2010-05-08");
+    for (k, v) in params {
+        body.push_str(&format!("&{k}={}", encode(v)));
+    }
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nhost: {upstream}\r\ncontent-type: application/x-www-form-urlencoded; charset=utf-8\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for name in ["authorization", "x-amz-date", "x-amz-security-token"] {
+        if let Some(v) = req.header(name) {
+            head.push_str(&format!("{name}: {v}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    let (status, bytes) = forward(upstream, format!("{head}{body}").as_bytes()).await?;
+    let text = String::from_utf8_lossy(&bytes);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn encode(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+fn decode(v: &str) -> String {
+    percent_encoding::percent_decode_str(&v.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The text of every `<tag>...</tag>` (not nested in itself), XML entities decoded.
+fn xml_all(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        out.push(
+            after[..end]
+                .replace("&quot;", "\"")
+                .replace("&apos;", "'")
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&"),
+        );
+        rest = &after[end + close.len()..];
+    }
+    out
+}
+
+fn numbered(req: &Request, prefix: &str) -> Vec<String> {
+    (1..)
+        .map_while(|n| req.param(&format!("{prefix}.member.{n}")))
+        .map(|v| decode(&v))
+        .collect()
+}
+
+/// Every identity policy of a user in moto: its own and its groups', inline and managed.
+async fn user_policies(
+    upstream: &str,
+    req: &Request,
+    user: &str,
+) -> std::io::Result<Result<Vec<serde_json::Value>, (u16, String)>> {
+    let (status, body) =
+        moto_iam(upstream, req, &[("Action", "GetUser"), ("UserName", user)]).await?;
+    if status != 200 {
+        return Ok(Err((status, body)));
+    }
+    let mut docs = Vec::new();
+    let parse = |raw: &str| {
+        aws_harden::policy::parse_document(raw).expect("moto returned a policy document")
+    };
+    let mut owners: Vec<(&str, String)> = vec![("User", user.to_string())];
+    let (_, groups) = moto_iam(
+        upstream,
+        req,
+        &[("Action", "ListGroupsForUser"), ("UserName", user)],
+    )
+    .await?;
+    owners.extend(
+        xml_all(&groups, "GroupName")
+            .into_iter()
+            .map(|g| ("Group", g)),
+    );
+    for (kind, name) in owners {
+        let name_key = format!("{kind}Name");
+        let (_, inline) = moto_iam(
+            upstream,
+            req,
+            &[
+                ("Action", &format!("List{kind}Policies")),
+                (&name_key, &name),
+            ],
+        )
+        .await?;
+        for policy in xml_all(&inline, "member") {
+            let (_, doc) = moto_iam(
+                upstream,
+                req,
+                &[
+                    ("Action", &format!("Get{kind}Policy")),
+                    (&name_key, &name),
+                    ("PolicyName", &policy),
+                ],
+            )
+            .await?;
+            docs.push(parse(&xml_all(&doc, "PolicyDocument")[0]));
+        }
+        let (_, attached) = moto_iam(
+            upstream,
+            req,
+            &[
+                ("Action", &format!("ListAttached{kind}Policies")),
+                (&name_key, &name),
+            ],
+        )
+        .await?;
+        for arn in xml_all(&attached, "PolicyArn") {
+            let (_, policy) = moto_iam(
+                upstream,
+                req,
+                &[("Action", "GetPolicy"), ("PolicyArn", &arn)],
+            )
+            .await?;
+            let version = xml_all(&policy, "DefaultVersionId")
+                .into_iter()
+                .next()
+                .expect("a default version");
+            let (_, doc) = moto_iam(
+                upstream,
+                req,
+                &[
+                    ("Action", "GetPolicyVersion"),
+                    ("PolicyArn", &arn),
+                    ("VersionId", &version),
+                ],
+            )
+            .await?;
+            docs.push(parse(&xml_all(&doc, "Document")[0]));
+        }
+    }
+    Ok(Ok(docs))
+}
+
+async fn simulate_principal_policy(upstream: &str, req: &Request) -> std::io::Result<Response> {
+    let source = decode(&req.param("PolicySourceArn").unwrap_or_default());
+    let user = source
+        .split_once(":user/")
+        .map(|(_, path)| path.rsplit('/').next().unwrap_or(path).to_string())
+        .expect("the emulation simulates IAM users only");
+    let policies = match user_policies(upstream, req, &user).await? {
+        Ok(p) => p,
+        // NoSuchEntity for a user that does not exist, as AWS answers.
+        Err((status, body)) => {
+            return Ok(Response {
+                status,
+                content_type: "text/xml".into(),
+                body,
+            });
+        }
+    };
+    // The simulated caller defaults to the user (CallerArn), so ${aws:username} is its name.
+    let mut context = iam_eval::Context::default().with("aws:username", &user);
+    for n in 1.. {
+        let Some(key) = req.param(&format!("ContextEntries.member.{n}.ContextKeyName")) else {
+            break;
+        };
+        for value in numbered(req, &format!("ContextEntries.member.{n}.ContextKeyValues")) {
+            context = context.with(&decode(&key), &value);
+        }
+    }
+    let resources = numbered(req, "ResourceArns");
+    let mut results = String::new();
+    for action in numbered(req, "ActionNames") {
+        let decide = |resource: &str| iam_eval::evaluate(&policies, &action, resource, &context);
+        let (top, template, specific) = if resources.is_empty() {
+            (decide("*"), "*".to_string(), String::new())
+        } else {
+            let decisions: Vec<_> = resources.iter().map(|r| (r, decide(r))).collect();
+            let top = if decisions
+                .iter()
+                .any(|(_, d)| *d == iam_eval::Decision::ExplicitDeny)
+            {
+                iam_eval::Decision::ExplicitDeny
+            } else if decisions
+                .iter()
+                .all(|(_, d)| *d == iam_eval::Decision::Allowed)
+            {
+                iam_eval::Decision::Allowed
+            } else {
+                iam_eval::Decision::ImplicitDeny
+            };
+            let members: String = decisions
+                .iter()
+                .map(|(r, d)| {
+                    format!(
+                        "<member><EvalResourceName>{r}</EvalResourceName><EvalResourceDecision>{}</EvalResourceDecision>\
+                         <MatchedStatements/><MissingContextValues/></member>",
+                        d.as_str()
+                    )
+                })
+                .collect();
+            // Not a resource ARN: the documented template, so code that reads it instead of the
+            // per-resource results fails here as it would on AWS.
+            (
+                top,
+                "arn:${Partition}:iam::${Account}:user/${UserNameWithPath}".into(),
+                members,
+            )
+        };
+        results.push_str(&format!(
+            "<member><EvalActionName>{action}</EvalActionName><EvalResourceName>{template}</EvalResourceName>\
+             <EvalDecision>{}</EvalDecision><MatchedStatements/><MissingContextValues/>\
+             <ResourceSpecificResults>{specific}</ResourceSpecificResults></member>",
+            top.as_str()
+        ));
+    }
+    Ok(Response {
+        status: 200,
+        content_type: "text/xml".into(),
+        body: format!(
+            "<SimulatePrincipalPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><SimulatePrincipalPolicyResult>\
+             <IsTruncated>false</IsTruncated><EvaluationResults>{results}</EvaluationResults></SimulatePrincipalPolicyResult>\
+             <ResponseMetadata><RequestId>proxy-emulation</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"
+        ),
+    })
 }
