@@ -466,6 +466,31 @@ pub fn error_code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str
     }
 }
 
+/// A failure worth trying again: no answer (connection dropped or lost, timeout), a 5xx, or throttling.
+/// For the calls aws-harden must not let the SDK retry blindly (KMS `CreateKey`).
+pub fn is_transient<E: ProvideErrorMetadata>(
+    e: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(se) => {
+            se.raw().status().is_server_error()
+                || se.err().code().is_some_and(|c| {
+                    [
+                        "Throttling",
+                        "ThrottlingException",
+                        "TooManyRequestsException",
+                        "RequestLimitExceeded",
+                    ]
+                    .contains(&c)
+                })
+        }
+        _ => false,
+    }
+}
+
 /// `Ok(None)` when the call failed with one of `codes` (e.g. `NoSuchEntity`): absence is a state.
 pub fn absent_on<T, E, R>(
     result: Result<T, SdkError<E, R>>,

@@ -51,6 +51,7 @@ use serde_json::{Value, json};
 use crate::aws::{Aws, Caller, SdkResultExt, absent_on, error_chain};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::policy;
+use crate::policy::same_statement;
 
 /// The `Sid` of the TLS-only deny this module always puts in the policy.
 pub const TLS_ONLY_SID: &str = "DenyInsecureTransport";
@@ -404,11 +405,6 @@ fn versioning_from_xml(body: &str) -> Option<String> {
 
 fn sid(statement: &Value) -> Option<&str> {
     statement.get("Sid").and_then(Value::as_str)
-}
-
-/// Two statements, by meaning (src/policy.rs).
-fn same_statement(a: &Value, b: &Value) -> bool {
-    policy::equivalent(&json!({"Statement": [a]}), &json!({"Statement": [b]}))
 }
 
 /// A one-line summary of a statement for the changes view.
@@ -1060,13 +1056,11 @@ async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
 
 /// The key ARN an alias points to (a read, at apply time).
 pub async fn resolve_alias(aws: &Aws, alias: &str) -> anyhow::Result<String> {
-    let out = aws
-        .kms
-        .describe_key()
-        .key_id(alias)
-        .send()
+    // An alias made a moment ago may not resolve yet (KMS is eventually consistent).
+    let what = format!("reading KMS key {alias}");
+    let out = crate::kms::when_key_visible(&what, || aws.kms.describe_key().key_id(alias).send())
         .await
-        .describe(format!("reading KMS key {alias}"))?;
+        .describe(what)?;
     out.key_metadata
         .and_then(|m| m.arn)
         .ok_or_else(|| anyhow!("KMS key {alias} has no ARN in DescribeKey's answer"))

@@ -9,6 +9,7 @@ pub mod controls;
 pub mod ctrl_c;
 pub mod engine;
 pub mod interact;
+pub mod kms;
 pub mod mfa_session;
 pub mod plan;
 pub mod policy;

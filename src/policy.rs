@@ -22,6 +22,22 @@ pub fn equivalent(a: &Value, b: &Value) -> bool {
     canonical(a) == canonical(b)
 }
 
+/// Two statements, by meaning.
+pub fn same_statement(a: &Value, b: &Value) -> bool {
+    equivalent(
+        &serde_json::json!({"Statement": [a]}),
+        &serde_json::json!({"Statement": [b]}),
+    )
+}
+
+/// Every statement of `required` is in `live`, by meaning (others may be there too).
+pub fn contains_statements(live: &Value, required: &Value) -> bool {
+    let live_statements = as_list(&live["Statement"]);
+    as_list(&required["Statement"])
+        .iter()
+        .all(|r| live_statements.iter().any(|l| same_statement(l, r)))
+}
+
 /// A live document (as AWS returned it) against the desired one. Unparseable counts as different.
 pub fn live_matches(live_raw: &str, desired: &Value) -> bool {
     parse_document(live_raw)

@@ -822,3 +822,99 @@ async fn a_trail_created_meanwhile_is_continued_not_an_error() {
     assert_eq!(again.code, 0, "{}", again.all());
     assert_no_writes(&acct, &again);
 }
+
+/// The customer-managed keys in the account, straight from moto.
+async fn customer_keys(acct: &Account) -> Vec<String> {
+    let kms = kms(acct);
+    let mut out = Vec::new();
+    for k in kms.list_keys().send().await.unwrap().keys() {
+        let id = k.key_id().unwrap();
+        let meta = kms.describe_key().key_id(id).send().await.unwrap();
+        if meta.key_metadata().unwrap().key_manager()
+            == Some(&aws_sdk_kms::types::KeyManagerType::Customer)
+        {
+            out.push(id.to_string());
+        }
+    }
+    out
+}
+
+fn kms_error(kind: &str) -> Response {
+    Response {
+        status: 400,
+        content_type: "application/x-amz-json-1.1".into(),
+        body: json!({"__type": kind, "message": "emulated by the test proxy"}).to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_key_not_yet_visible_is_waited_for_and_only_one_is_made() {
+    // KMS developer guide, "Eventual consistency": right after CreateKey, calls on the new key or its
+    // alias can answer NotFoundException, and CloudTrail KmsKeyNotFoundException. moto is consistent at
+    // once, so for 4 s after CreateKey the proxy answers as AWS may.
+    let acct = Account::new().await;
+    let created: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
+    let refused = Arc::new(Mutex::new(0usize));
+    let (seen, count) = (created.clone(), refused.clone());
+    acct.proxy.hook(Box::new(move |req| {
+        let mut created = seen.lock().unwrap();
+        if req.operation == "CreateKey" {
+            *created = Some(std::time::Instant::now());
+            return None;
+        }
+        let lagging = created.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(4));
+        let searching =
+            ["ListKeys", "ListAliases", "ListResourceTags"].contains(&req.operation.as_str());
+        let answer = match req.service.as_str() {
+            "kms" if lagging && !searching => kms_error("NotFoundException"),
+            "cloudtrail" if lagging && req.operation == "CreateTrail" => {
+                kms_error("KmsKeyNotFoundException")
+            }
+            _ => return None,
+        };
+        *count.lock().unwrap() += 1;
+        Some(answer)
+    }));
+    applied(&acct).await;
+    assert!(*refused.lock().unwrap() > 0, "the lag was emulated");
+    assert_eq!(customer_keys(&acct).await.len(), 1);
+    // And the run after it finds everything in place.
+    let plan = acct.write_plan("p.toml", PLAN);
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_create_key_answer_leaves_exactly_one_key() {
+    // CreateKey has no idempotency token (KMS API reference): the first answer is lost after KMS made
+    // the key. A blind retry would make a second, billed key.
+    let acct = Account::new().await;
+    acct.proxy.fail_on(
+        common::proxy::Which::Nth("CreateKey", 1),
+        common::proxy::Fault::LostResponse,
+    );
+    applied(&acct).await;
+    let keys = customer_keys(&acct).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let creates = acct
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "CreateKey")
+        .count();
+    assert_eq!(creates, 1, "the lost key was adopted, not made again");
+    let tags = kms(&acct)
+        .list_resource_tags()
+        .key_id(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.tag_key() == "aws-harden:alias"
+                && t.tag_value() == "alias/aws-harden-cloudtrail"),
+        "{tags:?}"
+    );
+}

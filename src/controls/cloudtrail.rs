@@ -22,6 +22,7 @@ use crate::aws::{
 use crate::bucket::{self, AccessLogging, BucketSpec, Encryption, KmsKey};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::DiffContext;
+use crate::kms;
 use crate::plan::{CloudTrailPlan, Plan};
 use crate::policy;
 
@@ -149,6 +150,23 @@ pub fn key_policy(partition: &str, account_id: &str, trail_arn: &str) -> Value {
                 "Action": "kms:DescribeKey",
                 "Resource": "*",
                 "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
+            },
+            {
+                // Listed as required "if you are using an existing S3 bucket with an S3 Bucket Key"
+                // (same page): principals of this account may decrypt, only CloudTrail log data of
+                // this account's trails.
+                "Sid": "AllowAccountToDecryptCloudTrailLogs",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"kms:CallerAccount": account_id},
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:cloudtrail:arn":
+                            format!("arn:{partition}:cloudtrail:*:{account_id}:trail/*")
+                    }
+                }
             }
         ]
     })
@@ -802,27 +820,24 @@ async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     match op {
         Op::Steps(_) => anyhow::bail!("nested trail steps (a bug in aws-harden)"),
         Op::CreateKey { alias, policy } => {
-            let created = aws
-                .kms
-                .create_key()
-                .description(format!("aws-harden: encrypts CloudTrail logs ({alias})"))
-                .policy(policy)
-                .send()
-                .await
-                .describe(format!("creating the KMS key for {alias}"))?;
-            let key_id = created
-                .key_metadata
-                .map(|m| m.key_id)
-                .ok_or_else(|| anyhow!("CreateKey returned no key for {alias}"))?;
+            let key_id = kms::create_tagged_key(
+                aws,
+                alias,
+                &format!("aws-harden: encrypts CloudTrail logs ({alias})"),
+                policy,
+            )
+            .await?;
             // A retried CreateAlias whose first answer was lost finds the alias made: fine (the
-            // verification then checks which key it names).
+            // verification then checks which key it names). The key may not be visible yet.
             created_or_exists(
-                aws.kms
-                    .create_alias()
-                    .alias_name(alias)
-                    .target_key_id(&key_id)
-                    .send()
-                    .await,
+                kms::when_key_visible(&format!("naming KMS key {key_id} {alias}"), || {
+                    aws.kms
+                        .create_alias()
+                        .alias_name(alias)
+                        .target_key_id(&key_id)
+                        .send()
+                })
+                .await,
                 &["AlreadyExistsException"],
                 format!(
                     "naming KMS key {key_id} {alias} (the key exists without the alias: schedule its deletion or \
@@ -832,23 +847,24 @@ async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
         }
         Op::EnableKeyRotation { alias } => {
             let arn = bucket::resolve_alias(aws, alias).await?;
-            aws.kms
-                .enable_key_rotation()
-                .key_id(arn)
-                .send()
+            let what = format!("turning on rotation of KMS key {alias}");
+            kms::when_key_visible(&what, || aws.kms.enable_key_rotation().key_id(&arn).send())
                 .await
-                .describe(format!("turning on rotation of KMS key {alias}"))?;
+                .describe(what)?;
         }
         Op::PutKeyPolicy { alias, policy } => {
             let arn = bucket::resolve_alias(aws, alias).await?;
-            aws.kms
-                .put_key_policy()
-                .key_id(arn)
-                .policy_name("default")
-                .policy(policy)
-                .send()
-                .await
-                .describe(format!("putting the key policy of KMS key {alias}"))?;
+            let what = format!("putting the key policy of KMS key {alias}");
+            kms::when_key_visible(&what, || {
+                aws.kms
+                    .put_key_policy()
+                    .key_id(&arn)
+                    .policy_name("default")
+                    .policy(policy)
+                    .send()
+            })
+            .await
+            .describe(what)?;
         }
         Op::CreateTrail(s) | Op::UpdateTrail(s) => {
             let key_arn = match &s.kms_key {
@@ -887,6 +903,9 @@ async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
 enum PolicyRefusal {
     Bucket(String),
     Encryption(String),
+    /// `KmsKeyNotFoundException`: a key created a moment ago, not yet visible to CloudTrail (KMS is
+    /// eventually consistent), or a key that is really gone.
+    KeyNotFound(String),
 }
 
 /// `CreateTrail` (or `UpdateTrail`), retrying CloudTrail's policy checks with bounded backoff.
@@ -949,6 +968,9 @@ async fn write_trail(
             Err((Some(code), msg)) if code == "InsufficientEncryptionPolicyException" => {
                 PolicyRefusal::Encryption(msg)
             }
+            Err((Some(code), msg)) if code == "KmsKeyNotFoundException" => {
+                PolicyRefusal::KeyNotFound(msg)
+            }
             Err((_, msg)) => {
                 let doing = if create { "creating" } else { "updating" };
                 return Err(anyhow!("{doing} trail {}: {msg}", s.name));
@@ -970,6 +992,12 @@ async fn write_trail(
                 s.bucket,
                 aws.account_id()
             ),
+            PolicyRefusal::KeyNotFound(msg) => anyhow!(
+                "CloudTrail cannot find the KMS key {key_arn} (KmsKeyNotFoundException, still after {} retries): \
+                 check that it exists, is enabled and is in {}. {msg}",
+                POLICY_RETRY_DELAYS.len(),
+                aws.home_region
+            ),
             PolicyRefusal::Encryption(msg) => {
                 let culprit = encryption_culprit(aws, s, key_arn).await;
                 anyhow!(
@@ -982,8 +1010,9 @@ async fn write_trail(
     }
 }
 
-/// Which of the two is at fault after `InsufficientEncryptionPolicyException`: the key policy
-/// (read back and compared with the one this tool writes) or the bucket.
+/// Which of the two is at fault after `InsufficientEncryptionPolicyException`: the key (its state,
+/// or a policy missing what CloudTrail needs) or the bucket. Reads the key back; the verdict is
+/// `culprit`'s.
 async fn encryption_culprit(aws: &Aws, s: &TrailSettings, key_arn: &str) -> String {
     let trail = trail_arn(
         &aws.caller.partition,
@@ -991,34 +1020,63 @@ async fn encryption_culprit(aws: &Aws, s: &TrailSettings, key_arn: &str) -> Stri
         aws.account_id(),
         &s.name,
     );
-    let desired = key_policy(&aws.caller.partition, aws.account_id(), &trail);
-    let live = aws
-        .kms
-        .get_key_policy()
-        .key_id(key_arn)
-        .policy_name("default")
-        .send()
-        .await;
-    match live {
-        Ok(p)
-            if p.policy
-                .as_deref()
-                .is_some_and(|p| policy::live_matches(p, &desired)) =>
+    let required = key_policy(&aws.caller.partition, aws.account_id(), &trail);
+    let (described, live) = tokio::join!(
+        aws.kms.describe_key().key_id(key_arn).send(),
+        aws.kms
+            .get_key_policy()
+            .key_id(key_arn)
+            .policy_name("default")
+            .send()
+    );
+    let state = described
+        .map(|d| {
+            d.key_metadata
+                .and_then(|m| m.key_state)
+                .map(|k| k.as_str().to_string())
+        })
+        .map_err(|e| error_chain(&e));
+    let live = live.map(|p| p.policy).map_err(|e| error_chain(&e));
+    culprit(key_arn, &s.bucket, state, live, &required)
+}
+
+/// The verdict, pure: the key is blamed unless it is enabled and its policy holds every statement
+/// CloudTrail needs (by meaning; other statements may be there too). Only then is it the bucket.
+fn culprit(
+    key_arn: &str,
+    bucket: &str,
+    state: Result<Option<String>, String>,
+    live_policy: Result<Option<String>, String>,
+    required: &Value,
+) -> String {
+    match state {
+        Ok(Some(s)) if s == "Enabled" => {}
+        Ok(Some(s)) => {
+            return format!(
+                "the KMS key {key_arn} is at fault: it is {s}, not Enabled (enable it, or cancel its deletion)"
+            );
+        }
+        Ok(None) => return format!("the KMS key {key_arn} is at fault: KMS did not say its state"),
+        Err(e) => return format!("probably the KMS key {key_arn}: it could not be read ({e})"),
+    }
+    match live_policy {
+        Ok(Some(raw))
+            if policy::parse_document(&raw)
+                .is_ok_and(|live| policy::contains_statements(&live, required)) =>
         {
             format!(
-                "the key policy of {key_arn} is as planned, so the bucket {} is at fault (its default encryption or \
-             policy)",
-                s.bucket
+                "the key {key_arn} is enabled and its policy lets CloudTrail use it, so the bucket {bucket} is at fault \
+                 (its default encryption or policy)"
             )
         }
         Ok(_) => format!(
             "the KMS key {key_arn} is at fault: its key policy does not let cloudtrail.amazonaws.com \
-             kms:GenerateDataKey* and kms:DescribeKey for this trail"
+             kms:GenerateDataKey* and kms:DescribeKey for this trail, or the account kms:Decrypt (needed with S3 \
+             Bucket Keys)"
         ),
-        Err(e) => format!(
-            "probably the KMS key {key_arn}: its policy could not be read back ({})",
-            error_chain(&e)
-        ),
+        Err(e) => {
+            format!("probably the KMS key {key_arn}: its policy could not be read back ({e})")
+        }
     }
 }
 
@@ -1180,6 +1238,43 @@ mod tests {
     }
 
     #[test]
+    fn a_key_problem_is_never_blamed_on_the_bucket() {
+        let trail = trail_arn("aws", "us-east-1", ACCOUNT, "aws-harden");
+        let required = key_policy("aws", ACCOUNT, &trail);
+        let enabled = || Ok(Some("Enabled".to_string()));
+        let as_live = |doc: &Value| Ok(Some(doc.to_string()));
+        // Disabled or pending deletion: the key, whatever its policy says.
+        for state in ["Disabled", "PendingDeletion"] {
+            let v = culprit(
+                "k",
+                "b",
+                Ok(Some(state.into())),
+                as_live(&required),
+                &required,
+            );
+            assert!(
+                v.contains("KMS key k is at fault") && v.contains(state),
+                "{v}"
+            );
+        }
+        // The policy CloudTrail needs, but without the Bucket Key decrypt statement: the key.
+        let mut no_decrypt = required.clone();
+        no_decrypt["Statement"].as_array_mut().unwrap().pop();
+        let v = culprit("k", "b", enabled(), as_live(&no_decrypt), &required);
+        assert!(v.contains("KMS key k is at fault"), "{v}");
+        // Everything needed, plus a statement someone added: the bucket.
+        let mut extra = required.clone();
+        extra["Statement"].as_array_mut().unwrap().push(json!({
+            "Sid": "Auditors", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/Audit"},
+            "Action": "kms:DescribeKey", "Resource": "*"}));
+        let v = culprit("k", "b", enabled(), as_live(&extra), &required);
+        assert!(v.contains("bucket b is at fault"), "{v}");
+        // A policy that could not be read: not the bucket.
+        let v = culprit("k", "b", enabled(), Err("AccessDenied".into()), &required);
+        assert!(!v.contains("bucket b is at fault"), "{v}");
+    }
+
+    #[test]
     fn key_policy_is_the_documented_one() {
         let p = key_policy("aws", ACCOUNT, TRAIL_ARN);
         let s = p["Statement"].as_array().unwrap();
@@ -1223,7 +1318,17 @@ mod tests {
             s[2]["Condition"],
             json!({"StringEquals": {"aws:SourceArn": TRAIL_ARN}})
         );
-        assert_eq!(s.len(), 3, "no other grant: {p:#}");
+        // With S3 Bucket Keys, the account's principals may decrypt, only this account's trail logs.
+        assert_eq!(s[3]["Principal"], json!({"AWS": "*"}));
+        assert_eq!(s[3]["Action"], "kms:Decrypt");
+        assert_eq!(
+            s[3]["Condition"],
+            json!({
+                "StringEquals": {"kms:CallerAccount": ACCOUNT},
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": "arn:aws:cloudtrail:*:123456789012:trail/*"}
+            })
+        );
+        assert_eq!(s.len(), 4, "no other grant: {p:#}");
     }
 
     #[test]
