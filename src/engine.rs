@@ -75,6 +75,7 @@ pub async fn assess(
         plan,
         caller: &aws.caller,
         interactive,
+        written: &[],
     };
     let d = diff_all(&ctx, &observed);
     Ok(Assessment {
@@ -168,6 +169,7 @@ pub async fn apply(
         plan,
         caller: &aws.caller,
         interactive: assessment.interactive,
+        written: &[],
     };
     let mut report = ApplyReport {
         manual: assessment
@@ -290,6 +292,11 @@ async fn verify(
     if ids.is_empty() {
         return Ok(());
     }
+    let written: Vec<ControlId> = report.applied.iter().map(|c| c.control).collect();
+    let ctx = &DiffContext {
+        written: &written,
+        ..ctx.clone()
+    };
     reporter.phase("Verifying");
     // IAM is eventually consistent: a read right after a write may not show it yet. Look again
     // with backoff, for at most CONSISTENCY_WAIT, before calling a change unverified.

@@ -918,3 +918,39 @@ async fn a_lost_create_key_answer_leaves_exactly_one_key() {
         "{tags:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trail_that_stopped_delivering_is_pending_with_its_likely_cause() {
+    // GetTrailStatus (CloudTrail API reference) reports LatestDeliveryError and when delivery was last
+    // attempted and last succeeded; moto never reports a failed delivery, so the proxy adds them.
+    let acct = Account::new().await;
+    let plan = applied(&acct).await;
+    acct.proxy.amend_json(
+        "GetTrailStatus",
+        Box::new(|doc| {
+            doc["LatestDeliveryError"] = json!("AccessDenied");
+            doc["LatestDeliveryAttemptTime"] = json!("2026-12-01T10:05:00Z");
+            doc["LatestDeliveryAttemptSucceeded"] = json!("2026-12-01T09:00:00Z");
+        }),
+    );
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert!(
+        dry.stdout
+            .contains("! cloudtrail trail \"aws-harden\" log delivery"),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout.contains("AccessDenied") && dry.stdout.contains("bucket policy"),
+        "{}",
+        dry.all()
+    );
+    // A delivery that succeeded after the error: in line again.
+    acct.proxy.amend_json(
+        "GetTrailStatus",
+        Box::new(|doc| doc["LatestDeliveryAttemptSucceeded"] = json!("2026-12-01T10:05:00Z")),
+    );
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+}

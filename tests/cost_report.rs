@@ -472,3 +472,36 @@ async fn the_stub_answers_with_the_sdk_s_error_types() {
     let calls: Vec<String> = acct.proxy.calls().into_iter().map(|c| c.service).collect();
     assert!(calls.iter().all(|s| s == "cur"), "{calls:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_whose_last_delivery_failed_is_pending_with_its_meaning() {
+    // DescribeReportDefinitions answers ReportStatus.lastStatus (CUR API reference): SUCCESS,
+    // ERROR_PERMISSIONS or ERROR_NO_BUCKET. The stub (moto has no CUR API) stores what AWS would say.
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("p.toml", PLAN);
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    stub.set_field(REPORT, "ReportStatus", json!({"lastStatus": "SUCCESS"}));
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    for (status, meaning) in [
+        ("ERROR_NO_BUCKET", "does not exist"),
+        ("ERROR_PERMISSIONS", "billingreports.amazonaws.com"),
+    ] {
+        stub.set_field(
+            REPORT,
+            "ReportStatus",
+            json!({"lastStatus": status, "lastDelivery": "20261201T000000Z"}),
+        );
+        acct.proxy.clear();
+        let dry = acct.run(&["--plan", "-f", &plan]).await;
+        assert_eq!(dry.code, 2, "{}", dry.all());
+        assert!(
+            dry.stdout.contains(status) && dry.stdout.contains(meaning),
+            "{}",
+            dry.all()
+        );
+        assert_no_writes(&acct, &dry);
+    }
+}

@@ -501,6 +501,7 @@ mod tests {
             plan,
             caller,
             interactive: false,
+            written: &[],
         }
     }
 

@@ -209,6 +209,7 @@ mod tests {
             plan: &plan,
             caller: &caller,
             interactive: true,
+            written: &[],
         };
         let d = diff(&ctx, &Observed::default());
         assert_eq!(d.changes[0].action, Action::Create);

@@ -562,6 +562,7 @@ mod tests {
             plan: &plan,
             caller: &caller,
             interactive: false,
+            written: &[],
         };
         let observed = Observed {
             user: Some(UserState {
@@ -604,6 +605,7 @@ mod tests {
             plan: &plan,
             caller: &caller,
             interactive: true,
+            written: &[],
         };
         let mut state = UserState {
             has_login_profile: true,

@@ -70,6 +70,8 @@ pub struct TrailState {
     /// Another account's trail (an organization trail seen from a member account, say) whose
     /// status could not be read: never adopted.
     pub read_error: Option<String>,
+    /// `LatestDeliveryError` with no successful delivery attempt after it: logs are not arriving.
+    pub delivery_error: Option<String>,
 }
 
 /// A trail's settings as the plan wants them (every boolean on).
@@ -378,14 +380,19 @@ async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<T
                     .describe(format!("reading the event selectors of trail {name}"))
             }
         );
-        let (logging, management_events, read_error) = match read {
+        let (logging, management_events, read_error, delivery_error) = match read {
             Ok((status, selectors)) => (
                 status.is_logging.unwrap_or(false),
                 records_management_events(&selectors),
                 None,
+                failing_delivery(
+                    status.latest_delivery_error.as_deref(),
+                    status.latest_delivery_attempt_time.as_deref(),
+                    status.latest_delivery_attempt_succeeded.as_deref(),
+                ),
             ),
             // Only the plan's own trail must be readable; another one is just not adopted.
-            Err(e) if arn != plan_trail_arn => (false, false, Some(format!("{e:#}"))),
+            Err(e) if arn != plan_trail_arn => (false, false, Some(format!("{e:#}")), None),
             Err(e) => return Err(e),
         };
         out.push(TrailState {
@@ -401,9 +408,83 @@ async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<T
             logging,
             management_events,
             read_error,
+            delivery_error,
         });
     }
     Ok(out)
+}
+
+/// The trail's last delivery error, unless a delivery attempt succeeded after it (GetTrailStatus,
+/// CloudTrail API reference: `LatestDeliveryError`, `LatestDeliveryAttemptTime`,
+/// `LatestDeliveryAttemptSucceeded`, ISO 8601 strings). Without the attempt times, the error stands:
+/// a success nobody reported is not assumed.
+pub fn failing_delivery(
+    error: Option<&str>,
+    last_attempt: Option<&str>,
+    last_success: Option<&str>,
+) -> Option<String> {
+    let error = error.map(str::trim).filter(|e| !e.is_empty())?;
+    let recovered = match (last_attempt, last_success) {
+        (Some(attempt), Some(success)) if !success.is_empty() => success >= attempt,
+        _ => false,
+    };
+    (!recovered).then(|| error.to_string())
+}
+
+/// A trail set up as planned that does not deliver its logs is not in line: a pending manual action
+/// naming the error and its likely cause. Right after this run wrote to the trail, its bucket or key,
+/// the next delivery (every few minutes) has not happened yet: a warning instead.
+fn delivery_check(ctx: &DiffContext, d: &mut Diff, t: &TrailState) {
+    let Some(error) = &t.delivery_error else {
+        return;
+    };
+    let cause = delivery_cause(error, &t.bucket);
+    if ctx.written.contains(&CONTROL) {
+        d.notice(
+            Notice::warning(
+                CONTROL,
+                format!(
+                    "trail {} last failed to deliver logs ({error}; likely {cause}). This run changed the trail, its \
+                     bucket or key: awaiting the next delivery (every few minutes); run --plan again shortly to confirm.",
+                    t.name
+                ),
+            )
+            .cis(&["3.1"]),
+        );
+        return;
+    }
+    d.push(
+        Change::new(
+            CONTROL,
+            format!("cloudtrail trail \"{}\" log delivery", t.name),
+            Action::Manual,
+            super::Op::Manual,
+        )
+        .field("latest delivery error", Some(error), None::<String>)
+        .cis(&["3.1"])
+        .note(format!(
+            "CloudTrail could not deliver logs to {} ({error}) and no delivery succeeded since. Likely cause: {cause}. \
+             Once fixed, CloudTrail delivers again within minutes; run --plan again to confirm.",
+            t.bucket
+        )),
+    );
+}
+
+/// What a delivery error most likely means, for a person.
+fn delivery_cause(error: &str, bucket: &str) -> String {
+    let e = error.to_ascii_lowercase();
+    if e.contains("nosuchbucket") {
+        format!("the bucket {bucket} does not exist (deleted?)")
+    } else if e.contains("kms") {
+        "the KMS key: its policy must let cloudtrail.amazonaws.com kms:GenerateDataKey*, and it must be enabled".into()
+    } else if e.contains("accessdenied") {
+        format!(
+            "the bucket policy of {bucket} (cloudtrail.amazonaws.com needs s3:PutObject on AWSLogs/ACCOUNT/*), or the \
+             KMS key policy for an encrypted trail"
+        )
+    } else {
+        format!("the bucket {bucket}, its policy or the trail's KMS key")
+    }
 }
 
 /// Management events, read and write, from basic or advanced event selectors.
@@ -512,6 +593,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
             )
             .cis(&["3.1", "3.2", "3.5"]),
         );
+        delivery_check(ctx, &mut d, t);
         return d;
     }
     for t in &o.other_trails {
@@ -753,6 +835,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
         }
     }
     d.changes = merge_by_resource(std::mem::take(&mut d.changes));
+    if let Some(t) = &o.trail {
+        delivery_check(ctx, &mut d, t);
+    }
     if plan.access_log_bucket.is_empty() {
         d.notice(
             Notice::info(
@@ -1123,6 +1208,7 @@ mod tests {
             plan,
             caller,
             interactive: false,
+            written: &[],
         }
     }
 
@@ -1140,7 +1226,57 @@ mod tests {
             logging: true,
             management_events: true,
             read_error: None,
+            delivery_error: None,
         }
+    }
+
+    #[test]
+    fn a_delivery_error_stands_until_a_later_attempt_succeeds() {
+        let err = Some("AccessDenied");
+        assert_eq!(failing_delivery(None, None, None), None);
+        assert_eq!(failing_delivery(Some(""), None, None), None);
+        // No attempt times: the error stands (a success nobody reported is not assumed).
+        assert_eq!(
+            failing_delivery(err, None, None).as_deref(),
+            Some("AccessDenied")
+        );
+        let (attempt, before, after) = (
+            Some("2026-12-01T10:05:00Z"),
+            Some("2026-12-01T09:00:00Z"),
+            Some("2026-12-01T10:05:00Z"),
+        );
+        assert!(failing_delivery(err, attempt, before).is_some());
+        assert!(failing_delivery(err, attempt, after).is_none());
+    }
+
+    #[test]
+    fn a_trail_that_does_not_deliver_is_pending_or_awaited_right_after_a_write() {
+        let p = plan("");
+        let c = caller();
+        let mut o = converged(&p);
+        assert!(diff(&ctx(&p, &c), &o).changes.is_empty());
+        o.trail.as_mut().unwrap().delivery_error = Some("NoSuchBucket".into());
+        let d = diff(&ctx(&p, &c), &o);
+        assert_eq!(d.changes.len(), 1, "{:?}", d.changes);
+        assert_eq!(d.changes[0].action, Action::Manual);
+        let note = d.changes[0].note.as_deref().unwrap();
+        assert!(
+            note.contains("NoSuchBucket") && note.contains("does not exist"),
+            "{note}"
+        );
+        // Right after this run wrote to the trail: a warning, nothing pending.
+        let written = [ControlId::Cloudtrail];
+        let after = DiffContext {
+            written: &written,
+            ..ctx(&p, &c)
+        };
+        let d = diff(&after, &o);
+        assert!(d.changes.is_empty());
+        assert!(
+            d.notices
+                .iter()
+                .any(|n| n.message.contains("awaiting the next delivery"))
+        );
     }
 
     /// The account after an apply, with every document as AWS returns it.

@@ -55,6 +55,9 @@ pub struct Definition {
 pub struct Observed {
     pub bucket: bucket::Observed,
     pub reports: Reports,
+    /// `ReportStatus.lastStatus` by report name, where AWS gave one (SUCCESS, ERROR_PERMISSIONS,
+    /// ERROR_NO_BUCKET: DescribeReportDefinitions, CUR API reference).
+    pub last_status: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -301,8 +304,14 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
             .collect::<Result<Vec<_>, _>>()
     );
     let bucket = bucket?;
+    let mut last_status = std::collections::BTreeMap::new();
     let reports = match pages {
         Ok(pages) => {
+            for r in pages.iter().flat_map(|p| p.report_definitions()) {
+                if let Some(status) = r.report_status().and_then(|s| s.last_status()) {
+                    last_status.insert(r.report_name.clone(), status.as_str().to_string());
+                }
+            }
             let mut defs: Vec<Definition> = pages
                 .iter()
                 .flat_map(|p| p.report_definitions())
@@ -321,7 +330,51 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
             }
         },
     };
-    Ok(Observed { bucket, reports })
+    Ok(Observed {
+        bucket,
+        reports,
+        last_status,
+    })
+}
+
+/// A report whose last delivery failed is not in line: a pending manual action with what the status
+/// means (Cost and Usage Report user guide, troubleshooting). Right after this run wrote to the report
+/// or its bucket, a warning: the next delivery is up to a day away.
+fn delivery_check(ctx: &DiffContext, d: &mut Diff, want: &Definition, status: Option<&String>) {
+    let meaning = match status.map(String::as_str) {
+        Some("ERROR_PERMISSIONS") => format!(
+            "AWS could not write the last report to s3://{}: the bucket policy does not let billingreports.amazonaws.com \
+             s3:PutObject (and s3:GetBucketAcl, s3:GetBucketPolicy) for this account's report definitions",
+            want.bucket
+        ),
+        Some("ERROR_NO_BUCKET") => format!("the bucket {} does not exist (deleted?)", want.bucket),
+        _ => return,
+    };
+    let status = status.expect("matched above");
+    if ctx.written.contains(&CONTROL) {
+        d.notice(Notice::warning(
+            CONTROL,
+            format!(
+                "report {} last failed to deliver ({status}: {meaning}). This run changed the report or its bucket: the \
+                 next delivery can be up to a day away; run --plan again then.",
+                want.name
+            ),
+        ));
+        return;
+    }
+    d.push(
+        Change::new(
+            CONTROL,
+            format!("cost and usage report \"{}\" delivery", want.name),
+            Action::Manual,
+            super::Op::Manual,
+        )
+        .field("last status", Some(status), Some("SUCCESS"))
+        .note(format!(
+            "{meaning}. Fix it (applying this plan sets the bucket and its policy as needed), then wait: AWS delivers \
+             reports up to once a day, and this stays pending until a delivery succeeds."
+        )),
+    );
 }
 
 fn resource(name: &str) -> String {
@@ -386,6 +439,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
             d.push(change);
         }
         Some(live) => {
+            delivery_check(ctx, &mut d, &want, observed.last_status.get(&want.name));
             let fields = live.differences(&want);
             if !fields.is_empty() {
                 let mut change = Change::new(
@@ -498,12 +552,13 @@ mod tests {
             plan: p,
             caller: &c,
             interactive: false,
+            written: &[],
         };
         diff(
             &ctx,
             &Observed {
-                bucket: bucket::Observed::default(),
                 reports,
+                ..Observed::default()
             },
         )
     }
@@ -743,6 +798,7 @@ mod tests {
             plan: &p,
             caller: &root,
             interactive: false,
+            written: &[],
         };
         let d = diff(
             &ctx,
@@ -751,6 +807,7 @@ mod tests {
                 reports: Reports::Denied {
                     code: "AccessDeniedException".into(),
                 },
+                ..Observed::default()
             },
         );
         let note = d.changes.last().unwrap().note.clone().unwrap();
@@ -773,6 +830,56 @@ mod tests {
                 .any(|c| matches!(c.op, crate::controls::Op::Bucket(_)))
         );
         assert_eq!(d.changes.last().unwrap().action, Action::Manual);
+    }
+
+    #[test]
+    fn a_report_whose_last_delivery_failed_is_pending_until_it_succeeds() {
+        let p = plan("");
+        let c = caller();
+        let observed = |status: &str| Observed {
+            reports: Reports::Readable(vec![live(&p)]),
+            last_status: [(live(&p).name, status.to_string())].into(),
+            ..Observed::default()
+        };
+        let report_changes = |ctx: &DiffContext, o: &Observed| -> Vec<Change> {
+            diff(ctx, o)
+                .changes
+                .into_iter()
+                .filter(|c| !matches!(c.op, crate::controls::Op::Bucket(_)))
+                .collect()
+        };
+        let ctx = DiffContext {
+            plan: &p,
+            caller: &c,
+            interactive: false,
+            written: &[],
+        };
+        assert!(report_changes(&ctx, &observed("SUCCESS")).is_empty());
+        for (status, meaning) in [
+            ("ERROR_PERMISSIONS", "billingreports.amazonaws.com"),
+            ("ERROR_NO_BUCKET", "does not exist"),
+        ] {
+            let changes = report_changes(&ctx, &observed(status));
+            assert_eq!(changes.len(), 1, "{changes:?}");
+            assert_eq!(changes[0].action, Action::Manual);
+            let note = changes[0].note.as_deref().unwrap();
+            assert!(
+                note.contains(meaning) && note.contains("once a day"),
+                "{note}"
+            );
+        }
+        let written = [ControlId::CostReport];
+        let after = DiffContext {
+            written: &written,
+            ..ctx.clone()
+        };
+        let d = diff(&after, &observed("ERROR_PERMISSIONS"));
+        assert!(d.changes.iter().all(|c| c.action != Action::Manual));
+        assert!(
+            d.notices
+                .iter()
+                .any(|n| n.message.contains("up to a day away"))
+        );
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct DiffContext<'a> {
     pub caller: &'a Caller,
     /// A person is at the terminal and may be asked things during apply (not under `--yes`).
     pub interactive: bool,
+    /// The controls this run has just written to (set only by the verification after apply): what
+    /// depends on a later delivery (a trail's logs) cannot be judged yet.
+    pub written: &'a [ControlId],
 }
 
 /// The controls the plan manages, in apply order.

@@ -154,6 +154,7 @@ mod tests {
             plan: &plan,
             caller: &caller,
             interactive: false,
+            written: &[],
         };
         let created = diff(&ctx, &Observed { policy: None });
         assert_eq!(created.changes[0].action, Action::Create);

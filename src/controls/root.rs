@@ -497,6 +497,7 @@ mod tests {
             plan,
             caller,
             interactive: false,
+            written: &[],
         }
     }
 

@@ -175,7 +175,12 @@ struct Shared {
     spans: Mutex<Vec<(Instant, Instant)>>,
     /// What `GetAccountSummary` says about root (`emulate`).
     root_summary: Mutex<RootSummary>,
+    /// Fields to amend in moto's JSON answers, by operation (`Proxy::amend_json`).
+    amendments: Mutex<Vec<(String, Amendment)>>,
 }
+
+/// Changes moto's JSON answer to one operation, e.g. adding a field AWS sends and moto never does.
+pub type Amendment = Box<dyn Fn(&mut serde_json::Value) + Send + Sync>;
 
 /// Root's fields in `GetAccountSummary`; `None` leaves the key out of the answer.
 #[derive(Clone, Copy, Debug)]
@@ -386,6 +391,16 @@ impl Proxy {
         *self.shared.root_summary.lock().unwrap() = summary;
     }
 
+    /// Forward `operation` (a JSON-protocol call) to moto, then amend its answer: for fields AWS sends
+    /// and moto never does (a delivery error, say). The rest of the answer stays moto's.
+    pub fn amend_json(&self, operation: &str, amendment: Amendment) {
+        self.shared
+            .amendments
+            .lock()
+            .unwrap()
+            .push((operation.to_string(), amendment));
+    }
+
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
     pub fn hook(&self, hook: Hook) {
         self.shared.hooks.lock().unwrap().push(hook);
@@ -545,6 +560,7 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
         (Some(f), _) => Some(fault_response(f, &req)),
         (None, Some(r)) => Some(r),
         (None, None) if emulated(&req) => Some(emulate(upstream, &req, shared).await?),
+        (None, None) if amended(&req, shared) => Some(amend(upstream, &raw, &req, shared).await?),
         (None, None) => {
             let (status, bytes) = forward(upstream, &raw).await?;
             record(status);
@@ -677,6 +693,43 @@ async fn emulate(upstream: &str, req: &Request, shared: &Shared) -> std::io::Res
         });
     }
     simulate_principal_policy(upstream, req).await
+}
+
+fn amended(req: &Request, shared: &Shared) -> bool {
+    shared
+        .amendments
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(op, _)| *op == req.operation)
+}
+
+async fn amend(
+    upstream: &str,
+    raw: &[u8],
+    req: &Request,
+    shared: &Shared,
+) -> std::io::Result<Response> {
+    let (status, bytes) = forward(upstream, raw).await?;
+    let text = String::from_utf8_lossy(&bytes);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let mut doc: serde_json::Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("moto's {} answer is not JSON ({e}): {body}", req.operation));
+    if status == 200 {
+        for (op, amendment) in shared.amendments.lock().unwrap().iter() {
+            if *op == req.operation {
+                amendment(&mut doc);
+            }
+        }
+    }
+    Ok(Response {
+        status,
+        content_type: "application/x-amz-json-1.1".into(),
+        body: doc.to_string(),
+    })
 }
 
 fn patch_summary(body: &str, root: RootSummary) -> String {
