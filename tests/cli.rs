@@ -17,8 +17,9 @@ async fn completions_for_each_shell() {
         assert!(run.stdout.contains(marker), "{shell}: {}", run.all());
         assert!(run.stdout.contains(plan_flag), "{shell}: {}", run.all());
     }
+    // A usage error is 1: exit 2 means "changes pending".
     let bad = acct.run(&["completions", "cmd.exe"]).await;
-    assert_eq!(bad.code, 2, "{}", bad.all());
+    assert_eq!(bad.code, 1, "{}", bad.all());
     assert!(bad.stderr.contains("possible values"), "{}", bad.all());
     assert!(acct.proxy.calls().is_empty(), "no AWS call for completions");
 }
@@ -80,5 +81,29 @@ async fn yes_without_a_plan_at_a_terminal_refuses_to_guess() {
     let (code, out) = tokio::task::block_in_place(|| acct.run_pty(&["--yes"], &[]).wait());
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("--yes never asks questions"), "{out}");
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_typo_in_a_flag_is_a_usage_error_not_drift() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", common::IAM_ONLY);
+    let run = acct.run(&["--plna", "-f", &plan]).await;
+    // Exit 2 would read as "changes pending" in CI.
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("unexpected argument '--plna'"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stderr.contains("a similar argument exists: '--plan'"),
+        "clap's tip is kept\n{}",
+        run.all()
+    );
+    assert!(run.stdout.is_empty(), "{}", run.all());
+    let bad_value = acct.run(&["--output", "yaml", "-f", &plan]).await;
+    assert_eq!(bad_value.code, 1, "{}", bad_value.all());
+    assert!(bad_value.stderr.contains("possible values"), "{}", bad_value.all());
     assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
 }
