@@ -80,6 +80,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
+    // JSON shows no changes on the screen, so nobody can have read what a question would be about.
+    if cli.output == OutputFormat::Json && !cli.plan && !cli.yes {
+        bail!(
+            "--output json shows no changes to confirm, so applying with it needs --yes (or use --plan for a dry run)"
+        );
+    }
     if !cli.plan && !cli.yes && !caps.interactive {
         bail!(
             "not a terminal, so nobody can confirm the changes: pass --yes to apply without asking, or --plan for a dry run"
