@@ -204,13 +204,8 @@ impl Session {
         let assessment = if cli.plan {
             assessment
         } else {
-            crate::controls::root::offer_to_wait_for_mfa(
-                &aws,
-                assessment,
-                &terminal,
-                &self.ctrl_c,
-            )
-            .await?
+            crate::controls::root::offer_to_wait_for_mfa(&aws, assessment, &terminal, &self.ctrl_c)
+                .await?
         };
         let applicable = assessment.changes.iter().any(|c| !c.is_manual());
         if cli.plan || !applicable {

@@ -104,7 +104,11 @@ async fn a_typo_in_a_flag_is_a_usage_error_not_drift() {
     assert!(run.stdout.is_empty(), "{}", run.all());
     let bad_value = acct.run(&["--output", "yaml", "-f", &plan]).await;
     assert_eq!(bad_value.code, 1, "{}", bad_value.all());
-    assert!(bad_value.stderr.contains("possible values"), "{}", bad_value.all());
+    assert!(
+        bad_value.stderr.contains("possible values"),
+        "{}",
+        bad_value.all()
+    );
     assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
 }
 

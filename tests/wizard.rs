@@ -71,9 +71,18 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
         "Admin user             no IAM user named \"admin\"",
         "Admin user MFA         \"admin\" has no MFA device",
         "Password policy        none set",
+        // Nothing exists on a fresh account, so nothing is "set up" and nothing "differs".
+        "CloudTrail             no trail\n",
+        "Cost and Usage Report  no report\n",
     ] {
         assert!(out.contains(found), "missing {found:?}\n{out}");
     }
+    let root = out
+        .lines()
+        .find(|l| l.starts_with("  Root user "))
+        .unwrap_or_else(|| panic!("no root finding\n{out}"));
+    assert!(root.contains("no MFA"), "{root}");
+    assert!(!root.contains("as recommended"), "{root}");
     // The diff exactly as --plan shows it, then live progress with a mark per change.
     assert!(out.contains("+ iam group \"Administrators\""), "{out}");
     assert!(
