@@ -249,6 +249,7 @@ impl Session {
                 "{}",
                 render::apply_result(palette, &report, self.started.elapsed().as_secs_f64())
             );
+            print!("{}", self.next_steps(&aws, &report));
             if report.interrupted || !report.succeeded() {
                 println!("{}", render::rerun_hint(&rerun_command(path)));
             } else if from_wizard {
@@ -266,6 +267,26 @@ impl Session {
         } else {
             Outcome::Failed
         })
+    }
+
+    /// The numbered "Next steps" after an apply: signing in with a password this run created,
+    /// then each manual action.
+    fn next_steps(&self, aws: &Aws, report: &engine::ApplyReport) -> String {
+        use crate::controls::{Op, admin_user};
+        let user = report.applied.iter().find_map(|c| match &c.op {
+            Op::AdminUser(admin_user::Op::CreateLoginProfile { user }) => Some(user.as_str()),
+            _ => None,
+        });
+        let delivered = if self.caps.stdout_tty {
+            "shown above"
+        } else {
+            "in the file named above"
+        };
+        render::next_steps(
+            &aws.caller.signin_url(),
+            user.map(|user| render::NewPassword { user, delivered }),
+            &report.manual,
+        )
     }
 
     /// Apply with Ctrl-C stopping after the call in flight.

@@ -536,8 +536,8 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
     let (code, out) = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&["-f", &plan], &[]);
         skip_the_wait(&mut pty);
-        pty.expect("Apply these changes?");
-        pty.send("y");
+        // "Apply these changes?", then Enter once the password is saved.
+        pty.answer(&[("Apply these changes?", "y")], "Apply complete:");
         pty.wait()
     });
     assert_eq!(code, 0, "{out}");

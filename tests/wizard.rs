@@ -390,3 +390,63 @@ async fn defaults_fit_what_exists_and_existing_resources_are_adopted() {
     assert!(text.contains("minimum_length = 20"), "{text}");
     assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_password_waits_for_enter_and_next_steps_follow_the_apply() {
+    let (acct, _stub) = account().await;
+    let plan = acct.write_plan("p.toml", common::IAM_ONLY);
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["-f", &plan], &[]);
+        pty.expect("Apply these changes?");
+        pty.send("y");
+        pty.expect("Keep it now.");
+        pty.expect("Saved it? Press Enter to go on");
+        // Waiting: nothing after the password is written (or shown) until Enter.
+        let writes_then = acct.proxy.writes().len();
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(
+            acct.proxy.writes().len(),
+            writes_then,
+            "{}",
+            pty.transcript()
+        );
+        assert_eq!(
+            acct.proxy
+                .writes()
+                .last()
+                .map(|c| c.operation.clone())
+                .as_deref(),
+            Some("CreateLoginProfile")
+        );
+        assert!(!pty.transcript().contains("Apply complete"));
+        pty.send("\r");
+        pty.expect("Apply complete:");
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    // The password itself, then its note once (not the title again with "shown once above").
+    let after_title = out
+        .split("Console password for IAM user admin (sign in at ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no password title\n{out}"));
+    let password = after_title.lines().nth(2).unwrap_or_default().trim();
+    assert!(password.len() >= 14, "password line {password:?}\n{out}");
+    assert_eq!(
+        out.matches("Console password for IAM user admin").count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(out.matches("This is shown once").count(), 1, "{out}");
+    assert!(!out.contains("shown once above"), "{out}");
+    let steps = out
+        .split("\nNext steps:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no next steps\n{out}"));
+    assert!(
+        steps.starts_with(&format!(
+            "  1. Sign in at https://{}.signin.aws.amazon.com/console as IAM user admin with the password shown above.\n  2. Change the password",
+            acct.id
+        )),
+        "{steps}"
+    );
+}
