@@ -147,6 +147,16 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The account's console sign-in page for IAM users, in the caller's partition.
+    pub fn signin_url(&self) -> String {
+        let domain = match self.partition.as_str() {
+            "aws-cn" => "signin.amazonaws.cn",
+            "aws-us-gov" => "signin.amazonaws-us-gov.com",
+            _ => "signin.aws.amazon.com",
+        };
+        format!("https://{}.{domain}/console", self.account_id)
+    }
+
     pub fn from_arn(
         account_id: &str,
         arn: &str,
@@ -585,6 +595,23 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signin_url_per_partition() {
+        let url = |arn: &str| Caller::from_arn("123456789012", arn, None, false).signin_url();
+        assert_eq!(
+            url("arn:aws:iam::123456789012:user/a"),
+            "https://123456789012.signin.aws.amazon.com/console"
+        );
+        assert_eq!(
+            url("arn:aws-us-gov:iam::123456789012:user/a"),
+            "https://123456789012.signin.amazonaws-us-gov.com/console"
+        );
+        assert_eq!(
+            url("arn:aws-cn:iam::123456789012:user/a"),
+            "https://123456789012.signin.amazonaws.cn/console"
+        );
+    }
 
     #[test]
     fn read_allow_list() {

@@ -20,8 +20,8 @@ Shell completions:
   aws-harden completions bash > ~/.local/share/bash-completion/completions/aws-harden
 
 Ctrl-C in the wizard changes nothing; during apply it stops after the call in flight.
-Exit codes: 0 success / account matches; 1 error or failed change; 2 changes or manual actions
-pending (--plan); 130 interrupted.";
+Exit codes: 0 success / account matches; 1 error, failed change or usage error (a mistyped
+flag); 2 changes or manual actions pending (--plan); 130 interrupted.";
 
 #[derive(Debug, Parser)]
 #[command(

@@ -80,6 +80,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }
         None => None,
     };
+    // JSON shows no changes on the screen, so nobody can have read what a question would be about.
+    if cli.output == OutputFormat::Json && !cli.plan && !cli.yes {
+        bail!(
+            "--output json shows no changes to confirm, so applying with it needs --yes (or use --plan for a dry run)"
+        );
+    }
     if !cli.plan && !cli.yes && !caps.interactive {
         bail!(
             "not a terminal, so nobody can confirm the changes: pass --yes to apply without asking, or --plan for a dry run"
@@ -198,7 +204,8 @@ impl Session {
         let assessment = if cli.plan {
             assessment
         } else {
-            crate::controls::root::offer_to_wait_for_mfa(&aws, assessment, &terminal).await?
+            crate::controls::root::offer_to_wait_for_mfa(&aws, assessment, &terminal, &self.ctrl_c)
+                .await?
         };
         let applicable = assessment.changes.iter().any(|c| !c.is_manual());
         if cli.plan || !applicable {
@@ -242,6 +249,7 @@ impl Session {
                 "{}",
                 render::apply_result(palette, &report, self.started.elapsed().as_secs_f64())
             );
+            print!("{}", self.next_steps(&aws, &report));
             if report.interrupted || !report.succeeded() {
                 println!("{}", render::rerun_hint(&rerun_command(path)));
             } else if from_wizard {
@@ -259,6 +267,26 @@ impl Session {
         } else {
             Outcome::Failed
         })
+    }
+
+    /// The numbered "Next steps" after an apply: signing in with a password this run created,
+    /// then each manual action.
+    fn next_steps(&self, aws: &Aws, report: &engine::ApplyReport) -> String {
+        use crate::controls::{Op, admin_user};
+        let user = report.applied.iter().find_map(|c| match &c.op {
+            Op::AdminUser(admin_user::Op::CreateLoginProfile { user }) => Some(user.as_str()),
+            _ => None,
+        });
+        let delivered = if self.caps.stdout_tty {
+            "shown above"
+        } else {
+            "in the file named above"
+        };
+        render::next_steps(
+            &aws.caller.signin_url(),
+            user.map(|user| render::NewPassword { user, delivered }),
+            &report.manual,
+        )
     }
 
     /// Apply with Ctrl-C stopping after the call in flight.

@@ -3,6 +3,8 @@
 //! wizard and the observing phases stop with nothing changed, apply stops after the call in flight.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::watch;
 
@@ -18,6 +20,29 @@ pub struct Interrupted;
 pub struct CtrlC {
     interrupt: Interrupt,
     pressed: watch::Receiver<bool>,
+    /// While a `Skip` is held, presses go to it (a count) and do not interrupt the run.
+    diverted: Arc<AtomicBool>,
+    skips: watch::Receiver<u64>,
+}
+
+/// Ctrl-C means "skip this" while held (waiting for something the person may give up on), not
+/// "stop the run": the press is decided in the handler itself, so it never reaches the flag.
+pub struct Skip {
+    diverted: Arc<AtomicBool>,
+    skips: watch::Receiver<u64>,
+}
+
+impl Skip {
+    /// Resolves at the next Ctrl-C after the `Skip` was taken.
+    pub async fn pressed(&mut self) {
+        let _ = self.skips.changed().await;
+    }
+}
+
+impl Drop for Skip {
+    fn drop(&mut self) {
+        self.diverted.store(false, Ordering::SeqCst);
+    }
 }
 
 impl CtrlC {
@@ -27,14 +52,37 @@ impl CtrlC {
         let mut sigint = signal(SignalKind::interrupt())?;
         let interrupt = Interrupt::new();
         let (tx, pressed) = watch::channel(false);
+        let (skip_tx, skips) = watch::channel(0u64);
+        let diverted = Arc::new(AtomicBool::new(false));
         let flag = interrupt.clone();
+        let divert = diverted.clone();
         tokio::spawn(async move {
             while sigint.recv().await.is_some() {
-                flag.trigger();
-                let _ = tx.send(true);
+                if divert.load(Ordering::SeqCst) {
+                    skip_tx.send_modify(|n| *n += 1);
+                } else {
+                    flag.trigger();
+                    let _ = tx.send(true);
+                }
             }
         });
-        Ok(CtrlC { interrupt, pressed })
+        Ok(CtrlC {
+            interrupt,
+            pressed,
+            diverted,
+            skips,
+        })
+    }
+
+    /// From now until the `Skip` is dropped, Ctrl-C skips instead of interrupting.
+    pub fn skip(&self) -> Skip {
+        self.diverted.store(true, Ordering::SeqCst);
+        let mut skips = self.skips.clone();
+        skips.mark_unchanged();
+        Skip {
+            diverted: self.diverted.clone(),
+            skips,
+        }
     }
 
     /// The flag `engine::apply` checks before each change.

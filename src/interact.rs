@@ -30,8 +30,14 @@ pub trait Interaction: Send + Sync {
     /// Tell the person something now (on the terminal, above any progress).
     fn message(&self, text: &str);
     /// Hand over a secret exactly once: on the terminal when stdout is one, else into a new file
-    /// with mode 0600. Returns where it went, for the summary. Never logged.
-    fn deliver_secret(&self, title: &str, file_stem: &str, secret: &str) -> anyhow::Result<String>;
+    /// with mode 0600. Returns where it went when that still needs saying (a file), `None` when it
+    /// was just shown with its title. Never logged.
+    fn deliver_secret(
+        &self,
+        title: &str,
+        file_stem: &str,
+        secret: &str,
+    ) -> anyhow::Result<Option<String>>;
     /// Show an MFA enrollment secret on the screen only (never a file, never a log): `uri` (an
     /// `otpauth://` URI) as a QR code and `secret` (Base32) as text to type in instead.
     fn show_mfa_secret(&self, title: &str, uri: &str, secret: &str) -> anyhow::Result<()> {

@@ -1,10 +1,18 @@
 //! aws-harden: parse, dispatch, turn the outcome into an exit code.
 
 use aws_harden::{cli, commands};
-use clap::Parser;
+use clap::Parser as _;
 
 fn main() {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Exit 2 means "changes pending" here, so a usage error (a typo in a flag) must not use
+        // clap's 2. Help and version go to stdout and still exit 0.
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     init_logging(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

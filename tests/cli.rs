@@ -17,8 +17,9 @@ async fn completions_for_each_shell() {
         assert!(run.stdout.contains(marker), "{shell}: {}", run.all());
         assert!(run.stdout.contains(plan_flag), "{shell}: {}", run.all());
     }
+    // A usage error is 1: exit 2 means "changes pending".
     let bad = acct.run(&["completions", "cmd.exe"]).await;
-    assert_eq!(bad.code, 2, "{}", bad.all());
+    assert_eq!(bad.code, 1, "{}", bad.all());
     assert!(bad.stderr.contains("possible values"), "{}", bad.all());
     assert!(acct.proxy.calls().is_empty(), "no AWS call for completions");
 }
@@ -81,4 +82,58 @@ async fn yes_without_a_plan_at_a_terminal_refuses_to_guess() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("--yes never asks questions"), "{out}");
     assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_typo_in_a_flag_is_a_usage_error_not_drift() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", common::IAM_ONLY);
+    let run = acct.run(&["--plna", "-f", &plan]).await;
+    // Exit 2 would read as "changes pending" in CI.
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("unexpected argument '--plna'"),
+        "{}",
+        run.all()
+    );
+    assert!(
+        run.stderr.contains("a similar argument exists: '--plan'"),
+        "clap's tip is kept\n{}",
+        run.all()
+    );
+    assert!(run.stdout.is_empty(), "{}", run.all());
+    let bad_value = acct.run(&["--output", "yaml", "-f", &plan]).await;
+    assert_eq!(bad_value.code, 1, "{}", bad_value.all());
+    assert!(
+        bad_value.stderr.contains("possible values"),
+        "{}",
+        bad_value.all()
+    );
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_at_a_terminal_never_asks_about_changes_it_did_not_show() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", common::IAM_ONLY);
+    let (code, out) = tokio::task::block_in_place(|| {
+        acct.run_pty(&["--output", "json", "-f", &plan], &[]).wait()
+    });
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("applying with it needs --yes"),
+        "says what to do\n{out}"
+    );
+    assert!(!out.contains("Apply these changes?"), "{out}");
+    // Decided before any AWS call: nothing read, nothing written.
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+
+    // With --yes it applies and prints the document; with --plan it only reads.
+    let dry = acct.run(&["--output", "json", "--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    let applied = acct.run(&["--output", "json", "--yes", "-f", &plan]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let doc: serde_json::Value = serde_json::from_str(&applied.stdout).unwrap();
+    assert_eq!(doc["mode"], "apply", "{}", applied.all());
 }

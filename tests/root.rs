@@ -543,3 +543,83 @@ async fn an_interactive_run_waits_for_root_mfa_and_can_skip() {
         },
     );
 }
+
+/// No root keys, root MFA off: with `PLAN` the IAM controls are pending besides the manual MFA step.
+fn mfa_off_not_root(acct: &Account) {
+    let state = Arc::new(Mutex::new(RootState {
+        caller_is_root: false,
+        signer: String::new(),
+        keys: vec![],
+        mfa: false,
+        password: true,
+        deleted: vec![],
+        ..RootState::default()
+    }));
+    install_root_hooks(acct, state);
+}
+
+/// At a terminal: say yes to waiting for root MFA, then skip the wait with Ctrl-C.
+fn skip_the_wait(pty: &mut common::pty::Pty) {
+    pty.expect("! mfa for the root user");
+    pty.expect("Wait here");
+    pty.send("y");
+    pty.expect("Ctrl-C skips");
+    pty.send("\u{3}");
+    pty.expect("Skipped: root MFA stays a manual action.");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
+    let acct = Account::new().await;
+    mfa_off_not_root(&acct);
+    let plan = acct.write_plan("p.toml", PLAN);
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["-f", &plan], &[]);
+        skip_the_wait(&mut pty);
+        // "Apply these changes?", then Enter once the password is saved.
+        pty.answer(&[("Apply these changes?", "y")], "Apply complete:");
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("Interrupted"), "{out}");
+    assert!(
+        out.contains("Apply complete: 5 created, 2 changed, 0 deleted"),
+        "{out}"
+    );
+    assert!(write_ops(&acct).contains(&"CreateUser".to_string()));
+
+    // A second Ctrl-C, during the apply, still stops it after the call in flight.
+    let acct = Account::new().await;
+    mfa_off_not_root(&acct);
+    let plan = acct.write_plan("p.toml", PLAN);
+    acct.proxy
+        .delay("CreateUser", std::time::Duration::from_secs(2));
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["-f", &plan], &[]);
+        skip_the_wait(&mut pty);
+        pty.expect("Apply these changes?");
+        pty.send("y");
+        pty.expect("+ iam user \"admin\"");
+        pty.send("\u{3}");
+        pty.wait()
+    });
+    assert_eq!(code, 130, "{out}");
+    assert!(
+        out.contains("Interrupted: stopping after the call in flight."),
+        "{out}"
+    );
+    assert!(
+        out.contains("Apply interrupted: 3 created, 1 changed, 0 deleted before stopping."),
+        "{out}"
+    );
+    assert_eq!(
+        write_ops(&acct),
+        [
+            "CreateGroup",
+            "AttachGroupPolicy",
+            "PutGroupPolicy",
+            "CreateUser"
+        ],
+        "nothing after the call in flight"
+    );
+}

@@ -71,9 +71,18 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
         "Admin user             no IAM user named \"admin\"",
         "Admin user MFA         \"admin\" has no MFA device",
         "Password policy        none set",
+        // Nothing exists on a fresh account, so nothing is "set up" and nothing "differs".
+        "CloudTrail             no trail\n",
+        "Cost and Usage Report  no report\n",
     ] {
         assert!(out.contains(found), "missing {found:?}\n{out}");
     }
+    let root = out
+        .lines()
+        .find(|l| l.starts_with("  Root user "))
+        .unwrap_or_else(|| panic!("no root finding\n{out}"));
+    assert!(root.contains("no MFA"), "{root}");
+    assert!(!root.contains("as recommended"), "{root}");
     // The diff exactly as --plan shows it, then live progress with a mark per change.
     assert!(out.contains("+ iam group \"Administrators\""), "{out}");
     assert!(
@@ -380,4 +389,64 @@ async fn defaults_fit_what_exists_and_existing_resources_are_adopted() {
         std::fs::read_to_string(acct.path("plans").join(format!("{}.toml", acct.id))).unwrap();
     assert!(text.contains("minimum_length = 20"), "{text}");
     assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_password_waits_for_enter_and_next_steps_follow_the_apply() {
+    let (acct, _stub) = account().await;
+    let plan = acct.write_plan("p.toml", common::IAM_ONLY);
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["-f", &plan], &[]);
+        pty.expect("Apply these changes?");
+        pty.send("y");
+        pty.expect("Keep it now.");
+        pty.expect("Saved it? Press Enter to go on");
+        // Waiting: nothing after the password is written (or shown) until Enter.
+        let writes_then = acct.proxy.writes().len();
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(
+            acct.proxy.writes().len(),
+            writes_then,
+            "{}",
+            pty.transcript()
+        );
+        assert_eq!(
+            acct.proxy
+                .writes()
+                .last()
+                .map(|c| c.operation.clone())
+                .as_deref(),
+            Some("CreateLoginProfile")
+        );
+        assert!(!pty.transcript().contains("Apply complete"));
+        pty.send("\r");
+        pty.expect("Apply complete:");
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    // The password itself, then its note once (not the title again with "shown once above").
+    let after_title = out
+        .split("Console password for IAM user admin (sign in at ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no password title\n{out}"));
+    let password = after_title.lines().nth(2).unwrap_or_default().trim();
+    assert!(password.len() >= 14, "password line {password:?}\n{out}");
+    assert_eq!(
+        out.matches("Console password for IAM user admin").count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(out.matches("This is shown once").count(), 1, "{out}");
+    assert!(!out.contains("shown once above"), "{out}");
+    let steps = out
+        .split("\nNext steps:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no next steps\n{out}"));
+    assert!(
+        steps.starts_with(&format!(
+            "  1. Sign in at https://{}.signin.aws.amazon.com/console as IAM user admin with the password shown above.\n  2. Change the password",
+            acct.id
+        )),
+        "{steps}"
+    );
 }

@@ -314,11 +314,16 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
             }
             let account = aws.account_id();
             let where_ = io.deliver_secret(
-                &format!("Console password for IAM user {user} (sign in at https://{account}.signin.aws.amazon.com/console; you must change it at first sign-in)"),
+                &format!(
+                    "Console password for IAM user {user} (sign in at {}; you must change it at first sign-in)",
+                    aws.caller.signin_url()
+                ),
                 &format!("aws-harden-{account}-{user}-password"),
                 &password,
             )?;
-            io.message(&where_);
+            if let Some(w) = where_ {
+                io.message(&w);
+            }
         }
         Op::AddToGroup { user, group } => {
             let what = format!("adding IAM user {user} to group {group}");

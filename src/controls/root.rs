@@ -408,6 +408,7 @@ pub async fn offer_to_wait_for_mfa(
     aws: &Aws,
     mut assessment: Assessment,
     io: &dyn Interaction,
+    ctrl_c: &crate::ctrl_c::CtrlC,
 ) -> anyhow::Result<Assessment> {
     let is_mfa = |c: &Change| c.control == CONTROL && c.resource == ROOT_MFA_RESOURCE;
     if !io.is_interactive() || !assessment.changes.iter().any(is_mfa) {
@@ -419,8 +420,8 @@ pub async fn offer_to_wait_for_mfa(
     )? {
         return Ok(assessment);
     }
-    // Listening from now on, so a Ctrl-C right after the first countdown line is caught.
-    let mut ctrl_c = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    // From now on Ctrl-C skips the wait; it must not also stop the apply that follows.
+    let mut skip = ctrl_c.skip();
     const WAIT: Duration = Duration::from_secs(15 * 60);
     const POLL_EVERY: u64 = 5;
     let started = std::time::Instant::now();
@@ -446,7 +447,7 @@ pub async fn offer_to_wait_for_mfa(
         )));
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => tick += 1,
-            _ = ctrl_c.recv() => {
+            () = skip.pressed() => {
                 io.status(None);
                 io.message("Skipped: root MFA stays a manual action.");
                 return Ok(assessment);

@@ -222,6 +222,36 @@ pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
     out
 }
 
+/// A console password this run created: for whom, and where it went ("shown above").
+pub struct NewPassword<'a> {
+    pub user: &'a str,
+    pub delivered: &'a str,
+}
+
+/// After an apply: what the person does next, numbered, each on one line (the steps of manual
+/// actions are listed above). Empty when there is nothing to do.
+pub fn next_steps(signin_url: &str, password: Option<NewPassword>, manual: &[Change]) -> String {
+    let mut steps: Vec<String> = Vec::new();
+    if let Some(p) = password {
+        steps.push(format!(
+            "Sign in at {signin_url} as IAM user {} with the password {}.",
+            p.user, p.delivered
+        ));
+        steps.push("Change the password when asked (required at first sign-in).".into());
+    }
+    for c in manual {
+        steps.push(format!("Manual action: {} (steps above).", c.resource));
+    }
+    if steps.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nNext steps:\n");
+    for (i, s) in steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {s}", i + 1);
+    }
+    out
+}
+
 /// After an apply that stopped early: how to carry on. A re-run observes again and applies only
 /// what is still missing.
 pub fn rerun_hint(command: &str) -> String {
@@ -358,6 +388,28 @@ Not attempted:
       Sign in as root.
       Open Security credentials.
 ";
+
+    #[test]
+    fn next_steps_number_sign_in_password_then_each_manual_action() {
+        let manual = &sample()[2..];
+        assert_eq!(
+            next_steps(
+                "https://123456789012.signin.aws.amazon.com/console",
+                Some(NewPassword {
+                    user: "admin",
+                    delivered: "shown above"
+                }),
+                manual
+            ),
+            "
+Next steps:
+  1. Sign in at https://123456789012.signin.aws.amazon.com/console as IAM user admin with the password shown above.
+  2. Change the password when asked (required at first sign-in).
+  3. Manual action: root user MFA (steps above).
+"
+        );
+        assert_eq!(next_steps("u", None, &[]), "");
+    }
 
     #[test]
     fn snapshot_plain() {

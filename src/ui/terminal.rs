@@ -59,18 +59,32 @@ impl Interaction for Terminal {
         self.progress.suspend(|| eprintln!("{text}"));
     }
 
-    fn deliver_secret(&self, title: &str, file_stem: &str, secret: &str) -> anyhow::Result<String> {
+    fn deliver_secret(
+        &self,
+        title: &str,
+        file_stem: &str,
+        secret: &str,
+    ) -> anyhow::Result<Option<String>> {
         if self.caps.stdout_tty {
             self.progress.suspend(|| {
                 println!("\n{title}:\n\n    {secret}\n\nThis is shown once and stored nowhere. Keep it now.\n");
+                // What follows (an MFA QR code, say) would push it off a small screen.
+                if self.is_interactive() {
+                    // Ctrl-C here has already set the run's interrupt flag (apply stops after
+                    // this change); the password is set and shown, so this change still succeeded.
+                    let _ = Input::<String>::with_theme(&prompt::theme())
+                        .with_prompt("Saved it? Press Enter to go on")
+                        .allow_empty(true)
+                        .interact_text();
+                }
             });
-            Ok(format!("{title}: shown once above"))
+            Ok(None)
         } else {
             let path = write_secret_file(&self.secret_dir, file_stem, secret)?;
-            Ok(format!(
+            Ok(Some(format!(
                 "{title}: written to {} (mode 0600; delete it once stored safely)",
                 path.display()
-            ))
+            )))
         }
     }
 

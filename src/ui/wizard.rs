@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::aws::Aws;
-use crate::change::{Change, ControlId};
-use crate::controls::Observation;
+use crate::change::{Action, Change, ControlId};
+use crate::controls::{Observation, cloudtrail, cost_report, root};
 use crate::ctrl_c::CtrlC;
 use crate::engine::{self, Assessment};
 use crate::plan::{
@@ -39,6 +39,18 @@ pub enum Choice<T> {
     On(T),
 }
 
+/// The trail bucket's access logs go here when the person says yes (as in plans/baseline.toml).
+pub const ACCESS_LOG_BUCKET: &str = "aws-harden-access-logs-{account_id}-{home_region}";
+
+/// CloudTrail's questions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailAnswers {
+    /// Log retention in days (0: forever).
+    pub retention_days: u32,
+    /// Server access logging of the trail bucket into a second bucket (CIS 3.4).
+    pub access_logging: bool,
+}
+
 /// Everything the plan depends on: what the wizard asked, or its defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Answers {
@@ -48,8 +60,7 @@ pub struct Answers {
     /// Require (and enroll) an MFA device for the admin user; the group's MFA policy follows it.
     pub admin_mfa: bool,
     pub password_policy: PasswordPolicyPlan,
-    /// CloudTrail, with the log retention in days (0: forever).
-    pub cloudtrail: Choice<u32>,
+    pub cloudtrail: Choice<TrailAnswers>,
     /// Cost and Usage Report, with its format (`parquet` or `csv`).
     pub cost_report: Choice<CurFormat>,
     /// Root user: MFA required (a manual step); `true` also removes its access keys.
@@ -85,8 +96,13 @@ pub fn build_plan(a: &Answers) -> Plan {
                 enabled: false,
                 ..CloudTrailPlan::default()
             },
-            |&retention_days| CloudTrailPlan {
-                retention_days,
+            |t| CloudTrailPlan {
+                retention_days: t.retention_days,
+                access_log_bucket: if t.access_logging {
+                    ACCESS_LOG_BUCKET.to_string()
+                } else {
+                    String::new()
+                },
                 ..CloudTrailPlan::default()
             },
         ),
@@ -128,7 +144,10 @@ pub fn recommended(home_region: &str) -> Answers {
         user_name: AdminUserPlan::default().name,
         admin_mfa: true,
         password_policy: PasswordPolicyPlan::default(),
-        cloudtrail: Choice::On(CloudTrailPlan::default().retention_days),
+        cloudtrail: Choice::On(TrailAnswers {
+            retention_days: CloudTrailPlan::default().retention_days,
+            access_logging: true,
+        }),
         cost_report: Choice::On(CostReportPlan::default().format),
         root: Choice::On(true),
     }
@@ -142,7 +161,8 @@ pub struct Finding {
 }
 
 /// A few lines on what the account has, from the assessment of the recommended plan: for each
-/// control, whether its resource exists and how far it is from the recommendation.
+/// control, what is there in plain words and how far it is from the recommendation. Differences
+/// are counted only for things that exist: a missing trail is "no trail", not 19 differences.
 pub fn findings(survey: &Assessment) -> Vec<Finding> {
     let plan = &survey.plan;
     let group = plan.admin_group_name().unwrap_or_default();
@@ -161,12 +181,7 @@ pub fn findings(survey: &Assessment) -> Vec<Finding> {
                 .iter()
                 .filter(|c| c.control == control)
                 .collect();
-            // Settings that differ: each changed field, or the change itself when it has none.
-            let n: usize = changes.iter().map(|c| c.fields.len().max(1)).sum();
-            let differ = format!(
-                "{n} {} from the recommendation",
-                if n == 1 { "difference" } else { "differences" }
-            );
+            let differ = differences(&changes);
             let status = match o {
                 Observation::AdminGroup(g) if g.group.is_none() => {
                     format!("no group named \"{group}\"")
@@ -175,7 +190,10 @@ pub fn findings(survey: &Assessment) -> Vec<Finding> {
                     format!("\"{group}\" exists, as recommended")
                 }
                 Observation::AdminGroup(_) => {
-                    format!("\"{group}\" exists; {differ} (only those would change)")
+                    format!(
+                        "\"{group}\" exists; {} from the recommendation (only those would change)",
+                        count(&changes)
+                    )
                 }
                 Observation::AdminUser(u) if u.user.is_none() => {
                     format!("no IAM user named \"{user}\"")
@@ -184,20 +202,113 @@ pub fn findings(survey: &Assessment) -> Vec<Finding> {
                     format!("\"{user}\" exists, as recommended")
                 }
                 Observation::AdminUser(_) => {
-                    format!("\"{user}\" exists; {differ} (only those would change)")
+                    format!(
+                        "\"{user}\" exists; {} from the recommendation (only those would change)",
+                        count(&changes)
+                    )
                 }
                 Observation::AdminMfa(m) if m.devices.is_empty() => {
                     format!("\"{user}\" has no MFA device")
                 }
                 Observation::AdminMfa(_) => format!("\"{user}\" has an MFA device"),
                 Observation::PasswordPolicy(p) if p.policy.is_none() => "none set".to_string(),
+                Observation::Cloudtrail(t) => {
+                    let name = plan.cloudtrail().map(|c| c.trail_name.as_str());
+                    format!("{}{differ}", trail_status(t, name, changes.is_empty()))
+                }
+                Observation::CostReport(r) => {
+                    let name = plan.cost_report().map(|c| c.report_name.as_str());
+                    format!("{}{differ}", report_status(r, name, changes.is_empty()))
+                }
+                Observation::Root(r) => root_status(r),
                 _ if changes.is_empty() => "in place, as recommended".to_string(),
                 _ if changes.iter().all(|c| c.is_manual()) => "needs a manual step".to_string(),
-                _ => format!("set up; {differ}"),
+                _ => format!("set up; {} from the recommendation", count(&changes)),
             };
             Finding { control, status }
         })
         .collect()
+}
+
+/// "N differences": each changed field, or the change itself when it has none.
+fn count(changes: &[&Change]) -> String {
+    let n: usize = changes.iter().map(|c| c.fields.len().max(1)).sum();
+    format!("{n} {}", if n == 1 { "difference" } else { "differences" })
+}
+
+/// For controls made of several resources: the differences in those that exist (what is
+/// missing is said in words by the caller), or nothing.
+fn differences(changes: &[&Change]) -> String {
+    let existing: Vec<&Change> = changes
+        .iter()
+        .copied()
+        .filter(|c| matches!(c.action, Action::Update | Action::Delete))
+        .collect();
+    if existing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} from the recommendation in what exists",
+            count(&existing)
+        )
+    }
+}
+
+fn trail_status(t: &cloudtrail::Observed, name: Option<&str>, in_line: bool) -> String {
+    let name = name.unwrap_or_default();
+    let multi = |t: &cloudtrail::TrailState| t.multi_region;
+    match &t.trail {
+        Some(tr) if !multi(tr) => format!("a trail (\"{name}\") that is not multi-region"),
+        Some(_) if in_line => format!("trail \"{name}\", as recommended"),
+        Some(_) => format!("trail \"{name}\", not all as recommended"),
+        None => match t.other_trails.iter().find(|o| multi(o)) {
+            Some(o) if in_line => format!("trail \"{}\", as recommended (used as it is)", o.name),
+            Some(o) => format!(
+                "a multi-region trail (\"{}\") short of the recommendation",
+                o.name
+            ),
+            None => match t.other_trails.first() {
+                Some(o) => format!("a trail (\"{}\") that is not multi-region", o.name),
+                None => "no trail".to_string(),
+            },
+        },
+    }
+}
+
+fn report_status(r: &cost_report::Observed, name: Option<&str>, in_line: bool) -> String {
+    let name = name.unwrap_or_default();
+    match &r.reports {
+        cost_report::Reports::Denied { .. } => {
+            "cannot be read: billing access for IAM is off (a manual step for root)".to_string()
+        }
+        cost_report::Reports::Readable(defs) => {
+            match (defs.iter().any(|d| d.name == name), defs.len()) {
+                (false, 0) => "no report".to_string(),
+                (false, n) => format!(
+                    "no report named \"{name}\" ({n} other {})",
+                    if n == 1 { "report" } else { "reports" }
+                ),
+                (true, _) if in_line => format!("report \"{name}\", as recommended"),
+                (true, _) => format!("report \"{name}\", not all as recommended"),
+            }
+        }
+    }
+}
+
+/// Root is never "as recommended" unless its MFA is known to be on.
+fn root_status(r: &root::Observed) -> String {
+    let keys = match r.access_keys_present {
+        Some(true) => "has access keys (CIS 1.3: none)",
+        Some(false) => "no access keys",
+        None => "access keys unknown (AWS did not say)",
+    };
+    let mfa = match (r.mfa_enabled, r.password_present) {
+        (Some(true), _) => "MFA on",
+        (_, Some(false)) => "no MFA, but no console password either",
+        (None, _) => "MFA unknown (AWS did not say; a manual check in the console)",
+        _ => "no MFA (a manual step in the console)",
+    };
+    format!("{keys}; {mfa}")
 }
 
 /// Defaults fitting what the survey found: the recommendation, except that an existing password
@@ -463,16 +574,24 @@ pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<
              an MFA session, not even enroll a device: enroll it here during apply, or in the console.",
         );
     }
-    if let Choice::On(days) = d.cloudtrail {
+    if let Choice::On(t) = &d.cloudtrail {
         a.cloudtrail = if q.yes_no(
             "Turn on CloudTrail (every region, logs encrypted in an S3 bucket)?",
             true,
         )? {
-            Choice::On(q.number(
+            let retention_days = q.number(
                 "Keep CloudTrail logs for how many days (0 = forever)",
-                days,
+                t.retention_days,
                 &|_| Ok(()),
-            )?)
+            )?;
+            let access_logging = q.yes_no(
+                "Also log each access to the trail's bucket (CIS 3.4)? Costs a second S3 bucket: its storage only",
+                t.access_logging,
+            )?;
+            Choice::On(TrailAnswers {
+                retention_days,
+                access_logging,
+            })
         } else {
             Choice::Off
         };
@@ -585,7 +704,10 @@ mod tests {
             user_name: "alice".into(),
             admin_mfa: true,
             password_policy: PasswordPolicyPlan::default(),
-            cloudtrail: Choice::On(90),
+            cloudtrail: Choice::On(TrailAnswers {
+                retention_days: 90,
+                access_logging: false,
+            }),
             cost_report: Choice::On(CurFormat::Csv),
             root: Choice::On(false),
         }
@@ -839,6 +961,232 @@ mod tests {
         survey(vec![], vec![])
     }
 
+    /// Enter at every question: the wizard's own defaults.
+    struct EnterEverywhere;
+
+    impl Ask for EnterEverywhere {
+        fn text(
+            &mut self,
+            _: &str,
+            default: &str,
+            _: &dyn Fn(&str) -> Result<(), String>,
+        ) -> anyhow::Result<String> {
+            Ok(default.to_string())
+        }
+        fn yes_no(&mut self, _: &str, default: bool) -> anyhow::Result<bool> {
+            Ok(default)
+        }
+        fn choose(&mut self, _: &str, _: &[&str], default: usize) -> anyhow::Result<usize> {
+            Ok(default)
+        }
+        fn say(&mut self, _: &str) {}
+    }
+
+    #[test]
+    fn all_defaults_give_the_baseline_on_every_table_it_has() {
+        let baseline =
+            plan::parse(include_str!("../../plans/baseline.toml")).expect("baseline parses");
+        let rec = recommended(&baseline.home_region);
+        let a = ask(
+            &mut EnterEverywhere,
+            &defaults(&rec, &empty_survey()),
+            &empty_survey(),
+        )
+        .unwrap();
+        // As written to the file and read back, like `-f` would.
+        let text = plan_text("123456789012", Path::new("plans/x.toml"), &build_plan(&a));
+        let wizard = plan::parse(&text).unwrap();
+        assert_eq!(wizard.home_region, baseline.home_region);
+        let mut compared = 0;
+        macro_rules! same {
+            ($($table:ident),*) => {$(
+                if baseline.$table.is_some() {
+                    compared += 1;
+                    assert_eq!(wizard.$table, baseline.$table, "[{}]", stringify!($table));
+                }
+            )*};
+        }
+        same!(
+            admin_group,
+            admin_user,
+            password_policy,
+            cloudtrail,
+            cost_report,
+            root
+        );
+        // Every table the plan type has is compared: a new control must be added above.
+        assert_eq!(
+            compared,
+            ControlId::ALL.len() - 1,
+            "admin_mfa is admin_user.mfa"
+        );
+    }
+
+    #[test]
+    fn a_declined_control_is_written_enabled_false() {
+        let mut q = Script::new(&[
+            ("Admin group name", ""),
+            ("Admin user name", ""),
+            ("Require MFA", ""),
+            ("Turn on CloudTrail", "n"),
+            ("Cost and Usage Report", "n"),
+            ("root user's access keys", ""),
+            ("Password policy", ""),
+        ]);
+        let a = ask(&mut q, &recommended("us-east-1"), &empty_survey()).unwrap();
+        let text = plan_text("123456789012", Path::new("plans/x.toml"), &build_plan(&a));
+        for table in ["[cloudtrail]", "[cost_report]"] {
+            assert!(
+                text.contains(&format!("{table}\nenabled = false\n")),
+                "{table}\n{text}"
+            );
+        }
+        // Access logging declined: the trail is on, its access log bucket is not.
+        let mut q = Script::new(&[
+            ("Admin group name", ""),
+            ("Admin user name", ""),
+            ("Require MFA", ""),
+            ("Turn on CloudTrail", ""),
+            ("Keep CloudTrail logs", ""),
+            (
+                "log each access to the trail's bucket (CIS 3.4)? Costs a second S3 bucket",
+                "n",
+            ),
+            ("Cost and Usage Report", ""),
+            ("Report format", ""),
+            ("root user's access keys", ""),
+            ("Password policy", ""),
+        ]);
+        let a = ask(&mut q, &recommended("us-east-1"), &empty_survey()).unwrap();
+        let trail = build_plan(&a).cloudtrail.unwrap();
+        assert!(trail.enabled);
+        assert_eq!(trail.access_log_bucket, "");
+    }
+
+    fn change(control: ControlId, action: Action, fields: usize) -> Change {
+        let mut c = Change::new(control, "r", action, crate::controls::Op::Manual);
+        for i in 0..fields {
+            c = c.field(&format!("f{i}"), None::<String>, Some("x"));
+        }
+        c
+    }
+
+    fn status_of(observed: Observation, changes: Vec<Change>) -> String {
+        findings(&survey(vec![observed], changes)).remove(0).status
+    }
+
+    #[test]
+    fn first_run_findings_say_what_is_there_and_count_only_what_exists() {
+        // A fresh account: nothing exists, so nothing "differs".
+        let trail = status_of(
+            Observation::Cloudtrail(Box::default()),
+            vec![
+                change(ControlId::Cloudtrail, Action::Create, 12),
+                change(ControlId::Cloudtrail, Action::Create, 7),
+            ],
+        );
+        assert_eq!(trail, "no trail");
+        let report = status_of(
+            Observation::CostReport(cost_report::Observed::default()),
+            vec![change(ControlId::CostReport, Action::Create, 18)],
+        );
+        assert_eq!(report, "no report");
+
+        // A single-region trail of someone else's, and a key of ours with rotation off.
+        let single = cloudtrail::TrailState {
+            name: "old".into(),
+            arn: "arn:aws:cloudtrail:us-east-1:1:trail/old".into(),
+            home_region: "us-east-1".into(),
+            bucket: "b".into(),
+            s3_key_prefix: None,
+            multi_region: false,
+            global_service_events: true,
+            log_file_validation: false,
+            kms_key_id: None,
+            logging: true,
+            management_events: true,
+            read_error: None,
+            delivery_error: None,
+        };
+        let trail = status_of(
+            Observation::Cloudtrail(Box::new(cloudtrail::Observed {
+                other_trails: vec![single.clone()],
+                ..Default::default()
+            })),
+            vec![
+                change(ControlId::Cloudtrail, Action::Create, 9),
+                change(ControlId::Cloudtrail, Action::Update, 1),
+            ],
+        );
+        assert_eq!(
+            trail,
+            "a trail (\"old\") that is not multi-region; 1 difference from the recommendation in what exists"
+        );
+        let ours = status_of(
+            Observation::Cloudtrail(Box::new(cloudtrail::Observed {
+                trail: Some(cloudtrail::TrailState {
+                    name: "aws-harden".into(),
+                    multi_region: true,
+                    ..single
+                }),
+                ..Default::default()
+            })),
+            vec![change(ControlId::Cloudtrail, Action::Update, 2)],
+        );
+        assert_eq!(
+            ours,
+            "trail \"aws-harden\", not all as recommended; 2 differences from the recommendation in what exists"
+        );
+    }
+
+    #[test]
+    fn root_is_not_as_recommended_while_its_mfa_is_off() {
+        let unknown = status_of(Observation::Root(root::Observed::default()), vec![]);
+        assert_eq!(
+            unknown,
+            "access keys unknown (AWS did not say); MFA unknown (AWS did not say; a manual check in the console)"
+        );
+        let fresh = status_of(
+            Observation::Root(root::Observed {
+                mfa_enabled: Some(false),
+                password_present: Some(false),
+                access_keys_present: Some(false),
+                ..Default::default()
+            }),
+            vec![],
+        );
+        assert_eq!(
+            fresh,
+            "no access keys; no MFA, but no console password either"
+        );
+        let with_password = status_of(
+            Observation::Root(root::Observed {
+                mfa_enabled: Some(false),
+                password_present: Some(true),
+                access_keys_present: Some(true),
+                ..Default::default()
+            }),
+            vec![change(ControlId::Root, Action::Manual, 1)],
+        );
+        assert_eq!(
+            with_password,
+            "has access keys (CIS 1.3: none); no MFA (a manual step in the console)"
+        );
+        let done = status_of(
+            Observation::Root(root::Observed {
+                mfa_enabled: Some(true),
+                password_present: Some(true),
+                access_keys_present: Some(false),
+                ..Default::default()
+            }),
+            vec![],
+        );
+        assert_eq!(done, "no access keys; MFA on");
+        for s in [unknown, fresh, with_password] {
+            assert!(!s.contains("as recommended"), "{s}");
+        }
+    }
+
     /// The recommendation with only the IAM questions, whatever this version supports: these
     /// tests must not change when a control lands.
     fn iam_only() -> Answers {
@@ -853,7 +1201,6 @@ mod tests {
     #[test]
     fn every_question_when_every_control_is_offered() {
         let mut d = recommended("us-east-1");
-        d.cloudtrail = Choice::On(365);
         d.cost_report = Choice::On(CurFormat::Parquet);
         d.root = Choice::On(true);
         let mut q = Script::new(&[
@@ -862,6 +1209,7 @@ mod tests {
             ("Require MFA for alice", ""),
             ("Turn on CloudTrail", ""),
             ("Keep CloudTrail logs", "30"),
+            ("log each access to the trail's bucket", "n"),
             ("Cost and Usage Report", "y"),
             ("Report format", "csv"),
             ("root user's access keys", "n"),
@@ -872,19 +1220,26 @@ mod tests {
         assert_eq!(a.group_name, "Administrators");
         assert_eq!(a.user_name, "alice");
         assert!(a.admin_mfa);
-        assert_eq!(a.cloudtrail, Choice::On(30));
+        assert_eq!(
+            a.cloudtrail,
+            Choice::On(TrailAnswers {
+                retention_days: 30,
+                access_logging: false
+            })
+        );
         assert_eq!(a.cost_report, Choice::On(CurFormat::Csv));
         assert_eq!(a.root, Choice::On(false));
         assert_eq!(a.password_policy, PasswordPolicyPlan::default());
         let plan = build_plan(&a);
         assert_eq!(plan.cloudtrail().unwrap().retention_days, 30);
+        assert_eq!(plan.cloudtrail().unwrap().access_log_bucket, "");
         assert!(!plan.root().unwrap().delete_access_keys);
     }
 
     #[test]
     fn declining_trail_and_report_skips_their_follow_up_questions() {
         let mut d = iam_only();
-        d.cloudtrail = Choice::On(365);
+        d.cloudtrail = recommended("us-east-1").cloudtrail;
         d.cost_report = Choice::On(CurFormat::Parquet);
         let mut q = Script::new(&[
             ("Admin group name", ""),
