@@ -85,6 +85,52 @@ pub struct AccessLogging {
     pub target_prefix: String,
 }
 
+/// How long a versioned bucket keeps data. Expiring a current version only adds a delete marker: the
+/// data lives on as a noncurrent version, and `NoncurrentVersionExpiration` counts its days from then
+/// (S3 user guide, "Lifecycle configuration elements" and "Expiring objects"). So an object's whole
+/// lifetime is the two periods added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Current versions expire (become noncurrent) after this many days; `None` keeps them.
+    pub current_days: Option<u32>,
+    /// A version is deleted this many days after it became noncurrent.
+    pub noncurrent_days: u32,
+}
+
+impl Retention {
+    /// Every version of an object gone `days` after it was written (S3 rounds each step up to the next
+    /// midnight UTC): current versions expire after `days - 1`, and the noncurrent version that leaves
+    /// one day later. `days` is at least 2 (plan validation), as each step takes at least a day.
+    pub fn lifetime(days: u32) -> Retention {
+        Retention {
+            current_days: Some(days.saturating_sub(1).max(1)),
+            noncurrent_days: 1,
+        }
+    }
+
+    /// Current versions kept; a version that was overwritten or deleted goes after `days`.
+    pub fn noncurrent_only(days: u32) -> Retention {
+        Retention {
+            current_days: None,
+            noncurrent_days: days,
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.current_days {
+            Some(c) => format!(
+                "expire after {c} days, old versions {} day(s) later ({} days in all)",
+                self.noncurrent_days,
+                c + self.noncurrent_days
+            ),
+            None => format!(
+                "keep current versions, expire old versions after {} days",
+                self.noncurrent_days
+            ),
+        }
+    }
+}
+
 /// What the bucket should be.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BucketSpec {
@@ -92,8 +138,8 @@ pub struct BucketSpec {
     pub name: String,
     pub region: String,
     pub encryption: Encryption,
-    /// Expire objects (and noncurrent versions) after this many days; `None` keeps them forever.
-    pub expire_after_days: Option<u32>,
+    /// How long objects are kept (the `aws-harden-retention` rule); `None` keeps everything forever.
+    pub retention: Option<Retention>,
     /// The owning control's own statements, each with a `Sid` unique in the policy. The TLS-only
     /// deny is added here; do not pass it.
     pub statements: Vec<Value>,
@@ -482,26 +528,32 @@ fn merged_policy(owned: &[Value], foreign: &[Value]) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
-fn retention_rule(days: u32) -> LifecycleRule {
-    LifecycleRule::builder()
+fn retention_rule(r: Retention) -> LifecycleRule {
+    let mut rule = LifecycleRule::builder()
         .id(RETENTION_RULE_ID)
         .filter(LifecycleRuleFilter::builder().prefix("").build())
         .status(ExpirationStatus::Enabled)
-        .expiration(LifecycleExpiration::builder().days(days as i32).build())
         .noncurrent_version_expiration(
             NoncurrentVersionExpiration::builder()
-                .noncurrent_days(days as i32)
+                .noncurrent_days(r.noncurrent_days as i32)
                 .build(),
-        )
-        .build()
-        .expect("id and status are set")
+        );
+    if let Some(days) = r.current_days {
+        rule = rule.expiration(LifecycleExpiration::builder().days(days as i32).build());
+    }
+    rule.build().expect("id and status are set")
 }
 
-/// Our rule's expiry in days, if the live rule is ours, enabled and expires both current and
-/// noncurrent versions after the same number of days.
-fn live_retention(rules: &[LifecycleRule]) -> Option<Option<u32>> {
+/// Our rule as a `Retention`, if the live rule is ours, enabled, covers the whole bucket and expires
+/// noncurrent versions; `Some(None)` when it is ours but anything else.
+fn live_retention(rules: &[LifecycleRule]) -> Option<Option<Retention>> {
     let rule = rules.iter().find(|r| r.id() == Some(RETENTION_RULE_ID))?;
-    let days = rule.expiration().and_then(|e| e.days());
+    let expiration = rule.expiration();
+    // An Expiration element with no Days (a date, or only the delete-marker flag) is not ours.
+    let current_days = match expiration {
+        None => Some(None),
+        Some(e) => e.days().map(|d| Some(d as u32)),
+    };
     let noncurrent = rule
         .noncurrent_version_expiration()
         .and_then(|e| e.noncurrent_days());
@@ -517,11 +569,14 @@ fn live_retention(rules: &[LifecycleRule]) -> Option<Option<u32>> {
                 && f.object_size_greater_than().is_none()
                 && f.object_size_less_than().is_none()
         });
-    let ok = *rule.status() == ExpirationStatus::Enabled
-        && whole_bucket
-        && days.is_some()
-        && days == noncurrent;
-    Some(ok.then(|| days.unwrap_or(0) as u32))
+    let ok = *rule.status() == ExpirationStatus::Enabled && whole_bucket;
+    Some(match (ok, current_days, noncurrent) {
+        (true, Some(current_days), Some(n)) => Some(Retention {
+            current_days,
+            noncurrent_days: n as u32,
+        }),
+        _ => None,
+    })
 }
 
 fn encryption_matches(desired: &Encryption, live: Option<&LiveEncryption>) -> bool {
@@ -697,9 +752,9 @@ fn settings_changes(control: ControlId, spec: &BucketSpec, observed: &Observed) 
         .filter(|r| r.id() != Some(RETENTION_RULE_ID))
         .cloned()
         .collect();
-    let days_text = |d: Option<u32>| d.map(|d| format!("expire after {d} days"));
-    match (spec.expire_after_days, live) {
-        (Some(days), Some(Some(live_days))) if live_days == days => {}
+    let days_text = |r: Option<Retention>| r.map(|r| r.describe());
+    match (spec.retention, live) {
+        (Some(want), Some(Some(have))) if have == want => {}
         (Some(days), live) => {
             let mut rules = others;
             rules.push(retention_rule(days));
@@ -1094,7 +1149,7 @@ mod tests {
             encryption: Encryption::SseKms(KmsKey::Arn(
                 "arn:aws:kms:eu-west-1:123456789012:key/k1".into(),
             )),
-            expire_after_days: Some(365),
+            retention: Some(Retention::lifetime(365)),
             statements: vec![delivery()],
             access_logging: None,
         }
@@ -1118,7 +1173,7 @@ mod tests {
             }),
             versioning: Some("Enabled".into()),
             policy: Some(json!({"Version": "2012-10-17", "Statement": [del, tls]}).to_string()),
-            lifecycle_rules: vec![retention_rule(365)],
+            lifecycle_rules: vec![retention_rule(Retention::lifetime(365))],
             logging: None,
         }
     }
@@ -1282,7 +1337,7 @@ mod tests {
             (
                 "lifecycle rule aws-harden-retention",
                 Observed {
-                    lifecycle_rules: vec![retention_rule(30)],
+                    lifecycle_rules: vec![retention_rule(Retention::lifetime(30))],
                     ..hardened()
                 },
             ),
@@ -1290,7 +1345,7 @@ mod tests {
                 "lifecycle rule aws-harden-retention",
                 Observed {
                     lifecycle_rules: vec![{
-                        let mut narrowed = retention_rule(365);
+                        let mut narrowed = retention_rule(Retention::lifetime(365));
                         narrowed.filter =
                             Some(LifecycleRuleFilter::builder().prefix("only/").build());
                         narrowed
@@ -1422,9 +1477,79 @@ mod tests {
     }
 
     #[test]
+    fn retention_is_the_whole_lifetime_of_an_object() {
+        // On a versioned bucket the current version's expiry only makes it noncurrent; the data goes
+        // when the noncurrent expiry runs out: the two periods add up to the plan's days.
+        let rule = retention_rule(Retention::lifetime(365));
+        assert_eq!(rule.expiration().and_then(|e| e.days()), Some(364));
+        assert_eq!(
+            rule.noncurrent_version_expiration()
+                .and_then(|e| e.noncurrent_days()),
+            Some(1)
+        );
+        assert_eq!(
+            Retention::lifetime(2),
+            Retention {
+                current_days: Some(1),
+                noncurrent_days: 1
+            }
+        );
+        assert!(
+            Retention::lifetime(365)
+                .describe()
+                .contains("365 days in all")
+        );
+        // Reports: current versions kept, old versions expire.
+        let keep = retention_rule(Retention::noncurrent_only(30));
+        assert!(keep.expiration().is_none());
+        assert_eq!(
+            keep.noncurrent_version_expiration()
+                .and_then(|e| e.noncurrent_days()),
+            Some(30)
+        );
+        assert_eq!(
+            live_retention(&[keep]),
+            Some(Some(Retention::noncurrent_only(30)))
+        );
+    }
+
+    #[test]
+    fn the_old_rule_that_kept_logs_twice_as_long_is_drift() {
+        // Before: current and noncurrent both 365, so a log lived about 730 days.
+        let old = LifecycleRule::builder()
+            .id(RETENTION_RULE_ID)
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .status(ExpirationStatus::Enabled)
+            .expiration(LifecycleExpiration::builder().days(365).build())
+            .noncurrent_version_expiration(
+                NoncurrentVersionExpiration::builder()
+                    .noncurrent_days(365)
+                    .build(),
+            )
+            .build()
+            .unwrap();
+        let observed = Observed {
+            lifecycle_rules: vec![old],
+            ..hardened()
+        };
+        let d = diff(ControlId::Cloudtrail, &spec(), &observed, &caller());
+        assert_eq!(d.changes.len(), 1, "{:#?}", d.changes);
+        let f = &d.changes[0].fields[0];
+        assert_eq!(f.field, "lifecycle rule aws-harden-retention");
+        assert!(
+            f.before.as_deref().unwrap().contains("730 days in all"),
+            "{f:?}"
+        );
+        assert!(
+            f.after.as_deref().unwrap().contains("365 days in all"),
+            "{f:?}"
+        );
+    }
+
+    #[test]
     fn removing_retention_keeps_other_rules() {
         let mut s = spec();
-        s.expire_after_days = None;
+        s.retention = None;
         let other = LifecycleRule::builder()
             .id("theirs")
             .status(ExpirationStatus::Enabled)

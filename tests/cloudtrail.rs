@@ -954,3 +954,31 @@ async fn a_trail_that_stopped_delivering_is_pending_with_its_likely_cause() {
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(dry.code, 0, "{}", dry.all());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_days_is_the_whole_lifetime_of_a_log_file() {
+    // S3 user guide, "Expiring objects": on a versioned bucket the current version's expiry leaves a
+    // noncurrent version, which NoncurrentVersionExpiration deletes counting from then. 365 days in
+    // all: 364 + 1.
+    let acct = Account::new().await;
+    applied(&acct).await;
+    let rules = acct
+        .s3()
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket(&acct))
+        .send()
+        .await
+        .unwrap()
+        .rules
+        .unwrap();
+    let ours = rules
+        .iter()
+        .find(|r| r.id() == Some("aws-harden-retention"))
+        .unwrap();
+    let current = ours.expiration().and_then(|e| e.days()).unwrap();
+    let noncurrent = ours
+        .noncurrent_version_expiration()
+        .and_then(|e| e.noncurrent_days())
+        .unwrap();
+    assert_eq!((current, noncurrent), (364, 1));
+}

@@ -505,3 +505,35 @@ async fn a_report_whose_last_delivery_failed_is_pending_with_its_meaning() {
         assert_no_writes(&acct, &dry);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_bucket_keeps_reports_and_expires_old_versions() {
+    // Each refresh of an OVERWRITE_REPORT report leaves a noncurrent version in the versioned bucket.
+    let acct = Account::new().await;
+    let _stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("p.toml", &format!("{PLAN}noncurrent_version_days = 45\n"));
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let rules = acct
+        .s3()
+        .get_bucket_lifecycle_configuration()
+        .bucket(bucket(&acct))
+        .send()
+        .await
+        .unwrap()
+        .rules
+        .unwrap();
+    let ours = rules
+        .iter()
+        .find(|r| r.id() == Some("aws-harden-retention"))
+        .unwrap();
+    assert!(
+        ours.expiration().is_none(),
+        "current reports are kept: {ours:?}"
+    );
+    assert_eq!(
+        ours.noncurrent_version_expiration()
+            .and_then(|e| e.noncurrent_days()),
+        Some(45)
+    );
+}

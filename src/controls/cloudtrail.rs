@@ -215,7 +215,9 @@ pub fn bucket_specs(
     let p = caller.partition.as_str();
     let account = caller.account_id.as_str();
     let arn = trail_arn(p, home_region, account, &plan.trail_name);
-    let expire = (plan.retention_days > 0).then_some(plan.retention_days);
+    // retention_days is the whole lifetime of a log file, old versions included.
+    let expire =
+        (plan.retention_days > 0).then(|| bucket::Retention::lifetime(plan.retention_days));
     let logging = (!plan.access_log_bucket.is_empty()).then(|| AccessLogging {
         target_bucket: plan.access_log_bucket.clone(),
         target_prefix: format!("{}/", plan.bucket),
@@ -225,7 +227,7 @@ pub fn bucket_specs(
         region: home_region.to_string(),
         // Server access logs can only be delivered to a bucket encrypted with SSE-S3.
         encryption: Encryption::SseS3,
-        expire_after_days: expire,
+        retention: expire,
         statements: vec![bucket::access_log_delivery_statement(
             p,
             account,
@@ -239,7 +241,7 @@ pub fn bucket_specs(
         name: plan.bucket.clone(),
         region: home_region.to_string(),
         encryption: Encryption::SseKms(key),
-        expire_after_days: expire,
+        retention: expire,
         statements: trail_bucket_statements(p, account, &plan.bucket, &arn),
         access_logging: logging,
     };
@@ -1321,13 +1323,14 @@ mod tests {
                         .id(bucket::RETENTION_RULE_ID)
                         .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
                         .expiration(
+                            // retention_days = 365 is the whole lifetime: 364 + 1.
                             aws_sdk_s3::types::LifecycleExpiration::builder()
-                                .days(365)
+                                .days(364)
                                 .build(),
                         )
                         .noncurrent_version_expiration(
                             aws_sdk_s3::types::NoncurrentVersionExpiration::builder()
-                                .noncurrent_days(365)
+                                .noncurrent_days(1)
                                 .build(),
                         )
                         .build()

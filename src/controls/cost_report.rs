@@ -125,7 +125,10 @@ pub fn bucket_spec(r: &CostReportPlan, home_region: &str, caller: &Caller) -> Bu
         name: r.bucket.clone(),
         region: home_region.to_string(),
         encryption: Encryption::SseS3,
-        expire_after_days: None,
+        // Reports are kept; each refresh of an OVERWRITE_REPORT report leaves an old version behind.
+        retention: Some(bucket::Retention::noncurrent_only(
+            r.noncurrent_version_days,
+        )),
         statements: delivery_statements(&caller.partition, &caller.account_id, &r.bucket),
         access_logging: None,
     }

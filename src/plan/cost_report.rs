@@ -229,6 +229,13 @@ pub const REPORT_REGIONS: &[&str] = &[
 
 /// Everything about `[cost_report]` that needs no AWS call.
 pub fn check_static(r: &CostReportPlan, home_region: &str) -> Result<()> {
+    if !(1..=36_500).contains(&r.noncurrent_version_days) {
+        return Err(PlanError::invalid(
+            "cost_report.noncurrent_version_days",
+            r.noncurrent_version_days,
+            "must be 1-36500 days (current reports are always kept)",
+        ));
+    }
     check_names(r, false)?;
     if !REPORT_REGIONS.contains(&home_region) {
         return Err(broken(

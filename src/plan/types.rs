@@ -274,6 +274,9 @@ pub struct CostReportPlan {
     /// Report definitions to delete if they exist (after renaming `report_name`, say). No other
     /// report definition is ever deleted.
     pub delete_reports: Vec<String>,
+    /// Days an old version of a report object (left by a refresh or an overwrite) is kept in the
+    /// versioned bucket; current reports are kept forever. 1-36500.
+    pub noncurrent_version_days: u32,
 }
 
 impl CostReportPlan {
@@ -301,6 +304,7 @@ impl Default for CostReportPlan {
             refresh_closed_reports: true,
             versioning: CurVersioning::OverwriteReport,
             delete_reports: Vec::new(),
+            noncurrent_version_days: 30,
         }
     }
 }

@@ -300,11 +300,12 @@ pub fn check_password_policy(p: &PasswordPolicyPlan) -> Result<()> {
 }
 
 fn check_cloudtrail(t: &CloudTrailPlan) -> Result<()> {
-    if t.retention_days > 36_500 {
+    if t.retention_days == 1 || t.retention_days > 36_500 {
         return Err(PlanError::invalid(
             "cloudtrail.retention_days",
             t.retention_days,
-            "must be 0 (keep forever) or 1-36500 days",
+            "must be 0 (keep forever) or 2-36500 days (the whole lifetime of a log file: S3 expires it after at \
+             least a day, and the old version that leaves after at least one more)",
         ));
     }
     if t.access_log_bucket == t.bucket {
