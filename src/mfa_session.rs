@@ -23,7 +23,7 @@ pub async fn establish(
     let Some(user) = aws.caller.user_name().map(str::to_string) else {
         if mfa_code.is_some() {
             io.message(&format!(
-                "--mfa-code not used: MFA sessions are for IAM users with long-term access keys, and this run is {}.",
+                "--mfa-code ignored: MFA sessions are for IAM users with long-term access keys, and this run is {}.",
                 aws.caller.describe()
             ));
         }
@@ -34,7 +34,7 @@ pub async fn establish(
         // and GetSessionToken only accepts long-term keys.
         if mfa_code.is_some() {
             io.message(&format!(
-                "--mfa-code not used: IAM user {user} already signs with a session (temporary credentials), \
+                "--mfa-code ignored: IAM user {user} already signs with a session (temporary credentials), \
                  which carries whatever MFA it was made with; an MFA session needs the user's long-term access key."
             ));
         }

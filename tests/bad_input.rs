@@ -197,7 +197,7 @@ async fn mfa_code_is_checked_before_any_call_and_never_silently_unused() {
         .await;
     assert_eq!(run.code, 2, "{}", run.all());
     assert!(
-        run.stderr.contains("--mfa-code not used") && run.stderr.contains("role"),
+        run.stderr.contains("--mfa-code ignored") && run.stderr.contains("role"),
         "{}",
         run.all()
     );

@@ -189,7 +189,7 @@ fn check_names(r: &CostReportPlan, stand_ins: Option<&Placeholders>) -> Result<(
             if value == written {
                 e
             } else {
-                e.as_written(written)
+                e.quoting_as_written(written)
             }
         };
         match key {

@@ -95,7 +95,7 @@ impl PlanError {
     }
     /// An error found on a name with placeholders replaced by stand-ins quotes the name as
     /// written, never the stand-in.
-    pub(super) fn as_written(self, written: &str) -> Self {
+    pub(super) fn quoting_as_written(self, written: &str) -> Self {
         match self {
             PlanError::Invalid { key, problem, .. } => PlanError::Invalid {
                 key,
@@ -322,7 +322,7 @@ pub fn check_static(plan: &Plan) -> Result<()> {
         placeholders::check(rule.key, value)?;
         if has_placeholder(value) {
             let expanded = placeholders::expand(value, &stand_ins);
-            check_name(rule, &expanded).map_err(|e| e.as_written(value))?;
+            check_name(rule, &expanded).map_err(|e| e.quoting_as_written(value))?;
         } else {
             check_name(rule, value)?;
         }
