@@ -144,6 +144,9 @@ pub struct Caller {
     pub temporary: bool,
     /// This run signs with an MFA session it obtained itself (`GetSessionToken` with a code).
     pub mfa_session: bool,
+    /// Where the credentials came from: "environment (...)", "profile NAME", "container
+    /// endpoint", "instance role".
+    pub credential_source: String,
 }
 
 impl Caller {
@@ -189,6 +192,7 @@ impl Caller {
             access_key_id,
             temporary,
             mfa_session: false,
+            credential_source: String::new(),
         }
     }
 
@@ -256,6 +260,72 @@ pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// The shared config and credentials files the SDK reads, as the AWS CLI finds them: for error
+/// messages that name both files searched.
+pub fn profile_file_paths() -> (String, String) {
+    let home = std::env::var("HOME").unwrap_or_else(|_| "~".into());
+    let file = |var: &str, default: &str| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| format!("{home}/.aws/{default}"))
+    };
+    (
+        file("AWS_CONFIG_FILE", "config"),
+        file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    )
+}
+
+/// Profile settings that give credentials (aws-config `ProfileFileCredentialsProvider`:
+/// https://docs.rs/aws-config/latest/aws_config/profile/struct.ProfileFileCredentialsProvider.html
+/// and the CLI's "Configuration and credential file settings" page).
+const CREDENTIAL_KEYS: [&str; 9] = [
+    "aws_access_key_id",
+    "role_arn",
+    "credential_source",
+    "credential_process",
+    "sso_session",
+    "sso_start_url",
+    "sso_account_id",
+    "web_identity_token_file",
+    "login_session",
+];
+
+/// `--profile NAME` must exist and name a credential source. The SDK silently skips a missing
+/// profile and falls through to the container endpoint or instance metadata (in CloudShell: root),
+/// so this is checked before any call. Stricter than the CLI for a profile without credentials.
+async fn check_profile(name: &str) -> anyhow::Result<()> {
+    let (config, credentials) = profile_file_paths();
+    let set = aws_config::profile::load(
+        &aws_types::os_shim_internal::Fs::real(),
+        &aws_types::os_shim_internal::Env::real(),
+        &Default::default(),
+        Some(std::borrow::Cow::Owned(name.to_string())),
+    )
+    .await
+    .map_err(|e| {
+        anyhow!(
+            "--profile {name}: cannot read the AWS profile files ({config}, {credentials}): {}",
+            error_chain(&e)
+        )
+    })?;
+    let Some(profile) = set.get_profile(name) else {
+        anyhow::bail!(
+            "--profile {name}: no such profile in {config} or {credentials} (AWS_CONFIG_FILE and \
+             AWS_SHARED_CREDENTIALS_FILE choose other files); nothing was called. Create it with \
+             `aws configure --profile {name}` or `aws configure sso --profile {name}`"
+        );
+    };
+    if !CREDENTIAL_KEYS.iter().any(|k| profile.get(k).is_some()) {
+        anyhow::bail!(
+            "--profile {name}: the profile has no credentials in {config} or {credentials} (no \
+             aws_access_key_id, role_arn, credential_process, SSO or login_session setting); \
+             aws-harden does not fall back to other credentials when a profile is named; nothing was called"
+        );
+    }
+    Ok(())
+}
+
 /// Did the person choose a retry setting (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`, or `max_attempts`
 /// / `retry_mode` in the selected profile)? Then it is theirs and stays as they set it.
 async fn retry_configured_by_user(profile: Option<&str>) -> bool {
@@ -280,8 +350,13 @@ async fn retry_configured_by_user(profile: Option<&str>) -> bool {
     })
 }
 
-/// Load the SDK configuration the way the AWS CLI does (env, profiles, SSO, ...).
-pub async fn load_config(opts: &ConnectOptions) -> SdkConfig {
+/// Load the SDK configuration the way the AWS CLI does (env, profiles, SSO, ...). With
+/// `--profile NAME` the credentials come only from that profile, as in the CLI (the SDK's default
+/// chain would read environment keys first); `AWS_PROFILE` alone keeps the SDK's (and CLI's) order.
+pub async fn load_config(opts: &ConnectOptions) -> anyhow::Result<SdkConfig> {
+    if let Some(p) = &opts.profile {
+        check_profile(p).await?;
+    }
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             .operation_attempt_timeout(ATTEMPT_TIMEOUT)
@@ -306,12 +381,80 @@ pub async fn load_config(opts: &ConnectOptions) -> SdkConfig {
             .region(Region::from_static("us-east-1"))
             .build();
     }
-    sdk
+    if let Some(p) = &opts.profile {
+        // Static keys, SSO, credential_process, source_profile / role chaining, and
+        // credential_source = Environment (which reads the environment's keys, as in the CLI).
+        let mut conf = aws_config::provider_config::ProviderConfig::default()
+            .with_region(sdk.region().cloned())
+            .with_behavior_version(Some(BehaviorVersion::latest()));
+        if let Some(r) = sdk.retry_config() {
+            conf = conf.with_retry_config(r.clone());
+        }
+        if let Some(t) = sdk.timeout_config() {
+            conf = conf.with_timeout_config(t.clone());
+        }
+        let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .configure(&conf)
+            .profile_name(p)
+            .build();
+        sdk = sdk
+            .into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            )
+            .build();
+    }
+    Ok(sdk)
+}
+
+/// Where the credentials came from, in words for the header: from the features the SDK's
+/// providers record on the credentials (`AwsCredentialFeature`).
+fn credential_source(creds: &aws_credential_types::Credentials, profile: Option<&str>) -> String {
+    use aws_credential_types::credential_feature::AwsCredentialFeature as F;
+    let features = creds.get_property::<Vec<F>>().cloned().unwrap_or_default();
+    let has = |f: F| features.contains(&f);
+    let env_keys = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+    let env_profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+    if has(F::CredentialsProfile) {
+        return match profile {
+            Some(p) if env_keys => {
+                format!("profile {p} (--profile; AWS_ACCESS_KEY_ID in the environment not used)")
+            }
+            Some(p) => format!("profile {p} (--profile)"),
+            None => match env_profile {
+                Some(p) => format!("profile {p} (AWS_PROFILE)"),
+                None => "profile default".into(),
+            },
+        };
+    }
+    if has(F::CredentialsEnvVars) {
+        return match env_profile {
+            Some(p) => format!(
+                "environment (AWS_ACCESS_KEY_ID; AWS_PROFILE={p} not used: environment keys come first, \
+                 as in the AWS CLI; pass --profile {p} to use the profile)"
+            ),
+            None => "environment (AWS_ACCESS_KEY_ID)".into(),
+        };
+    }
+    if has(F::CredentialsHttp) {
+        return "container endpoint".into();
+    }
+    if has(F::CredentialsImds) {
+        return "instance role (instance metadata)".into();
+    }
+    if has(F::CredentialsProfileStsWebIdToken) || has(F::CredentialsStsAssumeRoleWebId) {
+        return "web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)".into();
+    }
+    "the AWS SDK credential chain".into()
 }
 
 impl Aws {
     /// Resolve credentials and identify the caller. Fails with advice when there are no credentials.
-    pub async fn connect(sdk: SdkConfig, calls: Arc<CallLog>) -> anyhow::Result<Aws> {
+    pub async fn connect(
+        sdk: SdkConfig,
+        profile: Option<&str>,
+        calls: Arc<CallLog>,
+    ) -> anyhow::Result<Aws> {
         let provider = sdk
             .credentials_provider()
             .ok_or_else(|| anyhow!("no AWS credentials found: {NO_CREDENTIALS_HELP}"))?;
@@ -345,12 +488,13 @@ impl Aws {
         })?;
         let account_id = id.account().unwrap_or_default();
         let arn = id.arn().unwrap_or_default();
-        let caller = Caller::from_arn(
+        let mut caller = Caller::from_arn(
             account_id,
             arn,
             Some(creds.access_key_id().to_string()),
             creds.session_token().is_some(),
         );
+        caller.credential_source = credential_source(&creds, profile);
         let home_region = sdk
             .region()
             .map(|r| r.to_string())
@@ -442,6 +586,81 @@ impl Aws {
 
     pub fn account_id(&self) -> &str {
         &self.caller.account_id
+    }
+}
+
+/// The partition a region belongs to, from its name (AWS General Reference, "AWS partitions").
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-isof-") {
+        "aws-iso-f"
+    } else if region.starts_with("eu-isoe-") {
+        "aws-iso-e"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
+/// home_region must be in the caller's partition: an `aws` account has no `cn-north-1`. Needs
+/// only the caller's ARN, so it runs right after GetCallerIdentity.
+pub fn check_partition(caller: &Caller, home_region: &str) -> anyhow::Result<()> {
+    let partition = partition_of(home_region);
+    if partition != caller.partition {
+        anyhow::bail!(
+            "home_region = {home_region:?} is in partition {partition}, but account {} is in partition {}: \
+             choose a home_region of the account's partition; nothing was changed",
+            caller.account_id,
+            caller.partition
+        );
+    }
+    Ok(())
+}
+
+/// Can the account use home_region? EC2 `DescribeRegions` with `AllRegions` lists every region of
+/// the endpoint's partition with its `OptInStatus` (`opt-in-not-required`, `opted-in`,
+/// `not-opted-in`): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRegions.html
+/// Asked in the SDK's region (home_region may be the one not enabled). Regions of other
+/// partitions are dropped (emulators list China regions too).
+pub async fn check_home_region(aws: &Aws, home_region: &str) -> anyhow::Result<()> {
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&aws.sdk)
+            .interceptor(Recorder(aws.calls.clone()))
+            .build(),
+    );
+    let out = ec2
+        .describe_regions()
+        .all_regions(true)
+        .send()
+        .await
+        .describe(format!(
+            "checking that the account can use home_region {home_region} (EC2 DescribeRegions)"
+        ))?;
+    let partition = &aws.caller.partition;
+    let region = out
+        .regions()
+        .iter()
+        .find(|r| r.region_name() == Some(home_region) && partition_of(home_region) == partition);
+    let Some(region) = region else {
+        anyhow::bail!(
+            "home_region = {home_region:?} is not a region of partition {partition} (EC2 DescribeRegions \
+             does not list it); nothing was changed"
+        );
+    };
+    match region.opt_in_status() {
+        Some("opt-in-not-required" | "opted-in") => Ok(()),
+        status => anyhow::bail!(
+            "home_region = {home_region:?} is not enabled for account {} (opt-in status {}): enable it in the \
+             console (Account > AWS Regions) or choose another home_region; nothing was changed",
+            aws.caller.account_id,
+            status.unwrap_or("unknown")
+        ),
     }
 }
 

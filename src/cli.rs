@@ -12,6 +12,7 @@ Three ways to use it:
        aws-harden
   2. Dry run: show what differs from a plan, change nothing (exit 0 = matches, 2 = changes pending):
        aws-harden --plan -f plans/baseline.toml
+       aws-harden --plan --yes -f plans/baseline.toml # as --yes would apply it; never prompts
   3. Re-run later to confirm the account still matches, and repair any drift:
        aws-harden -f plans/123456789012.toml
        aws-harden -f plans/123456789012.toml --yes    # from CI or cron: never prompts
@@ -36,10 +37,13 @@ pub struct Cli {
     pub file: Option<PathBuf>,
 
     /// Dry run: show the changes and write nothing. Exit 0 if the account matches, 2 if not.
+    /// With --yes: never prompt (not even for an MFA code) and show the changes exactly as an
+    /// unattended apply would make them (steps that need a person as manual actions).
     #[arg(long)]
     pub plan: bool,
 
     /// Apply without asking and never prompt; steps that need a person become manual actions.
+    /// With --plan: a dry run of exactly that.
     #[arg(short = 'y', long)]
     pub yes: bool,
 
@@ -51,7 +55,9 @@ pub struct Cli {
     #[arg(long)]
     pub stats: bool,
 
-    /// AWS profile to use (default: AWS_PROFILE, then "default").
+    /// AWS profile to use: its credentials only, even with keys in the environment (as in the AWS
+    /// CLI). A profile that does not exist or has no credentials is an error. Default:
+    /// AWS_PROFILE (after environment keys), then "default".
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
 
@@ -60,8 +66,9 @@ pub struct Cli {
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
 
-    /// A current code from your MFA device, to run with an MFA session (needed once the admin
-    /// group enforces MFA and you use access keys).
+    /// A current 6-digit code from your MFA device, to run with an MFA session (needed once the
+    /// admin group enforces MFA and you use an IAM user's access keys; not used by root, roles or
+    /// sessions, which says so).
     #[arg(long, value_name = "CODE")]
     pub mfa_code: Option<String>,
 

@@ -66,6 +66,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
     let caps = TermCaps::detect();
     // Everything that does not depend on the account is checked before the first AWS call.
+    if let Some(code) = &cli.mfa_code {
+        crate::controls::admin_mfa::check_code(code).map_err(|e| {
+            anyhow::anyhow!("--mfa-code {}: not a code: {e}", crate::plan::show(code))
+        })?;
+    }
     let loaded = match &cli.file {
         Some(path) => Some(plan::load(path)?),
         None if !caps.interactive => {
@@ -109,7 +114,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 
 impl Session {
     async fn run(&self, loaded: Option<LoadedPlan>) -> anyhow::Result<Outcome> {
-        let aws = self.ctrl_c.or_interrupted(self.connect()).await?;
+        let aws = self
+            .ctrl_c
+            .or_interrupted(self.connect(loaded.as_ref()))
+            .await?;
         let from_wizard = loaded.is_none();
         let loaded = match loaded {
             Some(l) => l,
@@ -124,14 +132,20 @@ impl Session {
         self.check_and_apply(&aws, &loaded, from_wizard).await
     }
 
-    async fn connect(&self) -> anyhow::Result<Aws> {
+    /// Identify the caller; check the plan's names with the real account ID right away, before
+    /// any other call; then start an MFA session if one applies.
+    async fn connect(&self, loaded: Option<&LoadedPlan>) -> anyhow::Result<Aws> {
         let calls = Arc::new(CallLog::default());
         let sdk = aws::load_config(&ConnectOptions {
             profile: self.cli.profile.clone(),
             region: self.cli.region.clone(),
         })
-        .await;
-        let aws = Aws::connect(sdk, calls).await?;
+        .await?;
+        let aws = Aws::connect(sdk, self.cli.profile.as_deref(), calls).await?;
+        if let Some(l) = loaded {
+            plan::resolve(&l.plan, &placeholders(&aws, l)).map_err(|e| e.in_file(&l.path))?;
+            aws::check_partition(&aws.caller, &l.plan.home_region)?;
+        }
         // IAM users with an MFA device continue with an MFA session (needed once MFA is enforced).
         crate::mfa_session::establish(
             aws,
@@ -170,24 +184,26 @@ impl Session {
     ) -> anyhow::Result<Outcome> {
         let cli = &self.cli;
         let path = loaded.path.as_path();
-        let placeholders = Placeholders {
-            account_id: aws.account_id().to_string(),
-            home_region: loaded.plan.home_region.clone(),
-        };
         // Names with placeholders are checked again, expanded, before the first write.
-        let resolved = plan::resolve(&loaded.plan, &placeholders).map_err(|e| e.in_file(path))?;
+        let resolved =
+            plan::resolve(&loaded.plan, &placeholders(aws, loaded)).map_err(|e| e.in_file(path))?;
+        aws::check_partition(&aws.caller, &resolved.home_region)?;
         let aws = aws.in_home_region(&resolved.home_region);
         let terminal = self.terminal()?;
         let interactive = terminal.is_interactive();
-        let assessment = self
+        // The region check goes out with the first reads (no extra round trip), and any write
+        // comes after both.
+        let (assessment, region) = self
             .ctrl_c
-            .or_interrupted(engine::assess(
-                &aws,
-                &resolved,
-                interactive,
-                self.progress.as_ref(),
-            ))
+            .or_interrupted(async {
+                Ok(tokio::join!(
+                    engine::assess(&aws, &resolved, interactive, self.progress.as_ref()),
+                    aws::check_home_region(&aws, &resolved.home_region),
+                ))
+            })
             .await?;
+        region?;
+        let assessment = assessment?;
         let json = cli.output == OutputFormat::Json;
         let palette = render::Palette {
             color: self.caps.color,
@@ -314,6 +330,13 @@ impl Session {
         .await;
         on_ctrl_c.abort();
         report
+    }
+}
+
+fn placeholders(aws: &Aws, loaded: &LoadedPlan) -> Placeholders {
+    Placeholders {
+        account_id: aws.account_id().to_string(),
+        home_region: loaded.plan.home_region.clone(),
     }
 }
 

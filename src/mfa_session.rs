@@ -23,14 +23,21 @@ pub async fn establish(
     let Some(user) = aws.caller.user_name().map(str::to_string) else {
         if mfa_code.is_some() {
             io.message(&format!(
-                "--mfa-code ignored: MFA sessions are for IAM users with access keys, and this run is {}.",
+                "--mfa-code ignored: MFA sessions are for IAM users with long-term access keys, and this run is {}.",
                 aws.caller.describe()
             ));
         }
         return Ok(aws);
     };
     if aws.caller.temporary {
-        // Already a session (GetSessionToken or similar): it carries whatever MFA it was made with.
+        // Already a session (GetSessionToken or similar): it carries whatever MFA it was made with,
+        // and GetSessionToken only accepts long-term keys.
+        if mfa_code.is_some() {
+            io.message(&format!(
+                "--mfa-code ignored: IAM user {user} already signs with a session (temporary credentials), \
+                 which carries whatever MFA it was made with; an MFA session needs the user's long-term access key."
+            ));
+        }
         return Ok(aws);
     }
     let serial = match mfa_serial {

@@ -6,7 +6,7 @@
 //! of record (`cur-create`); the Terraform AWS provider enforces the same combinations, learned
 //! from that form, because the API answers them with an empty `ValidationException`.
 
-use super::placeholders;
+use super::placeholders::{self, Placeholders};
 use super::types::*;
 use super::validate::PlanError;
 
@@ -97,7 +97,12 @@ pub const DELETE_NOT_SELF: Rule = Rule {
     doc: "README.md, cost_report.delete_reports",
 };
 
-fn broken(key: &str, value: impl std::fmt::Display, rule: &Rule, problem: &str) -> PlanError {
+fn broken(
+    key: &str,
+    value: impl super::validate::PlanValue,
+    rule: &Rule,
+    problem: &str,
+) -> PlanError {
     PlanError::invalid(
         key,
         value,
@@ -150,8 +155,8 @@ fn check_prefix_end(key: &str, prefix: &str) -> Result<()> {
 }
 
 /// The values that may hold placeholders: checked now when they have none, else after expansion.
-fn check_names(r: &CostReportPlan, resolved: bool) -> Result<()> {
-    let ready = |v: &str| resolved || !v.contains('{');
+fn check_names(r: &CostReportPlan, stand_ins: Option<&Placeholders>) -> Result<()> {
+    let resolved = stand_ins.is_none();
     let values = [
         ("cost_report.bucket", r.bucket.as_str()),
         ("cost_report.report_name", r.report_name.as_str()),
@@ -170,16 +175,30 @@ fn check_names(r: &CostReportPlan, resolved: bool) -> Result<()> {
         if key == "cost_report.s3_prefix" {
             check_prefix_end(key, value)?;
         }
-        if !ready(value) {
-            continue;
-        }
+        // With placeholders: checked now with stand-ins, the error quoting the name as written.
+        let written = value;
+        let expanded;
+        let value = match stand_ins {
+            Some(ph) if value.contains('{') => {
+                expanded = placeholders::expand(value, ph);
+                expanded.as_str()
+            }
+            _ => value,
+        };
+        let as_written = |e: PlanError| {
+            if value == written {
+                e
+            } else {
+                e.quoting_as_written(written)
+            }
+        };
         match key {
-            "cost_report.s3_prefix" => check_prefix(key, value)?,
+            "cost_report.s3_prefix" => check_prefix(key, value).map_err(as_written)?,
             "cost_report.bucket" => {
                 super::check_bucket_name(value)
-                    .map_err(|problem| broken(key, value, &BUCKET_NAME, &problem))?;
+                    .map_err(|problem| as_written(broken(key, value, &BUCKET_NAME, &problem)))?;
             }
-            _ => check_report_name(key, value)?,
+            _ => check_report_name(key, value).map_err(as_written)?,
         }
     }
     if r.delete_reports.contains(&r.report_name) {
@@ -228,7 +247,7 @@ pub const REPORT_REGIONS: &[&str] = &[
 ];
 
 /// Everything about `[cost_report]` that needs no AWS call.
-pub fn check_static(r: &CostReportPlan, home_region: &str) -> Result<()> {
+pub fn check_static(r: &CostReportPlan, home_region: &str, stand_ins: &Placeholders) -> Result<()> {
     if !(1..=36_500).contains(&r.noncurrent_version_days) {
         return Err(PlanError::invalid(
             "cost_report.noncurrent_version_days",
@@ -236,7 +255,7 @@ pub fn check_static(r: &CostReportPlan, home_region: &str) -> Result<()> {
             "must be 1-36500 days (current reports are always kept)",
         ));
     }
-    check_names(r, false)?;
+    check_names(r, Some(stand_ins))?;
     if !REPORT_REGIONS.contains(&home_region) {
         return Err(broken(
             "home_region",
@@ -326,7 +345,7 @@ pub fn check_static(r: &CostReportPlan, home_region: &str) -> Result<()> {
 
 /// Rules on values that had placeholders, once expanded.
 pub fn check_resolved(r: &CostReportPlan) -> Result<()> {
-    check_names(r, true)
+    check_names(r, None)
 }
 
 /// The plan-file spelling of an enum value (serde's), for messages.
@@ -563,18 +582,14 @@ mod tests {
             &BUCKET_NAME,
         );
         ok("bucket = \"cur-{account_id}\"\n");
-        let plan = parse(&format!(
-            "{HEAD}bucket = \"{}{{account_id}}\"\n",
-            "b".repeat(55)
-        ))
-        .unwrap();
-        let ph = Placeholders {
-            account_id: "123456789012".into(),
-            home_region: "us-east-1".into(),
-        };
-        let e = resolve(&plan, &ph).unwrap_err().to_string();
+        // Too long once expanded: known before any call, quoted as written.
+        let e = err(&format!("bucket = \"{}{{account_id}}\"\n", "b".repeat(55)));
         assert!(
             e.contains("cost_report.bucket") && e.contains("rule s3-bucket-name"),
+            "{e}"
+        );
+        assert!(
+            e.contains("{account_id}") && !e.contains("000000000000"),
             "{e}"
         );
     }
@@ -608,12 +623,10 @@ mod tests {
         assert_eq!(r.report_name, "cur-123456789012");
         assert_eq!(r.s3_prefix, "r/us-east-1");
 
-        let long = parse(&format!(
-            "{HEAD}report_name = \"{}{{account_id}}\"\n",
+        let e = err(&format!(
+            "report_name = \"{}{{account_id}}\"\n",
             "r".repeat(250)
-        ))
-        .unwrap();
-        let e = resolve(&long, &ph).unwrap_err().to_string();
+        ));
         assert!(
             e.contains("cost_report.report_name") && e.contains("rule report-name"),
             "{e}"

@@ -3,14 +3,16 @@
 
 mod cost_report;
 mod placeholders;
+mod text_error;
 mod types;
 mod validate;
 
 pub use placeholders::{Placeholders, expand};
 pub use types::*;
 pub use validate::{
-    PlanError, check_bucket_name, check_group_name, check_password_policy, check_user_name,
-    is_valid_group_name, is_valid_user_name,
+    MAX_SHOWN, PlanError, PlanValue, bad_char, check_bucket_name, check_group_name,
+    check_password_policy, check_user_name, is_region, is_valid_group_name, is_valid_user_name,
+    show,
 };
 
 use std::path::{Path, PathBuf};
@@ -22,12 +24,39 @@ pub struct LoadedPlan {
     pub plan: Plan,
 }
 
+/// Plans are a few KiB; anything past this is a mistake (`-f /dev/zero`, a log file).
+pub const MAX_PLAN_BYTES: u64 = 1024 * 1024;
+
 /// Read, parse and statically validate a plan file.
 pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
-    let text = std::fs::read_to_string(path).map_err(|e| PlanError::Read {
+    use std::io::Read;
+    let read_error = |error| PlanError::Read {
         path: path.to_path_buf(),
-        source: e,
-    })?;
+        error,
+    };
+    // Read with a limit: metadata says 0 for pipes and /dev/fd/N (`-f <(command)`), and
+    // /dev/zero never ends.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PLAN_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_PLAN_BYTES {
+        return Err(PlanError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let (line, column) =
+                text_error::line_column(&String::from_utf8_lossy(valid), valid.len());
+            return Err(PlanError::Toml(format!(
+                "not UTF-8 text: invalid byte at line {line}, column {column}"
+            ))
+            .in_file(path));
+        }
+    };
     let plan = parse(&text).map_err(|e| e.in_file(path))?;
     Ok(LoadedPlan {
         path: path.to_path_buf(),
@@ -37,7 +66,8 @@ pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
 
 /// Parse and statically validate plan text.
 pub fn parse(text: &str) -> Result<Plan, PlanError> {
-    let plan: Plan = toml::from_str(text).map_err(|e| PlanError::Toml(e.to_string()))?;
+    text_error::check_control_characters(text)?;
+    let plan: Plan = toml::from_str(text).map_err(|e| text_error::toml(text, &e))?;
     validate::check_static(&plan)?;
     Ok(plan)
 }

@@ -44,6 +44,14 @@ pub fn check(key: &str, value: &str) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// Values to check names with before the account is known: an account ID is always 12 digits.
+pub fn stand_ins(home_region: &str) -> Placeholders {
+    Placeholders {
+        account_id: "000000000000".into(),
+        home_region: home_region.into(),
+    }
+}
+
 /// Replace the placeholders. `check` must have passed.
 pub fn expand(value: &str, ph: &Placeholders) -> String {
     value

@@ -8,14 +8,18 @@ use super::types::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("cannot read plan file {}: {source}", path.display())]
+    // The OS error is part of the message, not a `source`: `{:#}` would print it twice.
+    #[error("cannot read plan file {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    #[error("plan file {} is larger than 1 MiB (plans are a few KiB): refusing to read more", path.display())]
+    TooLarge { path: PathBuf },
     #[error("{0}")]
     Toml(String),
-    #[error("{key} = {value:?}: {problem}")]
+    /// `value` is already shown: quoted, escaped and cut (`show`), or a bare number.
+    #[error("{key} = {value}: {problem}")]
     Invalid {
         key: String,
         value: String,
@@ -28,21 +32,79 @@ pub enum PlanError {
     },
 }
 
+/// A value as an error message shows it: text quoted with control characters escaped and cut to
+/// `MAX_SHOWN` characters (the length named); numbers bare.
+pub trait PlanValue {
+    fn shown(&self) -> String;
+}
+
+impl PlanValue for str {
+    fn shown(&self) -> String {
+        show(self)
+    }
+}
+impl PlanValue for String {
+    fn shown(&self) -> String {
+        show(self)
+    }
+}
+impl<T: PlanValue + ?Sized> PlanValue for &T {
+    fn shown(&self) -> String {
+        (**self).shown()
+    }
+}
+macro_rules! bare_numbers {
+    ($($t:ty),*) => {$(impl PlanValue for $t {
+        fn shown(&self) -> String {
+            self.to_string()
+        }
+    })*};
+}
+bare_numbers!(u32, u64, i64, usize);
+
+/// Longest excerpt of a value or line an error message quotes.
+pub const MAX_SHOWN: usize = 200;
+
+/// Quote `s` for a terminal: escaped (no control bytes reach it), cut to `MAX_SHOWN` characters.
+pub fn show(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= MAX_SHOWN {
+        format!("{s:?}")
+    } else {
+        let head: String = s.chars().take(MAX_SHOWN).collect();
+        format!("{head:?}... ({n} characters)")
+    }
+}
+
 impl PlanError {
-    pub fn invalid(key: &str, value: impl std::fmt::Display, problem: &str) -> Self {
+    pub fn invalid(key: &str, value: impl PlanValue, problem: &str) -> Self {
         PlanError::Invalid {
             key: key.to_string(),
-            value: value.to_string(),
+            value: value.shown(),
             problem: problem.to_string(),
         }
     }
     pub fn in_file(self, path: &Path) -> Self {
         match self {
-            PlanError::Read { .. } | PlanError::InFile { .. } => self,
+            PlanError::Read { .. } | PlanError::TooLarge { .. } | PlanError::InFile { .. } => self,
             other => PlanError::InFile {
                 path: path.to_path_buf(),
                 inner: Box::new(other),
             },
+        }
+    }
+    /// An error found on a name with placeholders replaced by stand-ins quotes the name as
+    /// written, never the stand-in.
+    pub(super) fn quoting_as_written(self, written: &str) -> Self {
+        match self {
+            PlanError::Invalid { key, problem, .. } => PlanError::Invalid {
+                key,
+                value: show(written),
+                problem: format!(
+                    "{problem} (checked with {{account_id}} as 12 digits and {{home_region}} as the plan's)"
+                ),
+            },
+            other => other,
         }
     }
 }
@@ -68,15 +130,17 @@ pub fn is_valid_group_name(name: &str) -> bool {
     iam_name_ok(name, 128)
 }
 
-/// A region code such as `us-east-1` or `ap-southeast-2`.
-fn is_region(s: &str) -> bool {
+/// A region code such as `us-east-1`, `ap-southeast-2` or `us-gov-west-1`:
+/// `^[a-z]{2}(-[a-z]+)+-[0-9]+$`.
+pub fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
+    let lower = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
     parts.len() >= 3
         && parts[0].len() == 2
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u32>().is_ok()
+        && parts[..parts.len() - 1].iter().all(lower)
+        && parts
+            .last()
+            .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn has_placeholder(s: &str) -> bool {
@@ -88,24 +152,56 @@ struct NameRule {
     key: &'static str,
     check: fn(&str) -> bool,
     what: &'static str,
+    /// The characters the name may hold: the first other one is named in the error.
+    allowed: fn(char) -> bool,
+}
+
+/// The first character `allowed` refuses, said so a person can find it (a Cyrillic 'а' looks
+/// just like a Latin 'a').
+pub fn bad_char(value: &str, allowed: fn(char) -> bool) -> Option<String> {
+    let (i, c) = value.chars().enumerate().find(|&(_, c)| !allowed(c))?;
+    let ascii = if c.is_ascii() {
+        ""
+    } else {
+        ", not ASCII: perhaps a look-alike of a Latin letter"
+    };
+    Some(format!(
+        "character {:?} (U+{:04X}{ascii}) at position {} is not allowed",
+        c,
+        c as u32,
+        i + 1
+    ))
 }
 
 fn check_name(rule: &NameRule, value: &str) -> Result<()> {
     if !(rule.check)(value) {
-        return Err(PlanError::invalid(rule.key, value, rule.what));
+        let problem = match bad_char(value, rule.allowed) {
+            Some(bad) => format!("{}; {bad}", rule.what),
+            None => rule.what.to_string(),
+        };
+        return Err(PlanError::invalid(rule.key, value, &problem));
     }
     Ok(())
+}
+
+fn iam_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
+}
+fn bucket_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
 }
 
 const GROUP_NAME: NameRule = NameRule {
     key: "admin_group.name",
     check: is_valid_group_name,
     what: "is not a valid IAM group name: 1-128 characters of letters, digits and +=,.@_-",
+    allowed: iam_char,
 };
 const USER_NAME: NameRule = NameRule {
     key: "admin_user.name",
     check: is_valid_user_name,
     what: "is not a valid IAM user name: 1-64 characters of letters, digits and +=,.@_-",
+    allowed: iam_char,
 };
 const PROFILE_NAME: NameRule = NameRule {
     key: "admin_user.access_key_profile",
@@ -115,6 +211,7 @@ const PROFILE_NAME: NameRule = NameRule {
                 .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     },
     what: "is not a usable profile name: letters, digits and -_. only",
+    allowed: |c| c.is_ascii_alphanumeric() || "-_.".contains(c),
 };
 
 /// CloudTrail trail names: 3-128 of letters, digits, `._-`, starting and ending with a letter or
@@ -147,21 +244,25 @@ const TRAIL_NAME: NameRule = NameRule {
     check: is_valid_trail_name,
     what: "is not a valid CloudTrail trail name: 3-128 letters, digits and ._-, beginning and ending with a letter \
            or digit, no two punctuation marks in a row",
+    allowed: |c| c.is_ascii_alphanumeric() || "._-".contains(c),
 };
 const TRAIL_BUCKET: NameRule = NameRule {
     key: "cloudtrail.bucket",
     check: |s| check_bucket_name(s).is_ok(),
     what: BUCKET_RULES,
+    allowed: bucket_char,
 };
 const ACCESS_LOG_BUCKET: NameRule = NameRule {
     key: "cloudtrail.access_log_bucket",
     check: |s| check_bucket_name(s).is_ok(),
     what: BUCKET_RULES,
+    allowed: bucket_char,
 };
 const KMS_ALIAS: NameRule = NameRule {
     key: "cloudtrail.kms_key_alias",
     check: is_valid_kms_alias,
     what: "is not a usable KMS alias: \"alias/\" then letters, digits and /_- (not \"alias/aws/...\", AWS's own)",
+    allowed: |c| c.is_ascii_alphanumeric() || "/_-".contains(c),
 };
 /// S3's naming rules (see `bucket::check_name`), as one sentence for error messages.
 pub const BUCKET_RULES: &str = "is not a valid S3 bucket name: 3-63 lowercase letters, digits and hyphens, beginning and \
@@ -214,12 +315,19 @@ pub fn check_static(plan: &Plan) -> Result<()> {
             "is not an AWS region code such as \"us-east-1\"",
         ));
     }
+    // Names with placeholders are checked now too, with stand-ins: the account ID is always
+    // 12 digits and home_region is known.
+    let stand_ins = placeholders::stand_ins(&plan.home_region);
     for (rule, value) in named_values(plan) {
         placeholders::check(rule.key, value)?;
-        if !has_placeholder(value) {
+        if has_placeholder(value) {
+            let expanded = placeholders::expand(value, &stand_ins);
+            check_name(rule, &expanded).map_err(|e| e.quoting_as_written(value))?;
+        } else {
             check_name(rule, value)?;
         }
     }
+    check_buckets_distinct(plan, false)?;
     if plan.admin_user().is_some() && plan.admin_group.is_none() {
         return Err(PlanError::invalid(
             "admin_user",
@@ -236,7 +344,7 @@ pub fn check_static(plan: &Plan) -> Result<()> {
         check_cloudtrail(t)?;
     }
     if let Some(r) = &plan.cost_report {
-        cost_report::check_static(r, &plan.home_region)?;
+        cost_report::check_static(r, &plan.home_region, &stand_ins)?;
     }
     Ok(())
 }
@@ -308,12 +416,40 @@ fn check_cloudtrail(t: &CloudTrailPlan) -> Result<()> {
              least a day, and the old version that leaves after at least one more)",
         ));
     }
-    if t.access_log_bucket == t.bucket {
-        return Err(PlanError::invalid(
-            "cloudtrail.access_log_bucket",
-            &t.access_log_bucket,
-            "must differ from cloudtrail.bucket (a bucket logging into itself logs its own log writes forever)",
-        ));
+    Ok(())
+}
+
+/// The trail's bucket, its access-log bucket and the report bucket are three different buckets:
+/// each gets its own policy, encryption and retention, and a bucket logging into itself logs its
+/// own log writes forever. `resolved`: the names are expanded (`logs-{account_id}` and
+/// `logs-123456789012` are one bucket in that account).
+fn check_buckets_distinct(plan: &Plan, resolved: bool) -> Result<()> {
+    let mut buckets: Vec<(&str, &str)> = Vec::new();
+    if let Some(t) = plan.cloudtrail() {
+        buckets.push(("cloudtrail.bucket", &t.bucket));
+        if !t.access_log_bucket.is_empty() {
+            buckets.push(("cloudtrail.access_log_bucket", &t.access_log_bucket));
+        }
+    }
+    if let Some(r) = plan.cost_report() {
+        buckets.push(("cost_report.bucket", &r.bucket));
+    }
+    for (i, (key, name)) in buckets.iter().enumerate() {
+        if let Some((first, _)) = buckets[..i].iter().find(|(_, n)| n == name) {
+            let how = if resolved {
+                " once placeholders are expanded"
+            } else {
+                ""
+            };
+            return Err(PlanError::invalid(
+                key,
+                *name,
+                &format!(
+                    "is the same bucket as {first}{how}: cloudtrail.bucket, cloudtrail.access_log_bucket and \
+                     cost_report.bucket must be three different buckets"
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -346,6 +482,7 @@ pub fn expand_all(plan: &Plan, ph: &Placeholders) -> Result<Plan> {
 
 /// Checks on expanded names. Runs before the first write.
 pub fn check_resolved(plan: &Plan) -> Result<()> {
+    check_buckets_distinct(plan, true)?;
     for (rule, value) in named_values(plan) {
         check_name(rule, value)?;
     }
@@ -410,18 +547,13 @@ mod tests {
             err(&format!(
                 "{base}access_log_bucket = \"aws-harden-trail-{{account_id}}-{{home_region}}\"\n"
             ))
-            .contains("must differ")
+            .contains("same bucket as cloudtrail.bucket")
         );
-        let plan = parse(&format!(
+        // Too long once expanded: known before any call (an account ID is 12 digits).
+        let e = err(&format!(
             "{base}bucket = \"{}-{{account_id}}\"\n",
             "b".repeat(55)
-        ))
-        .unwrap();
-        let ph = Placeholders {
-            account_id: "123456789012".into(),
-            home_region: "us-east-1".into(),
-        };
-        let e = crate::plan::resolve(&plan, &ph).unwrap_err().to_string();
+        ));
         assert!(e.contains("cloudtrail.bucket") && e.contains("3-63"), "{e}");
     }
 
@@ -433,6 +565,107 @@ mod tests {
         assert!(!is_region("useast1"));
         assert!(!is_region("US-EAST-1"));
         assert!(!is_region("us-east-x"));
+        // u32's parser takes these; the region shape does not.
+        assert!(!is_region("us-east-+1"));
+        assert!(!is_region("us-east- 1"));
+        assert!(!is_region("us--1"));
+        assert!(!is_region("use-east-1"));
+        assert!(!is_region("us-east-"));
+        assert!(!is_region("us-éast-1"));
+    }
+
+    const BASE: &str = "version = 1\nhome_region = \"us-east-1\"\n";
+
+    #[test]
+    fn placeholder_names_are_checked_offline_and_quoted_as_written() {
+        for (table, key, value) in [
+            ("cloudtrail", "bucket", "Bad_Bucket-{account_id}"),
+            ("cloudtrail", "kms_key_alias", "alias/aws/{home_region}"),
+            ("cloudtrail", "trail_name", "-{account_id}"),
+            ("cost_report", "bucket", "Bad-{account_id}"),
+            ("cost_report", "report_name", "r {account_id}"),
+            (
+                "admin_group",
+                "name",
+                "g{account_id}{account_id}{account_id}{account_id}{account_id}{account_id}{account_id}{account_id}{account_id}{account_id}{account_id}",
+            ),
+        ] {
+            let e = err(&format!("{BASE}[{table}]\n{key} = {value:?}\n"));
+            assert!(e.contains(&format!("{table}.{key} = {value:?}")), "{e}");
+            assert!(!e.contains("000000000000"), "the stand-in leaked: {e}");
+        }
+        // A placeholder name that is fine once expanded passes.
+        assert!(
+            parse(&format!(
+                "{BASE}[cloudtrail]\nbucket = \"logs-{{account_id}}-{{home_region}}\"\n"
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_three_buckets_differ() {
+        let e = err(&format!(
+            "{BASE}[cloudtrail]\nbucket = \"logs-{{account_id}}\"\n[cost_report]\nbucket = \"logs-{{account_id}}\"\n"
+        ));
+        assert!(
+            e.contains("cost_report.bucket") && e.contains("same bucket as cloudtrail.bucket"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{BASE}[cloudtrail]\nbucket = \"a-logs\"\naccess_log_bucket = \"a-logs\"\n"
+        ));
+        assert!(e.contains("cloudtrail.access_log_bucket"), "{e}");
+        // Equal only once expanded: an error at resolve (right after GetCallerIdentity).
+        let plan = parse(&format!(
+            "{BASE}[cloudtrail]\nbucket = \"logs-{{account_id}}\"\n[cost_report]\nbucket = \"logs-123456789012\"\n"
+        ))
+        .unwrap();
+        let ph = Placeholders {
+            account_id: "123456789012".into(),
+            home_region: "us-east-1".into(),
+        };
+        let e = crate::plan::resolve(&plan, &ph).unwrap_err().to_string();
+        assert!(
+            e.contains("same bucket as cloudtrail.bucket once placeholders are expanded"),
+            "{e}"
+        );
+        // A disabled control's bucket does not count.
+        assert!(parse(&format!(
+            "{BASE}[cloudtrail]\nbucket = \"x-logs\"\n[cost_report]\nenabled = false\nbucket = \"x-logs\"\n"
+        ))
+        .is_ok());
+    }
+
+    #[test]
+    fn numbers_are_not_quoted_and_long_values_are_cut() {
+        let e = err(&format!("{BASE}[password_policy]\nminimum_length = 129\n"));
+        assert!(e.contains("minimum_length = 129:"), "{e}");
+        let long = "x".repeat(100_000);
+        let e = err(&format!("{BASE}[admin_group]\nname = \"{long} \"\n"));
+        assert!(e.len() < 1000, "{} bytes", e.len());
+        assert!(e.contains("(100001 characters)"), "{e}");
+    }
+
+    #[test]
+    fn homoglyph_is_named_with_its_position() {
+        // Cyrillic 'А' (U+0410) in place of the Latin 'A'.
+        let e = err(&format!("{BASE}[admin_group]\nname = \"\u{410}dmins\"\n"));
+        assert!(e.contains("U+0410") && e.contains("position 1"), "{e}");
+        let e = err(&format!(
+            "{BASE}[cloudtrail]\nbucket = \"my-bucket-\u{430}\"\n"
+        ));
+        assert!(e.contains("U+0430") && e.contains("position 11"), "{e}");
+    }
+
+    #[test]
+    fn array_of_tables_says_table() {
+        let e = err(&format!("{BASE}[[admin_group]]\nname = \"x\"\n"));
+        assert!(
+            e.contains("admin_group must be a table") && e.contains("[admin_group]"),
+            "{e}"
+        );
+        assert!(!e.contains("invalid type"), "{e}");
     }
 
     fn err(text: &str) -> String {
@@ -510,8 +743,7 @@ mod tests {
             "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\nname = \"{}{{account_id}}\"\n",
             "u".repeat(60)
         );
-        let plan = parse(&long).unwrap();
-        let e = crate::plan::resolve(&plan, &ph).unwrap_err().to_string();
+        let e = err(&long);
         assert!(e.contains("admin_user.name"), "{e}");
     }
 }

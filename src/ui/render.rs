@@ -43,14 +43,18 @@ impl Palette {
 }
 
 pub fn header(caller: &Caller, plan_path: &str, home_region: &str) -> String {
-    format!(
-        "Account {} as {} ({})\nPlan {} (home region {})\n",
+    let mut out = format!(
+        "Account {} as {} ({})\n",
         caller.account_id,
         caller.describe(),
-        caller.arn,
-        plan_path,
-        home_region
-    )
+        caller.arn
+    );
+    // Which credentials signed: the environment's keys and a profile can both be present.
+    if !caller.credential_source.is_empty() {
+        let _ = writeln!(out, "Credentials from {}", caller.credential_source);
+    }
+    let _ = writeln!(out, "Plan {plan_path} (home region {home_region})");
+    out
 }
 
 fn value(v: &Option<String>) -> String {

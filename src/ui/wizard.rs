@@ -1295,7 +1295,8 @@ mod tests {
         assert_eq!(q.errors.len(), 6, "{:?}", q.errors);
         assert_eq!(
             q.errors[0],
-            "admin_group.name = \"has space\": is not a valid IAM group name: 1-128 characters of letters, digits and +=,.@_-"
+            "admin_group.name = \"has space\": is not a valid IAM group name: 1-128 characters of letters, digits and +=,.@_-; \
+             character ' ' (U+0020) at position 4 is not allowed"
         );
         assert!(q.errors[1].contains("is not a valid IAM user name: 1-64"));
         assert!(q.errors[2].contains("must be 6-128"));
