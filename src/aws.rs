@@ -21,6 +21,10 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde::Serialize;
 
+/// The tag on everything aws-harden creates that can carry tags (IAM users, KMS keys, S3 buckets,
+/// trails, report definitions; IAM groups cannot be tagged), so a person can tell what it owns.
+pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "aws-harden");
+
 /// Operations that only read. Everything else counts as a write: for `--plan`, for the read-only
 /// guard and for `--stats`. `SimulatePrincipalPolicy` only evaluates policies (IAM API reference: "The
 /// simulation does not perform the API operations").
@@ -150,14 +154,18 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// The account's console sign-in page for IAM users, in the caller's partition.
-    pub fn signin_url(&self) -> String {
+    /// The account's console sign-in page for IAM users, in the caller's partition: by the account
+    /// alias when it has one (IAM user guide, "Your AWS account ID and its alias"), else by its ID.
+    pub fn signin_url(&self, alias: Option<&str>) -> String {
         let domain = match self.partition.as_str() {
             "aws-cn" => "signin.amazonaws.cn",
             "aws-us-gov" => "signin.amazonaws-us-gov.com",
             _ => "signin.aws.amazon.com",
         };
-        format!("https://{}.{domain}/console", self.account_id)
+        format!(
+            "https://{}.{domain}/console",
+            alias.unwrap_or(&self.account_id)
+        )
     }
 
     pub fn from_arn(
@@ -449,6 +457,19 @@ fn credential_source(creds: &aws_credential_types::Credentials, profile: Option<
 }
 
 impl Aws {
+    /// The sign-in URL, with the account alias from `ListAccountAliases` (an account has at most
+    /// one). Apply path only; if the alias cannot be read, the account-ID URL works as well.
+    pub async fn signin_url(&self) -> String {
+        let alias = self
+            .iam
+            .list_account_aliases()
+            .send()
+            .await
+            .ok()
+            .and_then(|a| a.account_aliases.into_iter().next());
+        self.caller.signin_url(alias.as_deref())
+    }
+
     /// Resolve credentials and identify the caller. Fails with advice when there are no credentials.
     pub async fn connect(
         sdk: SdkConfig,
@@ -817,7 +838,7 @@ mod tests {
 
     #[test]
     fn signin_url_per_partition() {
-        let url = |arn: &str| Caller::from_arn("123456789012", arn, None, false).signin_url();
+        let url = |arn: &str| Caller::from_arn("123456789012", arn, None, false).signin_url(None);
         assert_eq!(
             url("arn:aws:iam::123456789012:user/a"),
             "https://123456789012.signin.aws.amazon.com/console"
@@ -829,6 +850,17 @@ mod tests {
         assert_eq!(
             url("arn:aws-cn:iam::123456789012:user/a"),
             "https://123456789012.signin.amazonaws.cn/console"
+        );
+        let with_alias = Caller::from_arn(
+            "123456789012",
+            "arn:aws:iam::123456789012:user/a",
+            None,
+            false,
+        )
+        .signin_url(Some("acme-prod"));
+        assert_eq!(
+            with_alias,
+            "https://acme-prod.signin.aws.amazon.com/console"
         );
     }
 

@@ -292,9 +292,14 @@ pub async fn observe(aws: &Aws, spec: &BucketSpec) -> anyhow::Result<Observed> {
         Err(e) => {
             let status = e.raw_response().map(|r| r.status().as_u16());
             if status == Some(403) {
+                // A HEAD answer has no body: 403 is either a foreign owner (ExpectedBucketOwner refused) or a
+                // caller this account's policies (an SCP, a permissions boundary, the bucket policy) deny.
                 bail!(
-                    "s3 bucket {name} exists but is not owned by account {owner} (S3 refused ExpectedBucketOwner, or this \
-                     caller may not read it): it will never receive this account's data; choose another bucket name in the plan"
+                    "s3 bucket {name}: access denied (HTTP 403), or the bucket is owned by another account than {owner}. \
+                     Check that this identity may s3:ListBucket on it (an SCP, a permissions boundary or the bucket \
+                     policy may deny it) and, with `aws s3api head-bucket --bucket {name} --expected-bucket-owner {owner}` \
+                     from an administrator, who owns it. If another account owns it, it would never receive this \
+                     account's data: choose another bucket name in the plan."
                 );
             }
             if status == Some(301) {
@@ -950,6 +955,25 @@ async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
                 }
                 Err(e) => return Err(anyhow!("creating s3 bucket {name}: {}", error_chain(&e))),
             }
+            // Only on a bucket this run created (PutBucketTagging replaces the whole tag set).
+            let (key, value) = crate::aws::MANAGED_BY_TAG;
+            client(aws, region)
+                .put_bucket_tagging()
+                .bucket(name)
+                .expected_bucket_owner(aws.account_id())
+                .tagging(
+                    aws_sdk_s3::types::Tagging::builder()
+                        .tag_set(
+                            aws_sdk_s3::types::Tag::builder()
+                                .key(key)
+                                .value(value)
+                                .build()?,
+                        )
+                        .build()?,
+                )
+                .send()
+                .await
+                .describe(format!("tagging s3 bucket {name} {key}={value}"))?;
         }
         Op::BlockPublicAccess { name, region } => {
             client(aws, region)

@@ -10,9 +10,11 @@ use crate::controls::Op;
 #[serde(rename_all = "snake_case")]
 pub enum ControlId {
     AdminGroup,
+    /// Before the admin user: a policy the plan tightens is in place before a console password is
+    /// generated against it.
+    PasswordPolicy,
     AdminUser,
     AdminMfa,
-    PasswordPolicy,
     Cloudtrail,
     CostReport,
     Root,
@@ -21,9 +23,9 @@ pub enum ControlId {
 impl ControlId {
     pub const ALL: [ControlId; 7] = [
         ControlId::AdminGroup,
+        ControlId::PasswordPolicy,
         ControlId::AdminUser,
         ControlId::AdminMfa,
-        ControlId::PasswordPolicy,
         ControlId::Cloudtrail,
         ControlId::CostReport,
         ControlId::Root,

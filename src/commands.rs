@@ -265,7 +265,7 @@ impl Session {
                 "{}",
                 render::apply_result(palette, &report, self.started.elapsed().as_secs_f64())
             );
-            print!("{}", self.next_steps(&aws, &report));
+            print!("{}", self.next_steps(&aws, &report).await);
             if report.interrupted || !report.succeeded() {
                 println!("{}", render::rerun_hint(&rerun_command(path)));
             } else if from_wizard {
@@ -287,10 +287,10 @@ impl Session {
 
     /// The numbered "Next steps" after an apply: signing in with a password this run created,
     /// then each manual action.
-    fn next_steps(&self, aws: &Aws, report: &engine::ApplyReport) -> String {
+    async fn next_steps(&self, aws: &Aws, report: &engine::ApplyReport) -> String {
         use crate::controls::{Op, admin_user};
         let user = report.applied.iter().find_map(|c| match &c.op {
-            Op::AdminUser(admin_user::Op::CreateLoginProfile { user }) => Some(user.as_str()),
+            Op::AdminUser(admin_user::Op::CreateLoginProfile { user, .. }) => Some(user.as_str()),
             _ => None,
         });
         let delivered = if self.caps.stdout_tty {
@@ -298,8 +298,13 @@ impl Session {
         } else {
             "in the file named above"
         };
+        // The alias is read only when there is a sign-in step to print.
+        let signin_url = match user {
+            Some(_) => aws.signin_url().await,
+            None => String::new(),
+        };
         render::next_steps(
-            &aws.caller.signin_url(),
+            &signin_url,
             user.map(|user| render::NewPassword { user, delivered }),
             &report.manual,
         )

@@ -237,7 +237,7 @@ pub async fn apply(
             }
         }
         reporter.change_started(change);
-        match controls::apply(aws, plan, &change.op, io).await {
+        match controls::apply(aws, &change.op, io).await {
             Ok(()) => {
                 reporter.change_finished(change, Ok(()));
                 report.applied.push(change.clone());

@@ -17,7 +17,9 @@ use aws_sdk_kms::error::SdkError;
 use aws_sdk_kms::types::{KeyManagerType, KeyState, Tag};
 use futures_util::future::try_join_all;
 
-use crate::aws::{Aws, SdkResultExt, absent_on, is_transient, sdk_error, when_visible};
+use crate::aws::{
+    Aws, MANAGED_BY_TAG, SdkResultExt, absent_on, is_transient, sdk_error, when_visible,
+};
 
 /// The tag every key aws-harden creates carries; its value is the alias the key is for.
 pub const ALIAS_TAG: &str = "aws-harden:alias";
@@ -47,6 +49,12 @@ pub async fn create_tagged_key(
             .description(description)
             .policy(policy)
             .tags(Tag::builder().tag_key(ALIAS_TAG).tag_value(alias).build()?)
+            .tags(
+                Tag::builder()
+                    .tag_key(MANAGED_BY_TAG.0)
+                    .tag_value(MANAGED_BY_TAG.1)
+                    .build()?,
+            )
             .customize()
             // No blind retry: a retry after a lost answer would make a second key.
             .config_override(

@@ -49,7 +49,21 @@ pub async fn establish(
                 &["NoSuchEntity", "AccessDenied"],
                 format!("listing the MFA devices of IAM user {user}"),
             )?;
-            let Some(first) = devices.and_then(|d| d.mfa_devices.into_iter().next()) else {
+            let serials: Vec<String> = devices
+                .map(|d| d.mfa_devices.into_iter().map(|m| m.serial_number).collect())
+                .unwrap_or_default();
+            let Some(first) = serials.iter().find(|s| usable_with_session_token(s)) else {
+                if !serials.is_empty() {
+                    let why = format!(
+                        "IAM user {user} has only security keys or passkeys, which GetSessionToken cannot use: add a \
+                         virtual (authenticator app) or hardware TOTP device for command-line use, or pass --mfa-serial"
+                    );
+                    if mfa_code.is_some() {
+                        anyhow::bail!("--mfa-code given, but {why}");
+                    }
+                    io.message(&why);
+                    return Ok(aws);
+                }
                 if mfa_code.is_some() {
                     anyhow::bail!(
                         "--mfa-code given, but IAM user {user} has no MFA device (or may not list it): pass --mfa-serial"
@@ -57,7 +71,7 @@ pub async fn establish(
                 }
                 return Ok(aws);
             };
-            first.serial_number
+            first.clone()
         }
     };
     if mfa_code.is_none() && !io.is_interactive() {
@@ -116,4 +130,28 @@ pub async fn establish(
         return Ok(aws.with_credentials(creds, caller));
     }
     anyhow::bail!("AWS did not accept the MFA code {CODE_ATTEMPTS} times; nothing was changed")
+}
+
+/// A device `GetSessionToken` can take a code from: a virtual (`...:mfa/NAME`) or hardware TOTP device
+/// (a plain serial number). FIDO security keys and passkeys also show in `ListMFADevices`, with a
+/// `...:u2f/...` serial, but give no codes (STS API reference, GetSessionToken: `SerialNumber` is a
+/// hardware device's serial number or a virtual device's ARN).
+pub fn usable_with_session_token(serial: &str) -> bool {
+    !serial.contains(":u2f/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_keys_and_passkeys_are_never_picked_for_a_session() {
+        assert!(usable_with_session_token(
+            "arn:aws:iam::123456789012:mfa/admin"
+        ));
+        assert!(usable_with_session_token("GAHT12345678"));
+        assert!(!usable_with_session_token(
+            "arn:aws:iam::123456789012:u2f/user/admin/key-ABCDEFGHIJKLMNOP"
+        ));
+    }
 }

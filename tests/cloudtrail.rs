@@ -555,24 +555,31 @@ async fn every_s3_call_names_the_expected_owner_and_a_foreign_bucket_is_refused(
         assert_eq!(owner.as_deref(), Some(acct.id.as_str()), "{method} {path}");
     }
 
-    // A bucket of the planned name owned by another account: S3 answers 403 to a request with
-    // another ExpectedBucketOwner. moto cannot, so the proxy answers as S3 would.
+    // A bucket of the planned name owned by another account: S3 answers 403 to a request whose
+    // ExpectedBucketOwner is not the owner (S3 user guide, "Verifying bucket ownership with bucket owner
+    // condition"). moto cannot, so the proxy answers as S3 would, and only then: a request without the
+    // header is forwarded (moto has no such bucket), so a run that stopped sending it fails this test.
     let other = Account::new().await;
     let taken = bucket(&other);
+    const REAL_OWNER: &str = "999999999999";
     other.proxy.hook(Box::new(move |req| {
-        (req.service == "s3" && req.method == "HEAD" && req.path.starts_with(&format!("/{taken}")))
-            .then(|| Response {
-                status: 403,
-                content_type: "application/xml".into(),
-                body: String::new(),
-            })
+        let expected = req.header("x-amz-expected-bucket-owner");
+        (req.service == "s3"
+            && req.method == "HEAD"
+            && req.path.starts_with(&format!("/{taken}"))
+            && expected.is_some_and(|o| o != REAL_OWNER))
+        .then(|| Response {
+            status: 403,
+            content_type: "application/xml".into(),
+            body: String::new(),
+        })
     }));
     let plan = other.write_plan("p.toml", PLAN);
     let run = other.run(&["--plan", "-f", &plan]).await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
         run.stderr.contains(&format!(
-            "s3 bucket {} exists but is not owned by account {}",
+            "s3 bucket {}: access denied (HTTP 403), or the bucket is owned by another account than {}",
             bucket(&other),
             other.id
         )),
@@ -981,4 +988,62 @@ async fn retention_days_is_the_whole_lifetime_of_a_log_file() {
         .and_then(|e| e.noncurrent_days())
         .unwrap();
     assert_eq!((current, noncurrent), (364, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_aws_harden_creates_is_tagged_as_its_own() {
+    let acct = Account::new().await;
+    applied(&acct).await;
+    let has_tag = |pairs: Vec<(String, String)>| {
+        pairs
+            .iter()
+            .any(|(k, v)| k == "managed-by" && v == "aws-harden")
+    };
+    for b in [bucket(&acct), log_bucket(&acct)] {
+        let tags = acct
+            .s3()
+            .get_bucket_tagging()
+            .bucket(&b)
+            .send()
+            .await
+            .unwrap();
+        let pairs = tags
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect();
+        assert!(has_tag(pairs), "{b}: {tags:?}");
+    }
+    let arn = trail_arn("aws", "us-east-1", &acct.id, "aws-harden");
+    let listed = cloudtrail(&acct)
+        .list_tags()
+        .resource_id_list(&arn)
+        .send()
+        .await
+        .unwrap();
+    let pairs = listed
+        .resource_tag_list()
+        .iter()
+        .flat_map(|r| r.tags_list())
+        .map(|t| {
+            (
+                t.key().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert!(has_tag(pairs), "{listed:?}");
+    let keys = customer_keys(&acct).await;
+    let tags = kms(&acct)
+        .list_resource_tags()
+        .key_id(&keys[0])
+        .send()
+        .await
+        .unwrap();
+    let pairs = tags
+        .tags()
+        .iter()
+        .map(|t| (t.tag_key().to_string(), t.tag_value().to_string()))
+        .collect();
+    assert!(has_tag(pairs), "{tags:?}");
 }

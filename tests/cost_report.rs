@@ -81,7 +81,10 @@ async fn assert_bucket_hardened(acct: &Account, name: &str) {
         json!(acct.id)
     );
     let check = by_sid("BillingReportsCheckBucketPolicy");
-    assert_eq!(check["Action"], "s3:GetBucketPolicy");
+    assert_eq!(
+        check["Action"],
+        json!(["s3:GetBucketAcl", "s3:GetBucketPolicy"])
+    );
     assert_eq!(check["Resource"], json!(format!("arn:aws:s3:::{name}")));
 }
 

@@ -6,8 +6,11 @@ mod common;
 use common::{Account, CurStub, baseline};
 use futures_util::StreamExt;
 
-/// The issue's budget for a `--plan` of plans/baseline.toml.
-const MAX_CALLS: usize = 50;
+/// The budget for a `--plan` of plans/baseline.toml on a hardened account: the spine issue's 50, plus
+/// the reads added on purpose since: 6 `SimulatePrincipalPolicy` proving the MFA guard (issue 10),
+/// `DescribeRegions` checking home_region (issue 13). Measured: 51 (with root's MFA on, its virtual
+/// device is looked up too).
+const MAX_CALLS: usize = 57;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {

@@ -623,3 +623,44 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
         "nothing after the call in flight"
     );
 }
+
+/// Root's virtual MFA device is found on any page of `ListVirtualMFADevices` (IAM API reference:
+/// paginated with IsTruncated and Marker, and IAM may return fewer items than asked even when more
+/// exist). moto neither pages this list nor can have a root device, so the proxy answers both pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn roots_virtual_mfa_on_a_later_page_is_found() {
+    let acct = Account::new().await;
+    let account = acct.id.clone();
+    acct.proxy.hook(Box::new(move |req: &Request| {
+        if req.operation != "ListVirtualMFADevices" {
+            return None;
+        }
+        let (devices, truncated) = match req.param("Marker") {
+            None => (String::new(), "<IsTruncated>true</IsTruncated><Marker>page-2</Marker>"),
+            Some(_) => (
+                format!(
+                    "<member><SerialNumber>arn:aws:iam::{account}:mfa/root-account-mfa-device</SerialNumber>\
+                     <User><Arn>arn:aws:iam::{account}:root</Arn><UserName>{account}</UserName><UserId>{account}</UserId>\
+                     <Path>/</Path><CreateDate>2024-01-02T10:00:00Z</CreateDate></User>\
+                     <EnableDate>2024-01-02T10:00:00Z</EnableDate></member>"
+                ),
+                "<IsTruncated>false</IsTruncated>",
+            ),
+        };
+        ok(
+            "ListVirtualMFADevices",
+            &format!("<VirtualMFADevices>{devices}</VirtualMFADevices>{truncated}"),
+        )
+    }));
+    let plan = acct.write_plan("p.toml", ROOT_ONLY);
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert_contains(&dry, "CIS 1.5 (Level 2) asks for a hardware device");
+    let pages = acct
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "ListVirtualMFADevices")
+        .count();
+    assert_eq!(pages, 2);
+}

@@ -314,3 +314,61 @@ async fn baseline_plan_applies_to_a_fresh_account() {
         again.all()
     );
 }
+
+/// The console password delivered for the admin, from the 0600 file (no terminal here).
+fn delivered_password(acct: &Account) -> String {
+    let file = acct.path(&format!("aws-harden-{}-admin-password.txt", acct.id));
+    std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+        .trim_end()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_password_meets_a_live_policy_stricter_than_the_plan() {
+    // A policy the plan does not manage asks for 40 characters: a 24-character password would be
+    // refused by IAM (PasswordPolicyViolation; moto does not check, so the length is checked here).
+    let acct = Account::new().await;
+    acct.iam()
+        .update_account_password_policy()
+        .minimum_password_length(40)
+        .send()
+        .await
+        .unwrap();
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\nmfa = false\n",
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(delivered_password(&acct).len() >= 40);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_the_plan_tightens_is_in_place_before_the_console_password() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\nmfa = false\n\
+         [password_policy]\nminimum_length = 32\n",
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let writes: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    let at = |op: &str| {
+        writes
+            .iter()
+            .position(|w| w == op)
+            .unwrap_or_else(|| panic!("no {op}: {writes:?}"))
+    };
+    assert!(
+        at("UpdateAccountPasswordPolicy") < at("CreateLoginProfile"),
+        "{writes:?}"
+    );
+    assert!(delivered_password(&acct).len() >= 32);
+}

@@ -111,12 +111,15 @@ async fn enroll(aws: &Aws, user: &str, io: &dyn Interaction) -> anyhow::Result<(
         .iam
         .list_virtual_mfa_devices()
         .assignment_status(aws_sdk_iam::types::AssignmentStatusType::Unassigned)
+        // Paginated (IsTruncated/Marker, IAM API reference): an account can have many devices.
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .describe("listing unassigned virtual MFA devices")?;
     let suffix = format!(":mfa/{device_name}");
     for d in unassigned
-        .virtual_mfa_devices
         .iter()
         .filter(|d| d.serial_number.ends_with(&suffix))
     {

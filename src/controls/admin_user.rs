@@ -34,6 +34,9 @@ pub enum Op {
     },
     CreateLoginProfile {
         user: String,
+        /// The plan's minimum password length (0 when it manages no policy). The live policy is read
+        /// at apply too; this covers a policy written a moment ago that a read may not show yet.
+        min_length: u32,
     },
     AddToGroup {
         user: String,
@@ -143,7 +146,14 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     CONTROL,
                     format!("iam login profile \"{name}\""),
                     Action::Create,
-                    op(Op::CreateLoginProfile { user: name.clone() }),
+                    op(Op::CreateLoginProfile {
+                        user: name.clone(),
+                        min_length: ctx
+                            .plan
+                            .password_policy()
+                            .map(|p| p.minimum_length)
+                            .unwrap_or(0),
+                    }),
                 )
                 .field(
                     "console password",
@@ -261,7 +271,7 @@ pub fn generate_password(len: usize) -> String {
     String::from_utf8(chars).expect("ASCII")
 }
 
-pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
+pub async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
     match op {
         Op::CreateUser { user } => {
             created_or_exists(
@@ -270,8 +280,8 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
                     .user_name(user)
                     .tags(
                         aws_sdk_iam::types::Tag::builder()
-                            .key("managed-by")
-                            .value("aws-harden")
+                            .key(crate::aws::MANAGED_BY_TAG.0)
+                            .value(crate::aws::MANAGED_BY_TAG.1)
                             .build()?,
                     )
                     .send()
@@ -280,12 +290,22 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
                 format!("creating IAM user {user}"),
             )?;
         }
-        Op::CreateLoginProfile { user } => {
-            let min = plan
-                .password_policy()
-                .map(|p| p.minimum_length as usize)
-                .unwrap_or(0);
-            let password = generate_password(min.max(24));
+        Op::CreateLoginProfile { user, min_length } => {
+            // The live policy, which may be stricter than the plan (and which a plan that tightens it
+            // has already set: password_policy is applied before admin_user). GetAccountPasswordPolicy
+            // answers NoSuchEntity when none is set (IAM API reference).
+            let live = absent_on(
+                aws.iam.get_account_password_policy().send().await,
+                &["NoSuchEntity"],
+                "reading the account password policy",
+            )?;
+            let min = live
+                .and_then(|p| p.password_policy)
+                .and_then(|p| p.minimum_password_length)
+                .unwrap_or(0)
+                .max(0) as usize;
+            // Every character class is always included, so any policy's class rules are met.
+            let password = generate_password(min.max(*min_length as usize).max(24));
             let what = format!("creating the console login profile of IAM user {user}");
             // The user may have been created a moment ago.
             let created = when_visible(&["NoSuchEntity"], &what, || {
@@ -313,10 +333,10 @@ pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> any
                     ))?;
             }
             let account = aws.account_id();
+            let signin = aws.signin_url().await;
             let where_ = io.deliver_secret(
                 &format!(
-                    "Console password for IAM user {user} (sign in at {}; you must change it at first sign-in)",
-                    aws.caller.signin_url()
+                    "Console password for IAM user {user} (sign in at {signin}; you must change it at first sign-in)"
                 ),
                 &format!("aws-harden-{account}-{user}-password"),
                 &password,

@@ -45,6 +45,9 @@ pub struct Observed {
 pub struct KeyState {
     pub arn: String,
     pub enabled: bool,
+    /// `KeyState` as KMS spells it (`Enabled`, `Disabled`, `PendingDeletion`, ...). Only an enabled key
+    /// can be rotated, have its policy read, or encrypt logs.
+    pub state: String,
     pub customer_managed: bool,
     pub rotation: bool,
     /// The `default` key policy as KMS returned it.
@@ -72,6 +75,79 @@ pub struct TrailState {
     pub read_error: Option<String>,
     /// `LatestDeliveryError` with no successful delivery attempt after it: logs are not arriving.
     pub delivery_error: Option<String>,
+    /// The trail's advanced event selectors (empty when it uses basic ones).
+    pub advanced_selectors: Vec<AdvancedSelector>,
+}
+
+/// An advanced event selector as plain data, in CloudTrail's field names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdvancedSelector {
+    pub name: Option<String>,
+    pub fields: Vec<FieldSelector>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct FieldSelector {
+    pub field: String,
+    pub equals: Vec<String>,
+    pub starts_with: Vec<String>,
+    pub ends_with: Vec<String>,
+    pub not_equals: Vec<String>,
+    pub not_starts_with: Vec<String>,
+    pub not_ends_with: Vec<String>,
+}
+
+impl AdvancedSelector {
+    /// All management events, read and write ("Logging management events", CloudTrail user guide).
+    pub fn management_events() -> AdvancedSelector {
+        AdvancedSelector {
+            name: Some("Management events (aws-harden)".into()),
+            fields: vec![FieldSelector {
+                field: "eventCategory".into(),
+                equals: vec!["Management".into()],
+                ..FieldSelector::default()
+            }],
+        }
+    }
+
+    fn from_sdk(a: &aws_sdk_cloudtrail::types::AdvancedEventSelector) -> AdvancedSelector {
+        AdvancedSelector {
+            name: a.name().map(str::to_string),
+            fields: a
+                .field_selectors()
+                .iter()
+                .map(|f| FieldSelector {
+                    field: f.field().to_string(),
+                    equals: f.equals().to_vec(),
+                    starts_with: f.starts_with().to_vec(),
+                    ends_with: f.ends_with().to_vec(),
+                    not_equals: f.not_equals().to_vec(),
+                    not_starts_with: f.not_starts_with().to_vec(),
+                    not_ends_with: f.not_ends_with().to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    fn to_sdk(&self) -> anyhow::Result<aws_sdk_cloudtrail::types::AdvancedEventSelector> {
+        let mut b =
+            aws_sdk_cloudtrail::types::AdvancedEventSelector::builder().set_name(self.name.clone());
+        for f in &self.fields {
+            let opt = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+            b = b.field_selectors(
+                aws_sdk_cloudtrail::types::AdvancedFieldSelector::builder()
+                    .field(&f.field)
+                    .set_equals(opt(&f.equals))
+                    .set_starts_with(opt(&f.starts_with))
+                    .set_ends_with(opt(&f.ends_with))
+                    .set_not_equals(opt(&f.not_equals))
+                    .set_not_starts_with(opt(&f.not_starts_with))
+                    .set_not_ends_with(opt(&f.not_ends_with))
+                    .build()?,
+            );
+        }
+        Ok(b.build()?)
+    }
 }
 
 /// A trail's settings as the plan wants them (every boolean on).
@@ -104,6 +180,13 @@ pub enum Op {
     /// Management events, read and write.
     PutEventSelectors {
         trail: String,
+    },
+    /// The trail's advanced event selectors as they are, plus one recording management events: a
+    /// trail uses basic or advanced selectors, and putting basic ones would drop the advanced ones
+    /// (PutEventSelectors, CloudTrail API reference).
+    PutAdvancedEventSelectors {
+        trail: String,
+        selectors: Vec<AdvancedSelector>,
     },
     StartLogging {
         trail: String,
@@ -309,7 +392,14 @@ async fn observe_key(aws: &Aws, alias: &str) -> anyhow::Result<Option<KeyState>>
     };
     let key_id = meta.key_id.clone();
     let customer_managed = meta.key_manager.as_ref().map(|m| m.as_str()) == Some("CUSTOMER");
-    let (rotation, policy) = if customer_managed {
+    let state = meta
+        .key_state
+        .as_ref()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    // A key that is not enabled answers KMSInvalidStateException to these reads (KMS developer guide,
+    // "Key states of AWS KMS keys"): the diff says what to do instead.
+    let (rotation, policy) = if customer_managed && state == "Enabled" {
         tokio::try_join!(
             async {
                 aws.kms
@@ -337,6 +427,7 @@ async fn observe_key(aws: &Aws, alias: &str) -> anyhow::Result<Option<KeyState>>
     Ok(Some(KeyState {
         arn: meta.arn.unwrap_or_default(),
         enabled: meta.enabled,
+        state,
         customer_managed,
         rotation,
         policy,
@@ -382,21 +473,29 @@ async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<T
                     .describe(format!("reading the event selectors of trail {name}"))
             }
         );
-        let (logging, management_events, read_error, delivery_error) = match read {
-            Ok((status, selectors)) => (
-                status.is_logging.unwrap_or(false),
-                records_management_events(&selectors),
-                None,
-                failing_delivery(
-                    status.latest_delivery_error.as_deref(),
-                    status.latest_delivery_attempt_time.as_deref(),
-                    status.latest_delivery_attempt_succeeded.as_deref(),
+        let (logging, management_events, read_error, delivery_error, advanced_selectors) =
+            match read {
+                Ok((status, selectors)) => (
+                    status.is_logging.unwrap_or(false),
+                    records_management_events(&selectors),
+                    None,
+                    failing_delivery(
+                        status.latest_delivery_error.as_deref(),
+                        status.latest_delivery_attempt_time.as_deref(),
+                        status.latest_delivery_attempt_succeeded.as_deref(),
+                    ),
+                    selectors
+                        .advanced_event_selectors()
+                        .iter()
+                        .map(AdvancedSelector::from_sdk)
+                        .collect(),
                 ),
-            ),
-            // Only the plan's own trail must be readable; another one is just not adopted.
-            Err(e) if arn != plan_trail_arn => (false, false, Some(format!("{e:#}")), None),
-            Err(e) => return Err(e),
-        };
+                // Only the plan's own trail must be readable; another one is just not adopted.
+                Err(e) if arn != plan_trail_arn => {
+                    (false, false, Some(format!("{e:#}")), None, Vec::new())
+                }
+                Err(e) => return Err(e),
+            };
         out.push(TrailState {
             name,
             arn,
@@ -411,6 +510,7 @@ async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<T
             management_events,
             read_error,
             delivery_error,
+            advanced_selectors,
         });
     }
     Ok(out)
@@ -674,18 +774,32 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                     .cis(&["3.5"]),
             );
         }
+        Some(k) if !k.enabled || k.state != "Enabled" => {
+            // Nothing else can be written to it (rotation, policy): KMSInvalidStateException.
+            let what = match k.state.as_str() {
+                "PendingDeletion" => {
+                    "scheduled for deletion: cancel the deletion in the KMS console (Key actions > \
+                                      Cancel key deletion), then enable it"
+                        .to_string()
+                }
+                "Disabled" => {
+                    "disabled: enable it in the KMS console (Key actions > Enable)".to_string()
+                }
+                other => format!(
+                    "in state {other}, not Enabled: make it usable or choose another kms_key_alias"
+                ),
+            };
+            d.push(
+                Change::new(CONTROL, &key_resource, Action::Manual, super::Op::Manual)
+                    .field("key state", Some(&k.state), Some("Enabled"))
+                    .note(format!(
+                        "The key behind {alias} is {what}. Until then CloudTrail cannot encrypt with it, and aws-harden \
+                         changes nothing on it."
+                    ))
+                    .cis(&["3.5"]),
+            );
+        }
         Some(k) => {
-            if !k.enabled {
-                d.push(
-                    Change::new(CONTROL, &key_resource, Action::Manual, super::Op::Manual)
-                        .field("enabled", Some("false"), Some("true"))
-                        .note(format!(
-                            "The key behind {alias} is disabled (or pending deletion): CloudTrail cannot encrypt with it. \
-                             Re-enable it in the KMS console (or cancel its deletion)."
-                        ))
-                        .cis(&["3.5"]),
-                );
-            }
             if !k.rotation {
                 d.push(
                     Change::new(
@@ -803,14 +917,24 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                 d.push(c);
             }
             if !t.management_events {
+                let op = if t.advanced_selectors.is_empty() {
+                    Op::PutEventSelectors {
+                        trail: plan.trail_name.clone(),
+                    }
+                } else {
+                    let mut selectors = t.advanced_selectors.clone();
+                    selectors.push(AdvancedSelector::management_events());
+                    Op::PutAdvancedEventSelectors {
+                        trail: plan.trail_name.clone(),
+                        selectors,
+                    }
+                };
                 d.push(
                     Change::new(
                         CONTROL,
                         &resource,
                         Action::Update,
-                        super::Op::Cloudtrail(Op::PutEventSelectors {
-                            trail: plan.trail_name.clone(),
-                        }),
+                        super::Op::Cloudtrail(op),
                     )
                     .field(
                         "management events",
@@ -974,6 +1098,21 @@ async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
                 .await
                 .describe(format!("recording management events in trail {trail}"))?;
         }
+        Op::PutAdvancedEventSelectors { trail, selectors } => {
+            let sdk = selectors
+                .iter()
+                .map(AdvancedSelector::to_sdk)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            aws.cloudtrail
+                .put_event_selectors()
+                .trail_name(trail)
+                .set_advanced_event_selectors(Some(sdk))
+                .send()
+                .await
+                .describe(format!(
+                    "adding management events to the advanced event selectors of trail {trail}"
+                ))?;
+        }
         Op::StartLogging { trail } => {
             aws.cloudtrail
                 .start_logging()
@@ -1004,6 +1143,10 @@ async fn write_trail(
 ) -> anyhow::Result<()> {
     let mut create = create;
     let mut attempt = 0;
+    let managed_by = aws_sdk_cloudtrail::types::Tag::builder()
+        .key(crate::aws::MANAGED_BY_TAG.0)
+        .value(crate::aws::MANAGED_BY_TAG.1)
+        .build()?;
     loop {
         // The error's code and message, alike for both calls.
         fn failure<E, R>(e: SdkError<E, R>) -> (Option<String>, String)
@@ -1017,6 +1160,7 @@ async fn write_trail(
             aws.cloudtrail
                 .create_trail()
                 .name(&s.name)
+                .tags_list(managed_by.clone())
                 .s3_bucket_name(&s.bucket)
                 .is_multi_region_trail(true)
                 .include_global_service_events(true)
@@ -1229,7 +1373,75 @@ mod tests {
             management_events: true,
             read_error: None,
             delivery_error: None,
+            advanced_selectors: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_key_that_is_not_enabled_is_a_manual_action_and_nothing_is_written_to_it() {
+        let p = plan("");
+        let c = caller();
+        for (state, hint) in [
+            ("PendingDeletion", "Cancel key deletion"),
+            ("Disabled", "Enable"),
+        ] {
+            let mut o = converged(&p);
+            let k = o.key.as_mut().unwrap();
+            k.enabled = false;
+            k.state = state.into();
+            // As observed: rotation and policy cannot be read from such a key.
+            k.rotation = false;
+            k.policy = None;
+            let d = diff(&ctx(&p, &c), &o);
+            let key_changes: Vec<_> = d
+                .changes
+                .iter()
+                .filter(|c| c.resource.starts_with("kms key"))
+                .collect();
+            assert_eq!(key_changes.len(), 1, "{key_changes:#?}");
+            assert_eq!(key_changes[0].action, Action::Manual);
+            assert!(key_changes[0].note.as_deref().unwrap().contains(hint));
+        }
+    }
+
+    #[test]
+    fn advanced_selectors_are_kept_and_management_events_added() {
+        let p = plan("");
+        let c = caller();
+        let mut o = converged(&p);
+        let data_events = AdvancedSelector {
+            name: Some("S3 data events".into()),
+            fields: vec![
+                FieldSelector {
+                    field: "eventCategory".into(),
+                    equals: vec!["Data".into()],
+                    ..FieldSelector::default()
+                },
+                FieldSelector {
+                    field: "resources.type".into(),
+                    equals: vec!["AWS::S3::Object".into()],
+                    ..FieldSelector::default()
+                },
+            ],
+        };
+        let t = o.trail.as_mut().unwrap();
+        t.management_events = false;
+        t.advanced_selectors = vec![data_events.clone()];
+        let d = diff(&ctx(&p, &c), &o);
+        let ops = all_ops(&d);
+        assert!(
+            ops.contains(&super::super::Op::Cloudtrail(
+                Op::PutAdvancedEventSelectors {
+                    trail: "aws-harden".into(),
+                    selectors: vec![data_events, AdvancedSelector::management_events()],
+                }
+            )),
+            "{ops:#?}"
+        );
+        assert!(!ops.iter().any(|op| matches!(
+            op,
+            super::super::Op::Cloudtrail(Op::PutEventSelectors { .. })
+        )));
     }
 
     #[test]
@@ -1302,6 +1514,7 @@ mod tests {
             key: Some(KeyState {
                 arn: KEY_ARN.into(),
                 enabled: true,
+                state: "Enabled".into(),
                 customer_managed: true,
                 rotation: true,
                 policy: Some(kp.to_string()),

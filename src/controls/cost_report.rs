@@ -99,11 +99,14 @@ pub fn delivery_statements(partition: &str, account_id: &str, bucket_name: &str)
     let principal =
         json!({"Service": ["billingreports.amazonaws.com", "bcm-data-exports.amazonaws.com"]});
     vec![
+        // The legacy CUR set-up page ("Setting up an Amazon S3 bucket for Cost and Usage Reports") lists
+        // s3:GetBucketAcl and s3:GetBucketPolicy on the bucket. The Sid stays as first written, so a bucket
+        // set up before GetBucketAcl was added has this statement updated, not a second one left behind.
         json!({
             "Sid": "BillingReportsCheckBucketPolicy",
             "Effect": "Allow",
             "Principal": principal,
-            "Action": "s3:GetBucketPolicy",
+            "Action": ["s3:GetBucketAcl", "s3:GetBucketPolicy"],
             "Resource": arn,
             "Condition": condition,
         }),
@@ -496,6 +499,12 @@ pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
                 .cur
                 .put_report_definition()
                 .report_definition(def.to_sdk()?)
+                .tags(
+                    aws_sdk_costandusagereport::types::Tag::builder()
+                        .key(crate::aws::MANAGED_BY_TAG.0)
+                        .value(crate::aws::MANAGED_BY_TAG.1)
+                        .build()?,
+                )
                 .send()
                 .await;
             // A retried create whose first answer was lost finds the report made; the
@@ -733,7 +742,10 @@ mod tests {
         };
         assert_eq!(by_sid(bucket::TLS_ONLY_SID)["Effect"], "Deny");
         let get = by_sid("BillingReportsCheckBucketPolicy");
-        assert_eq!(get["Action"], "s3:GetBucketPolicy");
+        assert_eq!(
+            get["Action"],
+            json!(["s3:GetBucketAcl", "s3:GetBucketPolicy"])
+        );
         assert_eq!(get["Resource"], "arn:aws:s3:::cur-bucket");
         let put = by_sid("BillingReportsDeliver");
         assert_eq!(put["Action"], "s3:PutObject");

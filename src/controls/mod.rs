@@ -123,11 +123,11 @@ impl Observation {
 }
 
 /// Perform one write.
-pub async fn apply(aws: &Aws, plan: &Plan, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
+pub async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
     match op {
         Op::Manual => Ok(()),
         Op::AdminGroup(op) => admin_group::apply(aws, op).await,
-        Op::AdminUser(op) => admin_user::apply(aws, plan, op, io).await,
+        Op::AdminUser(op) => admin_user::apply(aws, op, io).await,
         Op::AdminMfa(op) => admin_mfa::apply(aws, op, io).await,
         Op::PasswordPolicy(op) => password_policy::apply(aws, op).await,
         Op::Cloudtrail(op) => cloudtrail::apply(aws, op).await,

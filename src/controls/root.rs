@@ -114,11 +114,14 @@ async fn root_has_virtual_mfa(aws: &Aws) -> anyhow::Result<bool> {
         .iam
         .list_virtual_mfa_devices()
         .assignment_status(AssignmentStatusType::Assigned)
+        // Paginated: root's device may be on any page.
+        .into_paginator()
+        .items()
         .send()
+        .collect::<Result<Vec<_>, _>>()
         .await
         .describe("listing virtual MFA devices")?;
     Ok(devices
-        .virtual_mfa_devices
         .iter()
         .filter_map(|d| d.user.as_ref())
         .any(|u| u.arn.ends_with(":root")))

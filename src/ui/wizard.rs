@@ -1107,6 +1107,7 @@ mod tests {
             management_events: true,
             read_error: None,
             delivery_error: None,
+            advanced_selectors: Vec::new(),
         };
         let trail = status_of(
             Observation::Cloudtrail(Box::new(cloudtrail::Observed {
