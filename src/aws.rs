@@ -252,6 +252,10 @@ pub struct Aws {
     /// Always us-east-1: the Cost and Usage Report API exists nowhere else.
     pub cur: aws_sdk_costandusagereport::Client,
     pub calls: Arc<CallLog>,
+    /// The signing identity's MFA device serials, asked together with `GetCallerIdentity` when the
+    /// run signs with long-term keys (the only credentials an MFA session can be made from); `None`
+    /// when not asked or not answered.
+    pub own_mfa_devices: Option<Vec<String>>,
 }
 
 const NO_CREDENTIALS_HELP: &str = "configure credentials with `aws configure` or `aws sso login --profile NAME` and pass --profile NAME, \
@@ -490,7 +494,28 @@ impl Aws {
                 .interceptor(Recorder(calls.clone()))
                 .build(),
         );
-        let id = sts.get_caller_identity().send().await.map_err(|e| {
+        // ListMFADevices without a user name answers for the signing IAM user (IAM API reference),
+        // so it need not wait for GetCallerIdentity: one round trip, not two. Only long-term keys
+        // can make an MFA session; for other callers (a role answers ValidationError) it is not sent.
+        let devices = async {
+            if creds.session_token().is_some() {
+                return None;
+            }
+            let iam = aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&sdk)
+                    .interceptor(Recorder(calls.clone()))
+                    .build(),
+            );
+            let out = iam.list_mfa_devices().send().await.ok()?;
+            Some(
+                out.mfa_devices
+                    .into_iter()
+                    .map(|d| d.serial_number)
+                    .collect(),
+            )
+        };
+        let (id, devices) = tokio::join!(sts.get_caller_identity().send(), devices);
+        let id = id.map_err(|e| {
             // Only an answer from AWS says something about the credentials; a network failure or
             // an outage (after the SDK's retries) does not.
             let code = error_code(&e).unwrap_or_default();
@@ -520,7 +545,9 @@ impl Aws {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".into());
-        Ok(Aws::build(sdk, caller, home_region, calls))
+        let mut aws = Aws::build(sdk, caller, home_region, calls);
+        aws.own_mfa_devices = devices;
+        Ok(aws)
     }
 
     fn build(sdk: SdkConfig, caller: Caller, home_region: String, calls: Arc<CallLog>) -> Aws {
@@ -575,6 +602,7 @@ impl Aws {
             cloudtrail,
             cur,
             calls,
+            own_mfa_devices: None,
         }
     }
 

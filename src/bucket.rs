@@ -278,12 +278,104 @@ pub async fn observe(aws: &Aws, spec: &BucketSpec) -> anyhow::Result<Observed> {
     let s3 = client(aws, &spec.region);
     let name = spec.name.as_str();
     let owner = aws.account_id();
-    let head = s3
-        .head_bucket()
-        .bucket(name)
-        .expected_bucket_owner(owner)
-        .send()
-        .await;
+    let what = |s: &str| format!("reading the {s} of s3 bucket {name}");
+    // Every read goes out with HeadBucket, in one round trip: when the bucket is missing (or not
+    // ours), their errors are simply not looked at.
+    let details = async {
+        tokio::try_join!(
+            async {
+                absent_on(
+                    s3.get_public_access_block()
+                        .bucket(name)
+                        .expected_bucket_owner(owner)
+                        .send()
+                        .await,
+                    &["NoSuchPublicAccessBlockConfiguration"],
+                    what("public access block"),
+                )
+            },
+            async {
+                absent_on(
+                    s3.get_bucket_ownership_controls()
+                        .bucket(name)
+                        .expected_bucket_owner(owner)
+                        .send()
+                        .await,
+                    &["OwnershipControlsNotFoundError"],
+                    what("ownership controls"),
+                )
+            },
+            async {
+                absent_on(
+                    s3.get_bucket_encryption()
+                        .bucket(name)
+                        .expected_bucket_owner(owner)
+                        .send()
+                        .await,
+                    &["ServerSideEncryptionConfigurationNotFoundError"],
+                    what("default encryption"),
+                )
+            },
+            async {
+                match s3
+                    .get_bucket_versioning()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .send()
+                    .await
+                {
+                    Ok(v) => Ok(v.status.map(|s| s.as_str().to_string())),
+                    Err(e) => match e
+                        .raw_response()
+                        .filter(|r| r.status().is_success())
+                        .and_then(|r| r.body().bytes())
+                    {
+                        // A 200 answer the SDK could not parse: some S3 emulators (moto 5.2.5)
+                        // name the root element differently; the Status element inside is the same.
+                        Some(body) => Ok(versioning_from_xml(&String::from_utf8_lossy(body))),
+                        None => Err(anyhow!("{}: {}", what("versioning"), error_chain(&e))),
+                    },
+                }
+            },
+            async {
+                absent_on(
+                    s3.get_bucket_policy()
+                        .bucket(name)
+                        .expected_bucket_owner(owner)
+                        .send()
+                        .await,
+                    &["NoSuchBucketPolicy"],
+                    what("policy"),
+                )
+            },
+            async {
+                absent_on(
+                    s3.get_bucket_lifecycle_configuration()
+                        .bucket(name)
+                        .expected_bucket_owner(owner)
+                        .send()
+                        .await,
+                    &["NoSuchLifecycleConfiguration"],
+                    what("lifecycle configuration"),
+                )
+            },
+            async {
+                s3.get_bucket_logging()
+                    .bucket(name)
+                    .expected_bucket_owner(owner)
+                    .send()
+                    .await
+                    .describe(what("access logging"))
+            },
+        )
+    };
+    let (head, details) = tokio::join!(
+        s3.head_bucket()
+            .bucket(name)
+            .expected_bucket_owner(owner)
+            .send(),
+        details
+    );
     let head = match head {
         Ok(h) => h,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
@@ -324,93 +416,7 @@ pub async fn observe(aws: &Aws, spec: &BucketSpec) -> anyhow::Result<Observed> {
             spec.region
         );
     }
-    let what = |s: &str| format!("reading the {s} of s3 bucket {name}");
-    let (pab, ownership, encryption, versioning, policy, lifecycle, logging) = tokio::try_join!(
-        async {
-            absent_on(
-                s3.get_public_access_block()
-                    .bucket(name)
-                    .expected_bucket_owner(owner)
-                    .send()
-                    .await,
-                &["NoSuchPublicAccessBlockConfiguration"],
-                what("public access block"),
-            )
-        },
-        async {
-            absent_on(
-                s3.get_bucket_ownership_controls()
-                    .bucket(name)
-                    .expected_bucket_owner(owner)
-                    .send()
-                    .await,
-                &["OwnershipControlsNotFoundError"],
-                what("ownership controls"),
-            )
-        },
-        async {
-            absent_on(
-                s3.get_bucket_encryption()
-                    .bucket(name)
-                    .expected_bucket_owner(owner)
-                    .send()
-                    .await,
-                &["ServerSideEncryptionConfigurationNotFoundError"],
-                what("default encryption"),
-            )
-        },
-        async {
-            match s3
-                .get_bucket_versioning()
-                .bucket(name)
-                .expected_bucket_owner(owner)
-                .send()
-                .await
-            {
-                Ok(v) => Ok(v.status.map(|s| s.as_str().to_string())),
-                Err(e) => match e
-                    .raw_response()
-                    .filter(|r| r.status().is_success())
-                    .and_then(|r| r.body().bytes())
-                {
-                    // A 200 answer the SDK could not parse: some S3 emulators (moto 5.2.5) name
-                    // the root element differently; the Status element inside is the same.
-                    Some(body) => Ok(versioning_from_xml(&String::from_utf8_lossy(body))),
-                    None => Err(anyhow!("{}: {}", what("versioning"), error_chain(&e))),
-                },
-            }
-        },
-        async {
-            absent_on(
-                s3.get_bucket_policy()
-                    .bucket(name)
-                    .expected_bucket_owner(owner)
-                    .send()
-                    .await,
-                &["NoSuchBucketPolicy"],
-                what("policy"),
-            )
-        },
-        async {
-            absent_on(
-                s3.get_bucket_lifecycle_configuration()
-                    .bucket(name)
-                    .expected_bucket_owner(owner)
-                    .send()
-                    .await,
-                &["NoSuchLifecycleConfiguration"],
-                what("lifecycle configuration"),
-            )
-        },
-        async {
-            s3.get_bucket_logging()
-                .bucket(name)
-                .expected_bucket_owner(owner)
-                .send()
-                .await
-                .describe(what("access logging"))
-        },
-    )?;
+    let (pab, ownership, encryption, versioning, policy, lifecycle, logging) = details?;
     Ok(Observed {
         exists: true,
         public_access_block: pab

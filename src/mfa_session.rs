@@ -43,15 +43,18 @@ pub async fn establish(
     let serial = match mfa_serial {
         Some(s) => s.to_string(),
         None => {
-            // Allowed even without MFA under the admin group's policy.
-            let devices = absent_on(
-                aws.iam.list_mfa_devices().user_name(&user).send().await,
-                &["NoSuchEntity", "AccessDenied"],
-                format!("listing the MFA devices of IAM user {user}"),
-            )?;
-            let serials: Vec<String> = devices
+            // Usually asked already, together with GetCallerIdentity. Allowed even without MFA
+            // under the admin group's guard (own user only).
+            let serials: Vec<String> = match aws.own_mfa_devices.clone() {
+                Some(serials) => serials,
+                None => absent_on(
+                    aws.iam.list_mfa_devices().user_name(&user).send().await,
+                    &["NoSuchEntity", "AccessDenied"],
+                    format!("listing the MFA devices of IAM user {user}"),
+                )?
                 .map(|d| d.mfa_devices.into_iter().map(|m| m.serial_number).collect())
-                .unwrap_or_default();
+                .unwrap_or_default(),
+            };
             let Some(first) = serials.iter().find(|s| usable_with_session_token(s)) else {
                 if !serials.is_empty() {
                     let why = format!(

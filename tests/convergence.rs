@@ -1,5 +1,6 @@
 //! Convergence under faults: with 10% of calls failing at random (server errors, throttling,
-//! dropped connections, responses lost after the write happened), `apply` either completes or
+//! dropped connections, responses lost after the write happened) and KMS lagging after each new key,
+//! `apply` either completes or
 //! stops with an error naming what failed and what was done; the account is never worse than
 //! before; and the next run without faults completes. Over many seeds, concurrently.
 //!
@@ -195,6 +196,9 @@ async fn one_seed(acct: &Account, seed: u64) -> Result<SeedResult, String> {
         _ => return Err(context("unexpected exit code", &faulty)),
     }
 
+    at_most_one_key(acct, seed, false)
+        .await
+        .map_err(|e| context(&e, &faulty))?;
     // The run without faults: what it finds to do must be no more than before the faulty run
     // (nothing removed that was there), and it must complete (applied and verified).
     let clean = acct.run(&["-f", &plan, "--yes", "--output", "json"]).await;
@@ -239,6 +243,9 @@ async fn one_seed(acct: &Account, seed: u64) -> Result<SeedResult, String> {
             &faulty,
         ));
     }
+    at_most_one_key(acct, seed, true)
+        .await
+        .map_err(|e| context(&e, &faulty))?;
     Ok(SeedResult {
         completed: faulty.code == 0,
         faults: faults.len(),
@@ -257,6 +264,67 @@ async fn one_seed(acct: &Account, seed: u64) -> Result<SeedResult, String> {
                 .join(" ")
         }),
     })
+}
+
+/// KMS developer guide, "Eventual consistency": for a while after `CreateKey`, calls on the new key
+/// or its alias can answer `NotFoundException`. moto never lags, so for this long after every
+/// `CreateKey` the proxy answers KMS calls (all but the searches for a lost key) as AWS may.
+const KMS_LAG: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn emulate_kms_lag(proxy: &common::Proxy) {
+    let created: std::sync::Mutex<Option<std::time::Instant>> = Default::default();
+    proxy.hook(Box::new(move |req| {
+        let mut created = created.lock().unwrap();
+        if req.service != "kms" {
+            return None;
+        }
+        if req.operation == "CreateKey" {
+            *created = Some(std::time::Instant::now());
+            return None;
+        }
+        let searching =
+            ["ListKeys", "ListAliases", "ListResourceTags"].contains(&req.operation.as_str());
+        (!searching && created.is_some_and(|t| t.elapsed() < KMS_LAG)).then(|| {
+            common::proxy::Response {
+                status: 400,
+                content_type: "application/x-amz-json-1.1".into(),
+                body: r#"{"__type":"NotFoundException","message":"emulated KMS lag"}"#.into(),
+            }
+        })
+    }));
+}
+
+/// Lost answers and retries never leave a second, billed key: at most one key is tagged for the
+/// seed's alias, and exactly one once a run has completed (`complete`).
+async fn at_most_one_key(acct: &Account, seed: u64, complete: bool) -> Result<(), String> {
+    let alias = format!("alias/aws-harden-cloudtrail-s{seed}");
+    let kms = aws_sdk_kms::Client::new(&acct.sdk());
+    let keys = kms.list_keys().send().await.map_err(|e| format!("{e:?}"))?;
+    let mut tagged = 0;
+    for k in keys.keys() {
+        let tags = kms
+            .list_resource_tags()
+            .key_id(k.key_id().unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        if tags
+            .tags()
+            .iter()
+            .any(|t| t.tag_key() == "aws-harden:alias" && t.tag_value() == alias)
+        {
+            tagged += 1;
+        }
+    }
+    if tagged > 1 {
+        return Err(format!(
+            "{tagged} keys tagged for {alias}: a lost answer left a billed orphan"
+        ));
+    }
+    if complete && tagged != 1 {
+        return Err(format!("no key tagged for {alias} after a completed run"));
+    }
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -281,6 +349,7 @@ async fn apply_converges_with_ten_percent_of_calls_failing() {
                 // moto has no Cost and Usage Report API: the test stub answers it, behind the
                 // same fault-injecting proxy.
                 let _stub = CurStub::install(&acct.proxy);
+                emulate_kms_lag(&acct.proxy);
                 let mut out = Vec::new();
                 for seed in mine {
                     out.push((seed, one_seed(&acct, seed).await));

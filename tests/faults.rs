@@ -80,9 +80,16 @@ async fn a_fault_that_persists_stops_apply_naming_what_failed_and_what_was_done(
     assert!(out.contains("InternalFailure"), "{out}");
     // Attempts as configured (src/aws.rs DEFAULT_MAX_ATTEMPTS), then it gave up.
     assert_eq!(ops(&acct, "AddUserToGroup"), 5, "{out}");
-    // What was done, and that nothing after the failure was attempted.
+    // What was done (the password policy comes before the admin user), and that nothing after the
+    // failure was attempted: the failed write is the last one the proxy saw.
     assert!(out.contains("iam user \"admin\""), "{out}");
-    assert_eq!(ops(&acct, "UpdateAccountPasswordPolicy"), 0, "{out}");
+    assert_eq!(ops(&acct, "UpdateAccountPasswordPolicy"), 1, "{out}");
+    let writes = acct.proxy.writes();
+    assert_eq!(
+        writes.last().map(|c| c.operation.as_str()),
+        Some("AddUserToGroup"),
+        "{writes:?}"
+    );
 
     acct.proxy.stop_faults();
     let fixed = acct.run(&["-f", &plan, "--yes"]).await;
@@ -291,12 +298,18 @@ async fn drift_after_an_earlier_controls_writes_stops_before_the_next_control() 
         "{}",
         run.all()
     );
-    // The admin group and user were done before the drift was seen; the weakened policy is left
-    // as found, for the next run to show.
+    // The admin group was done before the drift was seen; the weakened policy is left as found, for
+    // the next run to show, and the admin user (which comes after the password policy) was not
+    // started.
     let left = pending(&acct, &plan).await;
     assert_eq!(
         left,
-        vec![r#""password_policy" "account password policy" "update""#],
+        vec![
+            r#""password_policy" "account password policy" "update""#,
+            r#""admin_user" "iam user \"admin\"" "create""#,
+            r#""admin_user" "iam login profile \"admin\"" "create""#,
+            r#""admin_user" "iam user \"admin\"" "update""#,
+        ],
         "{}",
         run.all()
     );

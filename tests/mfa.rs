@@ -727,3 +727,30 @@ async fn run_by_the_admin_with_its_key_the_guard_is_the_very_last_write() {
     );
     assert!(applied.all().contains("MFA session"), "{}", applied.all());
 }
+
+/// With an MFA session the run pays one wave more, no other: the device lookup goes out with
+/// GetCallerIdentity, then GetSessionToken, then the reads (issue 21). Answers are held back 1 s so
+/// the count is what waits for what, not how fast this machine is.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mfa_session_adds_one_wave_of_calls_and_no_more() {
+    let acct = Account::new().await;
+    let (user, _) = user_with_mfa(&acct, "ops").await;
+    let plan = user.write_plan("p.toml", PLAN);
+    user.proxy.set_latency(std::time::Duration::from_secs(1));
+    let run = user
+        .run(&["--plan", "-f", &plan, "--mfa-code", "123456"])
+        .await;
+    assert!(run.stdout.contains("(MFA session)"), "{}", run.all());
+    let by_wave = user.proxy.calls_by_wave();
+    let wave_of = |op: &str| {
+        by_wave
+            .iter()
+            .find(|(_, o)| o.ends_with(&format!(":{op}")))
+            .map(|(w, _)| *w)
+            .unwrap_or_else(|| panic!("no {op}: {by_wave:?}"))
+    };
+    assert_eq!(wave_of("GetCallerIdentity"), 1, "{by_wave:?}");
+    assert_eq!(wave_of("ListMFADevices"), 1, "{by_wave:?}");
+    assert_eq!(wave_of("GetSessionToken"), 2, "{by_wave:?}");
+    assert!(user.proxy.waves() <= 4, "{by_wave:#?}");
+}

@@ -76,3 +76,37 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
         "calls by operation, 0 vs 500 extra users"
     );
 }
+
+/// The most waves a dry run of the baseline may take on a hardened account: the caller, then every
+/// read that needs only the caller, then the reads that need those answers (a KMS key's policy and
+/// rotation need its ID; IAM's simulator needs nothing more, but a user with a path needs its ARN).
+const MAX_WAVES: usize = 3;
+
+/// Wall time at 50 ms per call is paid per wave, not per call: waves are counted at the proxy, so a
+/// loaded machine cannot fail this test (issue 21).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_of_the_baseline_takes_at_most_three_waves_of_calls() {
+    let acct = Account::new().await;
+    let _stub = CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("baseline.toml", &baseline());
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    // Every answer held back 1 s: the binary has sent everything it can send by then, however busy
+    // the machine, so the waves count what waits for what, not how fast this machine is.
+    acct.proxy.clear();
+    acct.proxy.set_latency(std::time::Duration::from_secs(1));
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(
+        dry.code,
+        2,
+        "only the manual MFA step remains\n{}",
+        dry.all()
+    );
+    let waves = acct.proxy.waves();
+    eprintln!("waves: {waves}, calls: {}", acct.proxy.calls().len());
+    assert!(
+        waves <= MAX_WAVES,
+        "{waves} waves: {:#?}",
+        acct.proxy.calls_by_wave()
+    );
+}

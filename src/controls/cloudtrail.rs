@@ -434,16 +434,107 @@ async fn observe_key(aws: &Aws, alias: &str) -> anyhow::Result<Option<KeyState>>
     }))
 }
 
+type TrailReads = (
+    aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput,
+    aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput,
+);
+
+/// A trail's status and event selectors, by ARN, through its home region's client.
+async fn read_trail(
+    ct: &aws_sdk_cloudtrail::Client,
+    arn: &str,
+    name: &str,
+) -> anyhow::Result<TrailReads> {
+    tokio::try_join!(
+        async {
+            ct.get_trail_status()
+                .name(arn)
+                .send()
+                .await
+                .describe(format!("reading the status of trail {name}"))
+        },
+        async {
+            ct.get_event_selectors()
+                .trail_name(arn)
+                .send()
+                .await
+                .describe(format!("reading the event selectors of trail {name}"))
+        }
+    )
+}
+
 async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<TrailState>> {
-    let described = aws
-        .cloudtrail
-        .describe_trails()
-        .include_shadow_trails(true)
-        .send()
-        .await
-        .describe("listing CloudTrail trails")?;
+    // The planned trail is read by ARN alongside the listing (one round trip, not two); it answers
+    // TrailNotFoundException when it does not exist (GetTrailStatus, CloudTrail API reference).
+    let mine = async {
+        let (status, selectors) = tokio::join!(
+            aws.cloudtrail
+                .get_trail_status()
+                .name(plan_trail_arn)
+                .send(),
+            aws.cloudtrail
+                .get_event_selectors()
+                .trail_name(plan_trail_arn)
+                .send()
+        );
+        let what = format!("reading the planned trail {plan_trail_arn}");
+        let status = absent_on(status, &["TrailNotFoundException"], &what)?;
+        let selectors = absent_on(selectors, &["TrailNotFoundException"], &what)?;
+        Ok::<_, anyhow::Error>(status.zip(selectors))
+    };
+    let (described, mine) = tokio::join!(
+        async {
+            aws.cloudtrail
+                .describe_trails()
+                .include_shadow_trails(true)
+                .send()
+                .await
+                .describe("listing CloudTrail trails")
+        },
+        mine
+    );
+    let (described, mine) = (described?, mine?);
+    let trails: Vec<_> = described
+        .trail_list
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t.name.is_some() && t.trail_arn.is_some())
+        .collect();
+    // The other trails' reads all at once, one client per home region (a trail is managed from it).
+    let mut clients: std::collections::BTreeMap<String, aws_sdk_cloudtrail::Client> =
+        std::collections::BTreeMap::new();
+    for t in &trails {
+        let region = t
+            .home_region
+            .clone()
+            .unwrap_or_else(|| aws.home_region.clone());
+        clients.entry(region.clone()).or_insert_with(|| {
+            if region == aws.home_region {
+                aws.cloudtrail.clone()
+            } else {
+                aws.in_home_region(&region).cloudtrail
+            }
+        });
+    }
+    let mine = &mine;
+    let reads = futures_util::future::join_all(trails.iter().map(|t| {
+        let arn = t.trail_arn.clone().unwrap_or_default();
+        let name = t.name.clone().unwrap_or_default();
+        let region = t
+            .home_region
+            .clone()
+            .unwrap_or_else(|| aws.home_region.clone());
+        let ct = clients[&region].clone();
+        async move {
+            match mine {
+                Some(read) if arn == plan_trail_arn => Ok(read.clone()),
+                _ => read_trail(&ct, &arn, &name).await,
+            }
+        }
+    }))
+    .await;
     let mut out = Vec::new();
-    for t in described.trail_list.unwrap_or_default() {
+    for (t, read) in trails.into_iter().zip(reads) {
         let (Some(name), Some(arn)) = (t.name.clone(), t.trail_arn.clone()) else {
             continue;
         };
@@ -451,28 +542,6 @@ async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<T
             .home_region
             .clone()
             .unwrap_or_else(|| aws.home_region.clone());
-        // A trail is managed from its home region.
-        let ct = if home_region == aws.home_region {
-            aws.cloudtrail.clone()
-        } else {
-            aws.in_home_region(&home_region).cloudtrail
-        };
-        let read = tokio::try_join!(
-            async {
-                ct.get_trail_status()
-                    .name(&arn)
-                    .send()
-                    .await
-                    .describe(format!("reading the status of trail {name}"))
-            },
-            async {
-                ct.get_event_selectors()
-                    .trail_name(&arn)
-                    .send()
-                    .await
-                    .describe(format!("reading the event selectors of trail {name}"))
-            }
-        );
         let (logging, management_events, read_error, delivery_error, advanced_selectors) =
             match read {
                 Ok((status, selectors)) => (

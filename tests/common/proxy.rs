@@ -42,6 +42,9 @@ pub struct Call {
     pub access_key: String,
     /// The fault injected instead of (or after) forwarding, if any.
     pub fault: Option<Fault>,
+    /// When the request arrived and when its answer was sent (or the connection dropped).
+    pub arrived: Instant,
+    pub answered: Instant,
 }
 
 /// A failure the proxy injects.
@@ -331,6 +334,35 @@ impl Proxy {
         total + current.map(|(s, e)| e - s).unwrap_or_default()
     }
 
+    /// How many waves of calls the client made: a request's wave is 1 + the highest wave among the
+    /// requests answered before it arrived (it could have waited for them, and no more). Independent
+    /// of the machine's speed: a loaded machine sends the same requests in the same waves.
+    pub fn waves(&self) -> usize {
+        self.calls_by_wave().last().map(|(w, _)| *w).unwrap_or(0)
+    }
+
+    /// Every call with its wave (see `waves`), in order of arrival.
+    pub fn calls_by_wave(&self) -> Vec<(usize, String)> {
+        let mut calls = self.calls();
+        calls.sort_by_key(|c| c.arrived);
+        let mut waves: Vec<usize> = Vec::with_capacity(calls.len());
+        for (i, c) in calls.iter().enumerate() {
+            let before = (0..i)
+                .filter(|&j| calls[j].answered <= c.arrived)
+                .map(|j| waves[j])
+                .max()
+                .unwrap_or(0);
+            waves.push(before + 1);
+        }
+        let mut out: Vec<(usize, String)> = waves
+            .into_iter()
+            .zip(calls)
+            .map(|(w, c)| (w, format!("{}:{}", c.service, c.operation)))
+            .collect();
+        out.sort_by_key(|(w, _)| *w);
+        out
+    }
+
     /// The calls that got an injected fault.
     pub fn faulted(&self) -> Vec<Call> {
         self.calls()
@@ -540,8 +572,11 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
         action.await;
     }
     let record = |status: u16| {
-        shared.spans.lock().unwrap().push((arrived, Instant::now()));
+        let answered = Instant::now();
+        shared.spans.lock().unwrap().push((arrived, answered));
         shared.calls.lock().unwrap().push(Call {
+            arrived,
+            answered,
             write: !is_read(&req.service, &req.operation),
             service: req.service.clone(),
             operation: req.operation.clone(),
@@ -670,12 +705,16 @@ fn with_connection_close(raw: &[u8]) -> Vec<u8> {
 /// - `iam:GetAccountSummary`: moto always says `AccountMFAEnabled` 0 and never sends
 ///   `AccountPasswordPresent` (GetAccountSummary, IAM API reference, lists both). moto's answer is kept
 ///   and only root's two fields are set as `Proxy::root_summary` says.
+/// - `iam:ListMFADevices` without `UserName`: AWS answers for the IAM user whose access key signed the
+///   request ("If you do not specify a user name, IAM determines the user name implicitly based on the
+///   access key ID signing the request", IAM API reference, ListMFADevices), and a ValidationError for
+///   credentials that are not a user's; moto requires the name.
 fn emulated(req: &Request) -> bool {
     req.service == "iam"
-        && matches!(
+        && (matches!(
             req.operation.as_str(),
             "SimulatePrincipalPolicy" | "GetAccountSummary"
-        )
+        ) || (req.operation == "ListMFADevices" && req.param("UserName").is_none()))
 }
 
 async fn emulate(upstream: &str, req: &Request, shared: &Shared) -> std::io::Result<Response> {
@@ -692,7 +731,34 @@ async fn emulate(upstream: &str, req: &Request, shared: &Shared) -> std::io::Res
             },
         });
     }
+    if req.operation == "ListMFADevices" {
+        return own_mfa_devices(upstream, req).await;
+    }
     simulate_principal_policy(upstream, req).await
+}
+
+async fn own_mfa_devices(upstream: &str, req: &Request) -> std::io::Result<Response> {
+    // moto knows which user a key it issued belongs to: GetUser without a name answers for it.
+    let (status, body) = moto_iam(upstream, req, &[("Action", "GetUser")]).await?;
+    let user = xml_all(&body, "UserName").into_iter().next();
+    let Some(user) = user.filter(|_| status == 200 && !body.contains(":assumed-role/")) else {
+        return Ok(query_error(
+            400,
+            "ValidationError",
+            "Must specify userName when calling with non-User credentials",
+        ));
+    };
+    let (status, body) = moto_iam(
+        upstream,
+        req,
+        &[("Action", "ListMFADevices"), ("UserName", &user)],
+    )
+    .await?;
+    Ok(Response {
+        status,
+        content_type: "text/xml".into(),
+        body,
+    })
 }
 
 fn amended(req: &Request, shared: &Shared) -> bool {
