@@ -969,19 +969,7 @@ async fn retention_days_is_the_whole_lifetime_of_a_log_file() {
     // all: 364 + 1.
     let acct = Account::new().await;
     applied(&acct).await;
-    let rules = acct
-        .s3()
-        .get_bucket_lifecycle_configuration()
-        .bucket(bucket(&acct))
-        .send()
-        .await
-        .unwrap()
-        .rules
-        .unwrap();
-    let ours = rules
-        .iter()
-        .find(|r| r.id() == Some("aws-harden-retention"))
-        .unwrap();
+    let ours = acct.retention_rule(&bucket(&acct)).await;
     let current = ours.expiration().and_then(|e| e.days()).unwrap();
     let noncurrent = ours
         .noncurrent_version_expiration()

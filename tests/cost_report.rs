@@ -517,19 +517,7 @@ async fn the_report_bucket_keeps_reports_and_expires_old_versions() {
     let plan = acct.write_plan("p.toml", &format!("{PLAN}noncurrent_version_days = 45\n"));
     let applied = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(applied.code, 0, "{}", applied.all());
-    let rules = acct
-        .s3()
-        .get_bucket_lifecycle_configuration()
-        .bucket(bucket(&acct))
-        .send()
-        .await
-        .unwrap()
-        .rules
-        .unwrap();
-    let ours = rules
-        .iter()
-        .find(|r| r.id() == Some("aws-harden-retention"))
-        .unwrap();
+    let ours = acct.retention_rule(&bucket(&acct)).await;
     assert!(
         ours.expiration().is_none(),
         "current reports are kept: {ours:?}"

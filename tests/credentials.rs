@@ -6,27 +6,12 @@ mod common;
 
 use common::Account;
 
-/// An IAM user in the test account with an access key: (key id, secret).
-async fn user_key(acct: &Account, name: &str) -> (String, String) {
-    let iam = acct.iam();
-    iam.create_user().user_name(name).send().await.unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    (key.access_key_id, key.secret_access_key)
-}
-
 const PLAN: &str = "version = 1\nhome_region = \"us-east-1\"\n[password_policy]\n";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn profile_wins_over_environment_keys() {
     let acct = Account::new().await;
-    let (key_id, secret) = user_key(&acct, "profile-user").await;
+    let (key_id, secret) = acct.user_with_key("profile-user").await;
     std::fs::write(
         acct.path("aws-credentials"),
         format!("[real]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"),
@@ -77,7 +62,7 @@ async fn profile_wins_over_environment_keys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn aws_profile_alone_uses_the_profile() {
     let acct = Account::new().await;
-    let (key_id, secret) = user_key(&acct, "env-profile-user").await;
+    let (key_id, secret) = acct.user_with_key("env-profile-user").await;
     std::fs::write(
         acct.path("aws-config"),
         format!("[profile ci]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"),

@@ -182,21 +182,9 @@ async fn without_a_terminal_admin_mfa_is_a_manual_action() {
 
 /// An IAM user of the account with an access key and an enabled MFA device.
 async fn user_with_mfa(acct: &Account, name: &str) -> (Account, String) {
-    let iam = acct.iam();
-    iam.create_user().user_name(name).send().await.unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
+    let (key_id, secret) = acct.user_with_key(name).await;
     acct.enable_virtual_mfa(name).await;
-    (
-        acct.as_user(&key.access_key_id, &key.secret_access_key),
-        key.access_key_id,
-    )
+    (acct.as_user(&key_id, &secret), key_id)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -670,17 +658,8 @@ async fn the_admin_access_key_waits_until_the_admin_has_an_mfa_device() {
 #[tokio::test(flavor = "multi_thread")]
 async fn run_by_the_admin_with_its_key_the_guard_is_the_very_last_write() {
     let acct = Account::new().await;
-    let iam = acct.iam();
-    iam.create_user().user_name("alice").send().await.unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name("alice")
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    let alice = acct.as_user(&key.access_key_id, &key.secret_access_key);
+    let (key_id, secret) = acct.user_with_key("alice").await;
+    let alice = acct.as_user(&key_id, &secret);
     let plan = alice.write_plan(
         "p.toml",
         &GUARD_PLAN.replace("[admin_user]", "[admin_user]\nname = \"alice\""),

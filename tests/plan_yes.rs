@@ -8,33 +8,9 @@ use common::Account;
 /// An IAM user of the account with an access key and an enabled MFA device: at a terminal, a run
 /// as this user asks for an MFA code.
 async fn user_with_mfa(acct: &Account, name: &str) -> Account {
-    let iam = acct.iam();
-    iam.create_user().user_name(name).send().await.unwrap();
-    let key = iam
-        .create_access_key()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    let device = iam
-        .create_virtual_mfa_device()
-        .virtual_mfa_device_name(name)
-        .send()
-        .await
-        .unwrap()
-        .virtual_mfa_device
-        .unwrap();
-    iam.enable_mfa_device()
-        .user_name(name)
-        .serial_number(&device.serial_number)
-        .authentication_code1("123456")
-        .authentication_code2("654321")
-        .send()
-        .await
-        .unwrap();
-    acct.as_user(&key.access_key_id, &key.secret_access_key)
+    let (key_id, secret) = acct.user_with_key(name).await;
+    acct.enable_virtual_mfa(name).await;
+    acct.as_user(&key_id, &secret)
 }
 
 const PLAN: &str = "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\nconsole_access = false\n";

@@ -118,6 +118,38 @@ impl Account {
         aws_sdk_iam::Client::new(&self.sdk())
     }
 
+    /// A new IAM user of this account with an access key, straight in moto: (key ID, secret).
+    pub async fn user_with_key(&self, user: &str) -> (String, String) {
+        let iam = self.iam();
+        iam.create_user().user_name(user).send().await.unwrap();
+        let key = iam
+            .create_access_key()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap()
+            .access_key
+            .unwrap();
+        (key.access_key_id, key.secret_access_key)
+    }
+
+    /// The lifecycle rule aws-harden owns on `bucket` (`aws-harden-retention`), straight from moto.
+    pub async fn retention_rule(&self, bucket: &str) -> aws_sdk_s3::types::LifecycleRule {
+        let rules = self
+            .s3()
+            .get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap()
+            .rules
+            .unwrap_or_default();
+        rules
+            .into_iter()
+            .find(|r| r.id() == Some("aws-harden-retention"))
+            .unwrap_or_else(|| panic!("no aws-harden-retention rule on {bucket}"))
+    }
+
     /// Give an existing IAM user an enabled virtual MFA device, straight in moto (which accepts any
     /// codes), as if enrolled in the console.
     pub async fn enable_virtual_mfa(&self, user: &str) {
