@@ -609,15 +609,17 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
         "{out}"
     );
     assert!(
-        out.contains("Apply interrupted: 3 created, 1 changed, 0 deleted before stopping."),
+        out.contains("Apply interrupted: 4 created, 1 changed, 0 deleted before stopping."),
         "{out}"
     );
+    // The password policy comes before the admin user (a generated password must meet it).
     assert_eq!(
         write_ops(&acct),
         [
             "CreateGroup",
             "AttachGroupPolicy",
             "PutGroupPolicy",
+            "UpdateAccountPasswordPolicy",
             "CreateUser"
         ],
         "nothing after the call in flight"

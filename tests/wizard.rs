@@ -269,7 +269,7 @@ async fn ctrl_c_during_apply_stops_after_the_call_in_flight_and_a_rerun_converge
         "the call in flight finished\n{out}"
     );
     assert!(
-        out.contains("Apply interrupted: 3 created, 1 changed, 0 deleted before stopping."),
+        out.contains("Apply interrupted: 4 created, 1 changed, 0 deleted before stopping."),
         "{out}"
     );
     assert!(
@@ -288,10 +288,12 @@ async fn ctrl_c_during_apply_stops_after_the_call_in_flight_and_a_rerun_converge
         .collect();
     assert_eq!(
         writes,
+        // The password policy comes before the admin user (a generated password must meet it).
         [
             "CreateGroup",
             "AttachGroupPolicy",
             "PutGroupPolicy",
+            "UpdateAccountPasswordPolicy",
             "CreateUser"
         ],
         "nothing after the call in flight"

@@ -8,7 +8,7 @@
 
 use super::placeholders::{self, Placeholders};
 use super::types::*;
-use super::validate::PlanError;
+use super::validate::{PlanError, bad_char};
 
 type Result<T> = std::result::Result<T, PlanError>;
 
@@ -122,20 +122,41 @@ pub fn check_report_name(key: &str, name: &str) -> Result<()> {
             key,
             name,
             &REPORT_NAME,
-            "is not a valid report name: 1-256 characters of letters, digits and !-_.*'()",
+            &with_bad_char(
+                "is not a valid report name: 1-256 characters of letters, digits and !-_.*'()",
+                name,
+                name_char,
+            ),
         ));
     }
     Ok(())
 }
 
+/// The problem, and the first character that breaks it, named with its position (a look-alike of a
+/// Latin letter cannot be seen).
+fn with_bad_char(problem: &str, value: &str, allowed: fn(char) -> bool) -> String {
+    match bad_char(value, allowed) {
+        Some(bad) => format!("{problem}; {bad}"),
+        None => problem.to_string(),
+    }
+}
+
+fn prefix_char(c: char) -> bool {
+    c == '/' || name_char(c)
+}
+
 /// S3Prefix rules, for a value without placeholders.
 pub fn check_prefix(key: &str, prefix: &str) -> Result<()> {
-    if prefix.len() > 256 || !prefix.chars().all(|c| c == '/' || name_char(c)) {
+    if prefix.len() > 256 || !prefix.chars().all(prefix_char) {
         return Err(broken(
             key,
             prefix,
             &PREFIX_CHARS,
-            "is not a valid report prefix: up to 256 characters of letters, digits, / and !-_.*'() (no spaces)",
+            &with_bad_char(
+                "is not a valid report prefix: up to 256 characters of letters, digits, / and !-_.*'() (no spaces)",
+                prefix,
+                prefix_char,
+            ),
         ));
     }
     check_prefix_end(key, prefix)
@@ -195,8 +216,10 @@ fn check_names(r: &CostReportPlan, stand_ins: Option<&Placeholders>) -> Result<(
         match key {
             "cost_report.s3_prefix" => check_prefix(key, value).map_err(as_written)?,
             "cost_report.bucket" => {
-                super::check_bucket_name(value)
-                    .map_err(|problem| as_written(broken(key, value, &BUCKET_NAME, &problem)))?;
+                super::check_bucket_name(value).map_err(|problem| {
+                    let problem = with_bad_char(&problem, value, super::validate::bucket_char);
+                    as_written(broken(key, value, &BUCKET_NAME, &problem))
+                })?;
             }
             _ => check_report_name(key, value).map_err(as_written)?,
         }
@@ -592,6 +615,29 @@ mod tests {
             e.contains("{account_id}") && !e.contains("000000000000"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_look_alike_character_in_a_report_name_prefix_or_bucket_is_named() {
+        // Cyrillic 'а' (U+0430) where a Latin 'a' belongs.
+        for (line, key) in [
+            (
+                "report_name = \"billing-d\u{430}ily\"\n",
+                "cost_report.report_name",
+            ),
+            ("s3_prefix = \"c\u{430}r\"\n", "cost_report.s3_prefix"),
+            ("bucket = \"cur-b\u{430}cket\"\n", "cost_report.bucket"),
+        ] {
+            let e = parse(&format!(
+                "version = 1\nhome_region = \"us-east-1\"\n[cost_report]\n{line}"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains(key) && e.contains("U+0430") && e.contains("position"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

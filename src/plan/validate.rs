@@ -187,7 +187,7 @@ fn check_name(rule: &NameRule, value: &str) -> Result<()> {
 fn iam_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
 }
-fn bucket_char(c: char) -> bool {
+pub(super) fn bucket_char(c: char) -> bool {
     c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
 }
 
