@@ -204,8 +204,15 @@ pub async fn apply(
         // Before anything that takes access away: every earlier write verified.
         if change.stage > Stage::Main && !verified_main {
             verified_main = true;
-            if let Err(e) =
-                verify(aws, &ctx, &remaining, &mut report, reporter, Check::Everything).await
+            if let Err(e) = verify(
+                aws,
+                &ctx,
+                &remaining,
+                &mut report,
+                reporter,
+                Check::Everything,
+            )
+            .await
             {
                 report.verification_error = Some(format!("{e:#}"));
             }
@@ -266,8 +273,7 @@ pub async fn apply(
         }
     }
     if !verified_main {
-        if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, Check::Written).await
-        {
+        if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, Check::Written).await {
             report.verification_error = Some(format!("{e:#}"));
         }
     } else if applied_in(&report, Stage::RootKeys)

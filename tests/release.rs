@@ -37,7 +37,10 @@ fn matrix(workflow: &str) -> BTreeMap<String, BTreeMap<String, String>> {
         let (key, value) = match trimmed.strip_prefix("- ") {
             Some(first) => {
                 let (k, v) = first.split_once(':').expect("a key: value list entry");
-                assert_eq!(k, "target", "each matrix entry starts with its target: {line}");
+                assert_eq!(
+                    k, "target",
+                    "each matrix entry starts with its target: {line}"
+                );
                 current = Some(v.trim().to_string());
                 entries.insert(v.trim().to_string(), BTreeMap::new());
                 continue;
@@ -86,13 +89,21 @@ fn every_target_the_release_workflow_builds_is_in_the_readme() {
             "README does not name {archive} ({target} is built by the release workflow)"
         );
         if target.contains("linux") {
-            assert_eq!(keys.get("glibc").map(String::as_str), Some(".2.17"), "{target}");
+            assert_eq!(
+                keys.get("glibc").map(String::as_str),
+                Some(".2.17"),
+                "{target}"
+            );
             assert_eq!(
                 keys.get("build-tool").map(String::as_str),
                 Some("cargo-zigbuild")
             );
         } else {
-            assert_eq!(keys.get("os").map(String::as_str), Some("macos-15"), "{target}");
+            assert_eq!(
+                keys.get("os").map(String::as_str),
+                Some("macos-15"),
+                "{target}"
+            );
         }
     }
 }

@@ -804,7 +804,11 @@ async fn cloudshell_endpoint_without_its_token_gives_no_credentials() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert_contains(&run, "no usable AWS credentials");
     assert!(cs.endpoint.refused() >= 1 && cs.endpoint.served() == 0);
-    assert!(cs.acct.proxy.calls().is_empty(), "{:?}", cs.acct.proxy.calls());
+    assert!(
+        cs.acct.proxy.calls().is_empty(),
+        "{:?}",
+        cs.acct.proxy.calls()
+    );
 }
 
 /// Root's keys are deleted but the account summary keeps counting one: the check after apply
