@@ -614,7 +614,7 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
         "{out}"
     );
     assert!(
-        out.contains("Apply interrupted: 3 created, 1 changed, 0 deleted before stopping."),
+        out.contains("Apply interrupted: 4 created, 1 changed, 0 deleted before stopping."),
         "{out}"
     );
     assert_eq!(
@@ -623,6 +623,8 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
             "CreateGroup",
             "AttachGroupPolicy",
             "PutGroupPolicy",
+            // The password policy goes before the user, so its password meets the live policy.
+            "UpdateAccountPasswordPolicy",
             "CreateUser"
         ],
         "nothing after the call in flight"
