@@ -152,6 +152,10 @@ impl Interrupt {
     }
 }
 
+fn applied_in(report: &ApplyReport, stage: Stage) -> bool {
+    report.applied.iter().any(|c| c.stage == stage)
+}
+
 fn non_manual(changes: &[Change]) -> Vec<Change> {
     changes.iter().filter(|c| !c.is_manual()).cloned().collect()
 }
@@ -200,7 +204,16 @@ pub async fn apply(
         // Before anything that takes access away: every earlier write verified.
         if change.stage > Stage::Main && !verified_main {
             verified_main = true;
-            if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, true).await {
+            if let Err(e) = verify(
+                aws,
+                &ctx,
+                &remaining,
+                &mut report,
+                reporter,
+                Check::Everything,
+            )
+            .await
+            {
                 report.verification_error = Some(format!("{e:#}"));
             }
             if !report.not_verified.is_empty() || report.verification_error.is_some() {
@@ -259,10 +272,26 @@ pub async fn apply(
             }
         }
     }
-    if !verified_main
-        && let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, false).await
+    if !verified_main {
+        if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, Check::Written).await {
+            report.verification_error = Some(format!("{e:#}"));
+        }
+    } else if applied_in(&report, Stage::RootKeys)
+        && !applied_in(&report, Stage::LockIn)
+        && !applied_in(&report, Stage::RootSelfKey)
     {
-        report.verification_error = Some(format!("{e:#}"));
+        // Root signing with temporary credentials (CloudShell) deleted root's keys but not its own
+        // credentials, so it can still look: the keys must be gone from ListAccessKeys and from
+        // GetAccountSummary's AccountAccessKeysPresent.
+        match verify(aws, &ctx, &remaining, &mut report, reporter, Check::RootKeys).await {
+            Err(e) => report.verification_error = Some(format!("{e:#}")),
+            Ok(()) if report.not_verified.is_empty() => report.messages.push(
+                "Verified: root has no access keys (ListAccessKeys lists none; GetAccountSummary reports \
+                 AccountAccessKeysPresent = 0)."
+                    .into(),
+            ),
+            Ok(()) => {}
+        }
     }
     report
 }
@@ -272,21 +301,37 @@ async fn recheck(aws: &Aws, ctx: &DiffContext<'_>, id: ControlId) -> anyhow::Res
     Ok(non_manual(&diff_all(ctx, &observed).changes))
 }
 
-/// Observe the controls that were changed again; every applied Main-stage change must be gone.
-/// Before anything that takes access away (`everything`), every managed control is observed
-/// again, changed or not: the admin group and user must be in line before root loses its keys.
+/// What a verification observes again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Check {
+    /// The controls that were changed: every applied change must be gone.
+    Written,
+    /// Before anything that takes access away, every managed control, changed or not: the admin
+    /// group and user must be in line before root loses its keys.
+    Everything,
+    /// After root's keys were deleted by a caller whose credentials still work: the controls
+    /// written in that stage. Anything newly pending there (a manual action too) is unverified.
+    RootKeys,
+}
+
+/// Observe controls again (see `Check`) and record what did not take effect.
 async fn verify(
     aws: &Aws,
     ctx: &DiffContext<'_>,
     remaining: &BTreeMap<ControlId, Vec<Change>>,
     report: &mut ApplyReport,
     reporter: &dyn Reporter,
-    everything: bool,
+    check: Check,
 ) -> anyhow::Result<()> {
-    let mut ids: Vec<ControlId> = if everything {
-        controls::managed(ctx.plan)
-    } else {
-        report.applied.iter().map(|c| c.control).collect()
+    let mut ids: Vec<ControlId> = match check {
+        Check::Everything => controls::managed(ctx.plan),
+        Check::Written => report.applied.iter().map(|c| c.control).collect(),
+        Check::RootKeys => report
+            .applied
+            .iter()
+            .filter(|c| c.stage == Stage::RootKeys)
+            .map(|c| c.control)
+            .collect(),
     };
     ids.dedup();
     if ids.is_empty() {
@@ -336,6 +381,10 @@ async fn verify(
     };
     reporter.phase_done();
     report.not_verified.extend(unverified);
-    report.manual.extend(new_manual);
+    if check == Check::RootKeys {
+        report.not_verified.extend(new_manual);
+    } else {
+        report.manual.extend(new_manual);
+    }
     Ok(())
 }

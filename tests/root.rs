@@ -44,6 +44,8 @@ struct RootState {
     /// enabling it in the console while aws-harden waits).
     summaries: usize,
     mfa_on_after: Option<usize>,
+    /// What `AccountAccessKeysPresent` says whatever the keys (a summary that has not caught up).
+    summary_keys: Option<bool>,
 }
 
 fn xml(status: u16, body: String) -> Option<Response> {
@@ -100,7 +102,10 @@ fn install_root_hooks(acct: &Account, state: Arc<Mutex<RootState>>) {
                     "GetAccountSummary",
                     &format!(
                         "<SummaryMap>{}{}{}<entry><key>Users</key><value>1</value></entry></SummaryMap>",
-                        entry("AccountAccessKeysPresent", !s.keys.is_empty()),
+                        entry(
+                            "AccountAccessKeysPresent",
+                            s.summary_keys.unwrap_or(!s.keys.is_empty())
+                        ),
                         entry("AccountMFAEnabled", s.mfa),
                         entry("AccountPasswordPresent", s.password),
                     ),
@@ -665,4 +670,163 @@ async fn roots_virtual_mfa_on_a_later_page_is_found() {
         .filter(|c| c.operation == "ListVirtualMFADevices")
         .count();
     assert_eq!(pages, 2);
+}
+
+/// CloudShell opened by root: the console hands the shell root's temporary credentials through a
+/// container credentials endpoint; there are no environment keys and no profiles. moto serves the
+/// account (routing by the temporary key), the hooks make that key root.
+struct CloudShell {
+    acct: Account,
+    state: Arc<Mutex<RootState>>,
+    endpoint: common::container_creds::ContainerCredentials,
+}
+
+const ROOT_KEY_1: &str = "AKIAROOTKEYFORTEST01";
+const ROOT_KEY_2: &str = "AKIAROOTKEYFORTEST02";
+
+async fn cloudshell() -> CloudShell {
+    let acct = Account::new().await;
+    let state = Arc::new(Mutex::new(RootState {
+        caller_is_root: true,
+        signer: acct.access_key_id.clone(),
+        // Root has two access keys; the run signs with neither.
+        keys: vec![ROOT_KEY_1.into(), ROOT_KEY_2.into()],
+        mfa: true,
+        password: true,
+        ..RootState::default()
+    }));
+    install_root_hooks(&acct, state.clone());
+    let endpoint = common::container_creds::ContainerCredentials::start(
+        &acct.access_key_id,
+        &acct.secret_access_key,
+        acct.session_token.as_deref().unwrap(),
+    )
+    .await;
+    // Empty config and credentials files, as in a fresh CloudShell home directory.
+    std::fs::write(acct.path("aws-config"), "").unwrap();
+    std::fs::write(acct.path("aws-credentials"), "").unwrap();
+    CloudShell {
+        acct,
+        state,
+        endpoint,
+    }
+}
+
+impl CloudShell {
+    async fn run(&self, args: &[&str], token: &str) -> common::Run {
+        let mut cmd = self.acct.command(
+            args,
+            &[
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &self.endpoint.url),
+                ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token),
+            ],
+        );
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env_remove("AWS_SESSION_TOKEN");
+        Account::output(cmd).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudshell_root_deletes_every_root_key_last_and_checks_none_remain() {
+    let cs = cloudshell().await;
+    let (acct, token) = (&cs.acct, cs.endpoint.token.clone());
+    let plan = acct.write_plan("p.toml", PLAN);
+
+    let dry = cs.run(&["--plan", "-f", &plan], &token).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    // The chain found the container endpoint's credentials, with the token, and signed with them.
+    assert!(cs.endpoint.served() >= 1 && cs.endpoint.refused() == 0);
+    assert_contains(&dry, "Credentials from container endpoint");
+    assert_contains(&dry, "as the root user");
+    let calls = acct.proxy.calls();
+    assert!(
+        calls.iter().all(|c| c.access_key == acct.access_key_id),
+        "{calls:?}"
+    );
+    assert_contains(&dry, "the safest way to do step 1");
+    for key in [ROOT_KEY_1, ROOT_KEY_2] {
+        assert_contains(&dry, &format!("- root access key \"{key}\" (last)"));
+    }
+    assert_no_writes(acct, &dry);
+
+    acct.proxy.clear();
+    let applied = cs.run(&["-f", &plan, "--yes"], &token).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let writes = write_ops(acct);
+    let n = writes.len();
+    assert!(n > 2, "{writes:?}");
+    // The admin path first; root's keys are the last writes.
+    assert_eq!(
+        writes[n - 2..],
+        ["DeleteAccessKey", "DeleteAccessKey"],
+        "{writes:?}"
+    );
+    assert!(writes[..n - 2].iter().all(|w| w != "DeleteAccessKey"));
+    assert_eq!(
+        cs.state.lock().unwrap().deleted,
+        vec![ROOT_KEY_1.to_string(), ROOT_KEY_2.to_string()]
+    );
+    // The credentials still work, so the run looked again after the last write: both the list
+    // and the account summary.
+    let calls = acct.proxy.calls();
+    let last_write = calls
+        .iter()
+        .rposition(|c| c.operation == "DeleteAccessKey")
+        .unwrap();
+    let after: Vec<&str> = calls[last_write + 1..]
+        .iter()
+        .map(|c| c.operation.as_str())
+        .collect();
+    assert!(
+        after.contains(&"GetAccountSummary") && after.contains(&"ListAccessKeys"),
+        "{after:?}"
+    );
+    assert_contains(&applied, "Verified: root has no access keys");
+    assert!(
+        !applied.all().contains("no longer work"),
+        "{}",
+        applied.all()
+    );
+
+    acct.proxy.clear();
+    let check = cs.run(&["--plan", "-f", &plan], &token).await;
+    assert_eq!(check.code, 0, "{}", check.all());
+    assert_no_writes(acct, &check);
+}
+
+/// The endpoint insists on its token: without the right one there are no credentials at all, and
+/// no AWS call is made.
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudshell_endpoint_without_its_token_gives_no_credentials() {
+    let cs = cloudshell().await;
+    let plan = cs.acct.write_plan("p.toml", PLAN);
+    let run = cs.run(&["--plan", "-f", &plan], "wrong-token").await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_contains(&run, "no usable AWS credentials");
+    assert!(cs.endpoint.refused() >= 1 && cs.endpoint.served() == 0);
+    assert!(
+        cs.acct.proxy.calls().is_empty(),
+        "{:?}",
+        cs.acct.proxy.calls()
+    );
+}
+
+/// Root's keys are deleted but the account summary keeps counting one: the check after apply
+/// fails the run instead of reporting success on ListAccessKeys alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudshell_root_fails_when_the_summary_still_counts_a_key() {
+    let cs = cloudshell().await;
+    cs.state.lock().unwrap().summary_keys = Some(true);
+    let plan = cs.acct.write_plan("p.toml", PLAN);
+    let applied = cs.run(&["-f", &plan, "--yes"], &cs.endpoint.token).await;
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    assert_eq!(cs.state.lock().unwrap().deleted.len(), 2);
+    assert_contains(&applied, "AccountAccessKeysPresent says 1");
+    assert!(
+        !applied.all().contains("Verified: root has no access keys"),
+        "{}",
+        applied.all()
+    );
 }

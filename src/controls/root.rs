@@ -193,7 +193,8 @@ pub fn parse_root_history(csv_bytes: &[u8]) -> Option<RootHistory> {
 const DELETE_KEYS_STEPS: &str = "Only the root user can delete root's access keys. Sign in to the console as the root user \
 (https://console.aws.amazon.com/, \"Root user\"), open the account menu > Security credentials, and under \"Access \
 keys\" choose Actions > Delete for each key (deactivate it first if you want to check nothing breaks). Or run \
-aws-harden once with root's access key: it deletes root's keys itself, the one it signs with last.";
+aws-harden as root in AWS CloudShell (open it from the console while signed in as root): it deletes root's keys \
+itself, with no key of its own.";
 
 const ROOT_MFA_STEPS: &str = "AWS has no API for this. Sign in to the console as the root user, open the account menu > \
 Security credentials, and under \"Multi-factor authentication (MFA)\" choose \"Assign MFA device\" (a passkey or \
@@ -208,6 +209,30 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
     if plan.delete_access_keys {
         match &observed.root_keys {
             Some(keys) if caller.is_root() => {
+                // The list and the account summary must agree that root has no key: after
+                // deleting them the run checks both (an unknown summary is not "none").
+                if keys.is_empty() && observed.access_keys_present != Some(false) {
+                    let said = match observed.access_keys_present {
+                        Some(_) => "1",
+                        None => "nothing",
+                    };
+                    d.push(
+                        Change::new(
+                            CONTROL,
+                            "root access keys",
+                            Action::Manual,
+                            super::Op::Manual,
+                        )
+                        .field("access keys present", Some(said), Some("0"))
+                        .cis(&["1.3"])
+                        .note(format!(
+                            "ListAccessKeys lists no root access key, but GetAccountSummary's \
+                             AccountAccessKeysPresent says {said}. Right after a deletion AWS may take a moment \
+                             to catch up: run again. If it stays, check root user > Security credentials in \
+                             the console."
+                        )),
+                    );
+                }
                 let own = caller.access_key_id.as_deref();
                 // Other keys first, then the one this run signs with as the last write of all.
                 let mut ordered: Vec<(&String, bool)> =
@@ -347,6 +372,13 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 }),
             );
         }
+    }
+    if caller.is_root() && caller.temporary {
+        d.notice(Notice::info(
+            CONTROL,
+            "Root signs with temporary credentials (as in CloudShell), not with an access key: the safest way to \
+             do step 1, the one run as root. No root key is needed, and any that exist are deleted last.",
+        ));
     }
     if caller.is_root() {
         d.notice(
@@ -605,6 +637,31 @@ mod tests {
         assert!(diff(&ctx(&p, &c), &o).changes.is_empty());
         let u = user();
         assert!(diff(&ctx(&p, &u), &o).changes.is_empty());
+    }
+
+    /// Root's list is empty but the account summary still counts a key (or says nothing): not
+    /// "none" until both agree, so the check after deleting them cannot pass on the list alone.
+    #[test]
+    fn an_empty_list_needs_the_summary_to_agree() {
+        let p = plan();
+        let c = root("ASIATEMP");
+        for (present, said) in [(Some(true), "1"), (None, "nothing")] {
+            let mut o = with_keys(Some(vec![]));
+            o.access_keys_present = present;
+            let d = diff(&ctx(&p, &c), &o);
+            assert_eq!(d.changes.len(), 1, "{present:?}");
+            let change = &d.changes[0];
+            assert_eq!(change.action, Action::Manual);
+            assert_eq!(change.resource, "root access keys");
+            assert!(
+                change
+                    .note
+                    .as_ref()
+                    .unwrap()
+                    .contains(&format!("AccountAccessKeysPresent says {said}")),
+                "{change:?}"
+            );
+        }
     }
 
     #[test]

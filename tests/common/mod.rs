@@ -3,6 +3,7 @@
 //! front of moto, and a scratch directory used as HOME and working directory.
 #![allow(dead_code, unused_imports)]
 
+pub mod container_creds;
 pub mod cur_stub;
 pub mod proxy;
 pub mod pty;
@@ -224,7 +225,12 @@ impl Account {
     }
 
     pub async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = tokio::process::Command::from(self.command(args, env));
+        Self::output(self.command(args, env)).await
+    }
+
+    /// Run a command made by `command` (changed as a test needs) with stdin closed.
+    pub async fn output(cmd: std::process::Command) -> Run {
+        let mut cmd = tokio::process::Command::from(cmd);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
