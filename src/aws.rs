@@ -252,6 +252,9 @@ pub struct Aws {
     /// Always us-east-1: the Cost and Usage Report API exists nowhere else.
     pub cur: aws_sdk_costandusagereport::Client,
     pub calls: Arc<CallLog>,
+    /// The sign-in URL once read: the next steps reuse it, so no call follows the deletion of the
+    /// key this run signs with.
+    signin: Arc<Mutex<Option<String>>>,
 }
 
 const NO_CREDENTIALS_HELP: &str = "configure credentials with `aws configure` or `aws sso login --profile NAME` and pass --profile NAME, \
@@ -460,6 +463,9 @@ impl Aws {
     /// The sign-in URL, with the account alias from `ListAccountAliases` (an account has at most
     /// one). Apply path only; if the alias cannot be read, the account-ID URL works as well.
     pub async fn signin_url(&self) -> String {
+        if let Some(url) = self.signin.lock().unwrap().clone() {
+            return url;
+        }
         let alias = self
             .iam
             .list_account_aliases()
@@ -467,7 +473,9 @@ impl Aws {
             .await
             .ok()
             .and_then(|a| a.account_aliases.into_iter().next());
-        self.caller.signin_url(alias.as_deref())
+        let url = self.caller.signin_url(alias.as_deref());
+        *self.signin.lock().unwrap() = Some(url.clone());
+        url
     }
 
     /// Resolve credentials and identify the caller. Fails with advice when there are no credentials.
@@ -575,17 +583,21 @@ impl Aws {
             cloudtrail,
             cur,
             calls,
+            signin: Arc::default(),
         }
     }
 
     /// The same context with regional clients in the plan's home region.
     pub fn in_home_region(&self, home_region: &str) -> Aws {
-        Aws::build(
-            self.sdk.clone(),
-            self.caller.clone(),
-            home_region.to_string(),
-            self.calls.clone(),
-        )
+        Aws {
+            signin: self.signin.clone(),
+            ..Aws::build(
+                self.sdk.clone(),
+                self.caller.clone(),
+                home_region.to_string(),
+                self.calls.clone(),
+            )
+        }
     }
 
     /// The same context signing with other credentials (an MFA session, say).
@@ -871,7 +883,9 @@ mod tests {
             .region(Region::from_static("us-east-1"))
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new("AKIATEST", "secret", None, None, "test"),
+                    aws_credential_types::Credentials::new(
+                        "AKIATEST", "secret", None, None, "test",
+                    ),
                 ),
             )
             .http_client(http_client_fn(move |_, _| connector.clone()))
@@ -898,13 +912,21 @@ mod tests {
             .await
             .expect_err("a write in read-only mode");
         let text = error_chain(&err);
-        assert!(text.contains("refused") && text.contains("CreateGroup"), "{text}");
+        assert!(
+            text.contains("refused") && text.contains("CreateGroup"),
+            "{text}"
+        );
         assert_eq!(replay.0.load(Ordering::SeqCst), 1, "the write was sent");
         assert_eq!(calls.writes(), 0);
 
         // Off again (apply): the same write is sent.
         calls.set_read_only(false);
-        let _ = aws.iam.create_group().group_name("Administrators").send().await;
+        let _ = aws
+            .iam
+            .create_group()
+            .group_name("Administrators")
+            .send()
+            .await;
         assert_eq!(replay.0.load(Ordering::SeqCst), 2);
     }
 

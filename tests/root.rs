@@ -233,7 +233,8 @@ async fn root_caller_deletes_root_keys_last_and_its_own_key_last_of_all() {
     assert_eq!(last.operation, "DeleteAccessKey", "{calls:?}");
     assert_eq!(last.status, 200, "{calls:?}");
     assert!(
-        last.params.contains(&("AccessKeyId".to_string(), own.clone())),
+        last.params
+            .contains(&("AccessKeyId".to_string(), own.clone())),
         "{calls:?}"
     );
 
@@ -242,7 +243,11 @@ async fn root_caller_deletes_root_keys_last_and_its_own_key_last_of_all() {
     acct.proxy.clear();
     let again = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(again.code, 1, "{}", again.all());
-    assert!(again.stderr.contains("InvalidClientTokenId"), "{}", again.all());
+    assert!(
+        again.stderr.contains("InvalidClientTokenId"),
+        "{}",
+        again.all()
+    );
     assert_no_writes(&acct, &again);
     assert!(
         acct.proxy.calls().iter().all(|c| c.status == 403),
@@ -515,16 +520,16 @@ async fn at_a_terminal_each_root_key_is_confirmed_by_id() {
     let own_q = format!("Delete root access key {own}?");
     let screen = at_terminal(&acct, &["-f", &plan], move |p| {
         let mut seen = p.exp_string("Apply these changes?")?;
-        seen += &p.exp_string("›")?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string(&format!("Delete root access key {OTHER_KEY}?"))?;
-        seen += &p.exp_string("›")?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string(&own_q)?;
         seen += &p.exp_string("these credentials no longer work")?;
-        seen += &p.exp_string("›")?;
+        seen += &p.exp_string("(y/n)")?;
         // Declined: the key this run signs with stays.
         p.send("n")?;
         p.flush()?;
@@ -557,7 +562,7 @@ async fn an_interactive_run_waits_for_root_mfa_and_can_skip() {
     let screen = at_terminal(&acct, &["-f", &plan], |p| {
         let mut seen = p.exp_string("! mfa for the root user")?;
         seen += &p.exp_string("Wait here")?;
-        seen += &p.exp_string("›")?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string("left. Ctrl-C skips")?;
@@ -578,7 +583,7 @@ async fn an_interactive_run_waits_for_root_mfa_and_can_skip() {
     acct.proxy.clear();
     let screen = at_terminal(&acct, &["-f", &plan], |p| {
         let mut seen = p.exp_string("Wait here")?;
-        seen += &p.exp_string("›")?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string("Waiting for root MFA")?;
@@ -648,9 +653,7 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
     mfa_off_not_root(&acct);
     let plan = acct.write_plan("p.toml", PLAN);
     // CreateUser is held at the proxy until Ctrl-C has been seen: certainly in flight, no window.
-    let gate = acct
-        .proxy
-        .hold(common::proxy::Which::Nth("CreateUser", 1));
+    let gate = acct.proxy.hold(common::proxy::Which::Nth("CreateUser", 1));
     let (code, out) = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&["-f", &plan], &[]);
         skip_the_wait(&mut pty);
@@ -669,7 +672,7 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
         "{out}"
     );
     assert!(
-        out.contains("Apply interrupted: 3 created, 1 changed, 0 deleted before stopping."),
+        out.contains("Apply interrupted: 4 created, 1 changed, 0 deleted before stopping."),
         "{out}"
     );
     assert_eq!(
@@ -678,6 +681,7 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
             "CreateGroup",
             "AttachGroupPolicy",
             "PutGroupPolicy",
+            "UpdateAccountPasswordPolicy",
             "CreateUser"
         ],
         "nothing after the call in flight"
