@@ -88,10 +88,14 @@ async fn a_fault_that_persists_stops_apply_naming_what_failed_and_what_was_done(
         .filter(|l| l.starts_with("done "))
         .collect();
     assert!(
-        done.iter().any(|l| l.contains("+ iam group \"Administrators\"")),
+        done.iter()
+            .any(|l| l.contains("+ iam group \"Administrators\"")),
         "{out}"
     );
-    assert!(done.iter().any(|l| l.contains("+ iam user \"admin\"")), "{out}");
+    assert!(
+        done.iter().any(|l| l.contains("+ iam user \"admin\"")),
+        "{out}"
+    );
     assert!(!done.iter().any(|l| l.contains("~ iam user")), "{out}");
     let summary = run
         .stdout
@@ -198,7 +202,11 @@ async fn the_users_retry_mode_wins() {
     assert_eq!(ops(&acct, "GetAccountPasswordPolicy"), 3, "{}", run.all());
 
     acct.proxy.clear();
-    std::fs::write(acct.path("aws-config"), "[default]\nretry_mode = standard\n").unwrap();
+    std::fs::write(
+        acct.path("aws-config"),
+        "[default]\nretry_mode = standard\n",
+    )
+    .unwrap();
     let run = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert_eq!(ops(&acct, "GetAccountPasswordPolicy"), 3, "{}", run.all());
@@ -336,7 +344,8 @@ async fn an_entity_that_never_appears_is_not_waited_for_long() {
     let run = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
-        run.stdout.contains("adding IAM user admin to group Administrators"),
+        run.stdout
+            .contains("adding IAM user admin to group Administrators"),
         "{}",
         run.all()
     );
