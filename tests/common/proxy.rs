@@ -266,7 +266,8 @@ impl Gate {
         self.release.notify_waiters();
     }
     async fn pass(&self) {
-        self.arrived.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.arrived
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         loop {
             let notified = self.release.notified();
             if self.released.load(std::sync::atomic::Ordering::SeqCst) {
@@ -658,7 +659,9 @@ fn revoked_key_response(req: &Request) -> Response {
         return Response {
             status: 403,
             content_type: "application/x-amz-json-1.1".into(),
-            body: format!("{{\"__type\":\"UnrecognizedClientException\",\"message\":\"{message}\"}}"),
+            body: format!(
+                "{{\"__type\":\"UnrecognizedClientException\",\"message\":\"{message}\"}}"
+            ),
         };
     }
     query_error(403, "InvalidClientTokenId", message)
