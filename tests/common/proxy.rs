@@ -799,6 +799,14 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
         Fault::Throttle if req.service == "s3" => {
             (503, "SlowDown", "Please reduce your request rate.")
         }
+        // EC2 API reference, "Error codes for the Amazon EC2 API": throttling is
+        // RequestLimitExceeded (HTTP 503), a server fault InternalError (HTTP 500).
+        Fault::Throttle if req.service == "ec2" => {
+            (503, "RequestLimitExceeded", "Request limit exceeded.")
+        }
+        Fault::ServerError if req.service == "ec2" => {
+            (500, "InternalError", "An internal error has occurred.")
+        }
         Fault::Throttle => (400, "Throttling", "Rate exceeded"),
         Fault::Error { status, code } => (status, code, "injected by the test proxy"),
         Fault::Drop | Fault::LostResponse | Fault::Hang => {
@@ -811,6 +819,15 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
             content_type: "application/xml".into(),
             body: format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>proxy</RequestId></Error>"
+            ),
+        }
+    } else if req.service == "ec2" {
+        // EC2's own query-protocol error shape (Response/Errors/Error), not IAM's ErrorResponse.
+        Response {
+            status,
+            content_type: "text/xml".into(),
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy</RequestID></Response>"
             ),
         }
     } else if req.header("x-amz-target").is_some() {
