@@ -795,17 +795,17 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
             "InternalError",
             "We encountered an internal error. Please try again.",
         ),
+        // EC2 API reference, "Error codes for the Amazon EC2 API": a server fault is InternalError
+        // (HTTP 500), throttling RequestLimitExceeded (HTTP 503).
+        Fault::ServerError if req.service == "ec2" => {
+            (500, "InternalError", "An internal error has occurred.")
+        }
         Fault::ServerError => (500, "InternalFailure", "injected by the test proxy"),
         Fault::Throttle if req.service == "s3" => {
             (503, "SlowDown", "Please reduce your request rate.")
         }
-        // EC2 API reference, "Error codes for the Amazon EC2 API": throttling is
-        // RequestLimitExceeded (HTTP 503), a server fault InternalError (HTTP 500).
         Fault::Throttle if req.service == "ec2" => {
             (503, "RequestLimitExceeded", "Request limit exceeded.")
-        }
-        Fault::ServerError if req.service == "ec2" => {
-            (500, "InternalError", "An internal error has occurred.")
         }
         Fault::Throttle => (400, "Throttling", "Rate exceeded"),
         Fault::Error { status, code } => (status, code, "injected by the test proxy"),
