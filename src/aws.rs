@@ -256,6 +256,9 @@ pub struct Aws {
     /// run signs with long-term keys (the only credentials an MFA session can be made from); `None`
     /// when not asked or not answered.
     pub own_mfa_devices: Option<Vec<String>>,
+    /// The sign-in URL once read: the next steps reuse it, so no call follows the deletion of the
+    /// key this run signs with.
+    signin: Arc<Mutex<Option<String>>>,
 }
 
 const NO_CREDENTIALS_HELP: &str = "configure credentials with `aws configure` or `aws sso login --profile NAME` and pass --profile NAME, \
@@ -464,6 +467,9 @@ impl Aws {
     /// The sign-in URL, with the account alias from `ListAccountAliases` (an account has at most
     /// one). Apply path only; if the alias cannot be read, the account-ID URL works as well.
     pub async fn signin_url(&self) -> String {
+        if let Some(url) = self.signin.lock().unwrap().clone() {
+            return url;
+        }
         let alias = self
             .iam
             .list_account_aliases()
@@ -471,7 +477,9 @@ impl Aws {
             .await
             .ok()
             .and_then(|a| a.account_aliases.into_iter().next());
-        self.caller.signin_url(alias.as_deref())
+        let url = self.caller.signin_url(alias.as_deref());
+        *self.signin.lock().unwrap() = Some(url.clone());
+        url
     }
 
     /// Resolve credentials and identify the caller. Fails with advice when there are no credentials.
@@ -603,17 +611,21 @@ impl Aws {
             cur,
             calls,
             own_mfa_devices: None,
+            signin: Arc::default(),
         }
     }
 
     /// The same context with regional clients in the plan's home region.
     pub fn in_home_region(&self, home_region: &str) -> Aws {
-        Aws::build(
-            self.sdk.clone(),
-            self.caller.clone(),
-            home_region.to_string(),
-            self.calls.clone(),
-        )
+        Aws {
+            signin: self.signin.clone(),
+            ..Aws::build(
+                self.sdk.clone(),
+                self.caller.clone(),
+                home_region.to_string(),
+                self.calls.clone(),
+            )
+        }
     }
 
     /// The same context signing with other credentials (an MFA session, say).
@@ -863,6 +875,88 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A replayed HTTP client: every request sent gets the same canned answer, and is counted.
+    #[derive(Debug, Clone, Default)]
+    struct Replay(Arc<AtomicUsize>);
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for Replay {
+        fn call(
+            &self,
+            _request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
+                aws_smithy_runtime_api::http::Response::new(
+                    aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
+                    aws_smithy_types::body::SdkBody::from(
+                        "<GetAccountPasswordPolicyResponse><GetAccountPasswordPolicyResult><PasswordPolicy>\
+                         <MinimumPasswordLength>14</MinimumPasswordLength></PasswordPolicy></GetAccountPasswordPolicyResult>\
+                         </GetAccountPasswordPolicyResponse>",
+                    ),
+                ),
+            ))
+        }
+    }
+
+    /// While observing, the interceptor every client carries refuses a write before anything is
+    /// sent: no input makes observe write, so only this test can show the guard works.
+    #[tokio::test]
+    async fn read_only_mode_refuses_a_write_before_sending_it() {
+        use aws_smithy_runtime_api::client::http::{SharedHttpConnector, http_client_fn};
+        let replay = Replay::default();
+        let connector = SharedHttpConnector::new(replay.clone());
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::from_static("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "AKIATEST", "secret", None, None, "test",
+                    ),
+                ),
+            )
+            .http_client(http_client_fn(move |_, _| connector.clone()))
+            .build();
+        let caller = Caller::from_arn(
+            "123456789012",
+            "arn:aws:iam::123456789012:user/admin",
+            Some("AKIATEST".into()),
+            false,
+        );
+        let calls = Arc::new(CallLog::default());
+        let aws = Aws::build(sdk, caller, "us-east-1".into(), calls.clone());
+        calls.set_read_only(true);
+
+        // A read goes out (the client does send through the replay)...
+        let _ = aws.iam.get_account_password_policy().send().await;
+        assert_eq!(replay.0.load(Ordering::SeqCst), 1);
+        // ...a write is refused and never sent.
+        let err = aws
+            .iam
+            .create_group()
+            .group_name("Administrators")
+            .send()
+            .await
+            .expect_err("a write in read-only mode");
+        let text = error_chain(&err);
+        assert!(
+            text.contains("refused") && text.contains("CreateGroup"),
+            "{text}"
+        );
+        assert_eq!(replay.0.load(Ordering::SeqCst), 1, "the write was sent");
+        assert_eq!(calls.writes(), 0);
+
+        // Off again (apply): the same write is sent.
+        calls.set_read_only(false);
+        let _ = aws
+            .iam
+            .create_group()
+            .group_name("Administrators")
+            .send()
+            .await;
+        assert_eq!(replay.0.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn signin_url_per_partition() {

@@ -74,6 +74,7 @@ async fn missing_file() {
         .run(&["--plan", "-f", "plans/does-not-exist.toml"])
         .await;
     assert_clean_failure(&run, &["plans/does-not-exist.toml"]);
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -101,6 +102,7 @@ async fn no_credentials_explains_how_to_configure() {
         &run,
         &["no usable AWS credentials", "aws configure", "--profile"],
     );
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,7 +114,8 @@ async fn no_terminal_without_yes_refuses_and_changes_nothing() {
     );
     let run = acct.run(&["-f", &plan]).await;
     assert_clean_failure(&run, &["--yes", "--plan"]);
-    assert!(acct.proxy.writes().is_empty());
+    // Known from the flags alone: not even a read.
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -120,6 +123,7 @@ async fn no_plan_and_no_terminal_says_what_to_do() {
     let acct = Account::new().await;
     let run = acct.run(&[]).await;
     assert_clean_failure(&run, &["-f plans/"]);
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -315,6 +319,7 @@ async fn errors_are_bounded_and_free_of_control_bytes() {
         &run,
         &["esc.toml", "control character U+001B at line 3, column 3"],
     );
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
     assert!(
         !run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'),
         "{:?}",

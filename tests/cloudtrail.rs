@@ -255,15 +255,15 @@ async fn every_drift_is_reported_precisely_and_repaired() {
         .send()
         .await
         .unwrap();
-    let key_id = kms(&acct)
+    let key = kms(&acct)
         .describe_key()
         .key_id("alias/aws-harden-cloudtrail")
         .send()
         .await
         .unwrap()
         .key_metadata
-        .unwrap()
-        .key_id;
+        .unwrap();
+    let (key_id, key_arn) = (key.key_id, key.arn.unwrap());
     kms(&acct)
         .disable_key_rotation()
         .key_id(&key_id)
@@ -330,12 +330,25 @@ async fn every_drift_is_reported_precisely_and_repaired() {
         .unwrap()
         .policy
         .unwrap();
+    // Every statement aws-harden owns is back, once each, beside the one someone else added.
+    let doc: serde_json::Value = serde_json::from_str(&policy).unwrap();
+    let sids: Vec<&str> = doc["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
     for sid in [
         "PartnerRead",
+        "AWSCloudTrailAclCheck20150319",
         "AWSCloudTrailWrite20150319",
         "DenyInsecureTransport",
     ] {
-        assert!(policy.contains(sid), "{sid} missing from {policy}");
+        assert_eq!(
+            sids.iter().filter(|s| **s == sid).count(),
+            1,
+            "{sid} in {policy}"
+        );
     }
     assert!(
         kms(&acct)
@@ -354,8 +367,38 @@ async fn every_drift_is_reported_precisely_and_repaired() {
         .unwrap()
         .public_access_block_configuration
         .unwrap();
-    assert_eq!(pab.block_public_policy, Some(true));
-    assert!(s3.get_bucket_encryption().bucket(&b).send().await.is_ok());
+    for (flag, on) in [
+        ("block_public_acls", pab.block_public_acls),
+        ("ignore_public_acls", pab.ignore_public_acls),
+        ("block_public_policy", pab.block_public_policy),
+        ("restrict_public_buckets", pab.restrict_public_buckets),
+    ] {
+        assert_eq!(on, Some(true), "{flag}: {pab:?}");
+    }
+    // SSE-KMS with the planned key (the trail's), not S3-managed keys.
+    let rules = s3
+        .get_bucket_encryption()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap()
+        .server_side_encryption_configuration
+        .unwrap()
+        .rules;
+    let default = rules[0]
+        .apply_server_side_encryption_by_default
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        default.sse_algorithm,
+        aws_sdk_s3::types::ServerSideEncryption::AwsKms,
+        "{rules:?}"
+    );
+    assert_eq!(
+        default.kms_master_key_id.as_deref(),
+        Some(key_arn.as_str()),
+        "{rules:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -887,6 +930,41 @@ async fn a_new_key_not_yet_visible_is_waited_for_and_only_one_is_made() {
     assert_eq!(customer_keys(&acct).await.len(), 1);
     // And the run after it finds everything in place.
     let plan = acct.write_plan("p.toml", PLAN);
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+}
+
+/// The alias reached KMS, its answer was lost: the SDK's retry meets `AlreadyExistsException`. That
+/// is the state asked for when the alias names our key (a bug convergence found once).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_create_alias_answer_counts_as_done() {
+    let acct = Account::new().await;
+    acct.proxy.fail_on(
+        common::proxy::Which::Nth("CreateAlias", 1),
+        common::proxy::Fault::LostResponse,
+    );
+    let plan = applied(&acct).await;
+    let aliases: Vec<u16> = acct
+        .proxy
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "CreateAlias")
+        .map(|c| c.status)
+        .collect();
+    assert_eq!(aliases, [0, 400], "lost, then already there");
+    let keys = customer_keys(&acct).await;
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let target = kms(&acct)
+        .describe_key()
+        .key_id("alias/aws-harden-cloudtrail")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    assert_eq!(target, keys[0]);
     acct.proxy.clear();
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(dry.code, 0, "{}", dry.all());

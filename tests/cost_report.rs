@@ -174,6 +174,35 @@ async fn creates_the_report_then_a_rerun_writes_nothing() {
     );
 }
 
+/// The definition reached the service, its answer was lost: the SDK's retry meets
+/// `DuplicateReportNameException`. That is the state asked for (a bug convergence found once),
+/// and the definition stored is the planned one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_put_report_definition_answer_counts_as_done() {
+    let acct = Account::new().await;
+    let stub = CurStub::install(&acct.proxy);
+    acct.proxy.fail_on(
+        common::proxy::Which::Nth("PutReportDefinition", 1),
+        common::proxy::Fault::LostResponse,
+    );
+    let plan = acct.write_plan("p.toml", PLAN);
+    let run = applied(&acct, &plan).await;
+    let puts: Vec<_> = acct
+        .proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "PutReportDefinition")
+        .map(|c| c.status)
+        .collect();
+    // Lost, then refused as a duplicate: the stub stored the first.
+    assert_eq!(puts, [0, 400], "{}", run.all());
+    assert_eq!(stub.reports().len(), 1);
+    assert_eq!(stub.report(REPORT).unwrap()["TimeUnit"], "HOURLY");
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_in_the_definition_is_modified_in_place() {
     let acct = Account::new().await;
@@ -261,6 +290,7 @@ async fn other_reports_are_left_alone_unless_listed_for_deletion() {
     );
     acct.proxy.clear();
     let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
     assert!(
         dry.stdout.contains("- cost and usage report \"old-cur\""),
         "{}",

@@ -61,6 +61,7 @@ async fn admin_mfa_is_enrolled_at_a_terminal_and_a_wrong_code_is_retried() {
         let mut seen = String::new();
         seen += &p.exp_string("+ mfa device for iam user \"admin\"")?;
         seen += &p.exp_string("Apply these changes?")?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string("Scan this QR code")?;

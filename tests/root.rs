@@ -4,8 +4,9 @@
 //! `AccountMFAEnabled` as 0 and its credential report has no root row. So these tests answer in a
 //! proxy hook exactly what moto cannot serve, and nothing else:
 //! - `sts:GetCallerIdentity` as root (only for "caller is root" tests),
-//! - `iam:GetAccountSummary` with root's keys / MFA / password,
-//! - `iam:ListAccessKeys` and `iam:DeleteAccessKey` without a user name (root's own keys),
+//! - root's three fields of `iam:GetAccountSummary` (keys / MFA / password; the rest is moto's),
+//! - `iam:ListAccessKeys` and `iam:DeleteAccessKey` signed by root without a user name (root's own
+//!   keys); a deleted signing key is refused from then on (`Proxy::revoked_keys`),
 //! - `iam:GetCredentialReport` with a `<root_account>` row in the real CSV format.
 //!
 //! Everything else (the admin group, user, password policy) is served by moto for real.
@@ -14,7 +15,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::proxy::{Request, Response};
+use common::proxy::{Request, Response, RootSummary};
 use common::{Account, assert_no_writes};
 
 const PLAN: &str = r#"
@@ -78,10 +79,27 @@ admin,arn:aws:iam::ACCOUNT:user/admin,2026-11-28T22:00:00+00:00,true,no_informat
 
 fn install_root_hooks(acct: &Account, state: Arc<Mutex<RootState>>) {
     let account = acct.id.clone();
+    // Root's fields in GetAccountSummary; the rest of moto's summary (Users, Groups...) stays.
+    let summary_state = state.clone();
+    acct.proxy.root_summary_from(Box::new(move || {
+        let mut s = summary_state.lock().unwrap();
+        s.summaries += 1;
+        if s.mfa_on_after.is_some_and(|n| s.summaries > n) {
+            s.mfa = true;
+        }
+        RootSummary {
+            password_present: Some(s.password),
+            mfa_enabled: Some(s.mfa),
+            // A summary that still counts a key AWS has deleted (issue 22's check must catch it).
+            access_keys_present: s.summary_keys.unwrap_or(!s.keys.is_empty()),
+        }
+    }));
+    let revoked = acct.proxy.revoked_keys();
     acct.proxy.hook(Box::new(move |req: &Request| {
         let mut s = state.lock().unwrap();
+        let signed_by_root = s.caller_is_root && req.access_key == s.signer;
         match (req.service.as_str(), req.operation.as_str()) {
-            ("sts", "GetCallerIdentity") if s.caller_is_root && req.access_key == s.signer => xml(
+            ("sts", "GetCallerIdentity") if signed_by_root => xml(
                 200,
                 format!(
                     "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
@@ -90,29 +108,8 @@ fn install_root_hooks(acct: &Account, state: Arc<Mutex<RootState>>) {
                      </GetCallerIdentityResponse>"
                 ),
             ),
-            ("iam", "GetAccountSummary") => {
-                s.summaries += 1;
-                if s.mfa_on_after.is_some_and(|n| s.summaries > n) {
-                    s.mfa = true;
-                }
-                let entry = |k: &str, v: bool| {
-                    format!("<entry><key>{k}</key><value>{}</value></entry>", v as u8)
-                };
-                ok(
-                    "GetAccountSummary",
-                    &format!(
-                        "<SummaryMap>{}{}{}<entry><key>Users</key><value>1</value></entry></SummaryMap>",
-                        entry(
-                            "AccountAccessKeysPresent",
-                            s.summary_keys.unwrap_or(!s.keys.is_empty())
-                        ),
-                        entry("AccountMFAEnabled", s.mfa),
-                        entry("AccountPasswordPresent", s.password),
-                    ),
-                )
-            }
             ("iam", "ListAccessKeys") if req.param("UserName").is_none() => {
-                assert!(s.caller_is_root, "only root can list root's keys");
+                assert!(signed_by_root, "only root can list root's keys");
                 let members: String = s
                     .keys
                     .iter()
@@ -128,9 +125,24 @@ fn install_root_hooks(acct: &Account, state: Arc<Mutex<RootState>>) {
                     &format!("<AccessKeyMetadata>{members}</AccessKeyMetadata><IsTruncated>false</IsTruncated>"),
                 )
             }
-            ("iam", "DeleteAccessKey") if req.param("UserName").is_none() => {
+            // Without a user name, DeleteAccessKey acts on the caller's own keys (IAM API reference,
+            // DeleteAccessKey: "If you do not specify a user name, IAM determines the user name
+            // implicitly based on the Amazon Web Services access key ID signing the request"). Only a
+            // root-signed request reaches root's keys; others go to moto, as the IAM user they are.
+            ("iam", "DeleteAccessKey") if req.param("UserName").is_none() && signed_by_root => {
                 let id = req.param("AccessKeyId").unwrap_or_default();
+                if !s.keys.contains(&id) {
+                    return error(
+                        404,
+                        "NoSuchEntity",
+                        &format!("The Access Key with id {id} cannot be found."),
+                    );
+                }
                 s.keys.retain(|k| *k != id);
+                if id == s.signer {
+                    // The key is gone: AWS refuses everything signed with it from now on.
+                    revoked.lock().unwrap().insert(id.clone());
+                }
                 s.deleted.push(id);
                 xml(
                     200,
@@ -214,17 +226,37 @@ async fn root_caller_deletes_root_keys_last_and_its_own_key_last_of_all() {
     assert!(writes[..n - 2].iter().all(|w| w != "DeleteAccessKey"));
     assert_eq!(
         state.lock().unwrap().deleted,
-        vec![OTHER_KEY.to_string(), own]
+        vec![OTHER_KEY.to_string(), own.clone()]
     );
     assert_contains(&applied, "no longer work");
+    // Nothing at all, not even a read, follows the self-delete (in the order the calls were sent):
+    // the key it signed with no longer exists.
+    let calls = acct.proxy.calls();
+    let last = calls.last().unwrap();
+    assert_eq!(last.operation, "DeleteAccessKey", "{calls:?}");
+    assert_eq!(last.status, 200, "{calls:?}");
+    assert!(
+        last.params
+            .contains(&("AccessKeyId".to_string(), own.clone())),
+        "{calls:?}"
+    );
 
-    // Root's keys are gone: nothing more to do, and a second apply writes nothing.
+    // A re-run signed with the deleted key is refused by AWS (the proxy answers as AWS does) and
+    // writes nothing: the admin carries on from here.
     acct.proxy.clear();
     let again = acct.run(&["-f", &plan, "--yes"]).await;
-    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(again.code, 1, "{}", again.all());
+    assert!(
+        again.stderr.contains("InvalidClientTokenId"),
+        "{}",
+        again.all()
+    );
     assert_no_writes(&acct, &again);
-    let check = acct.run(&["--plan", "-f", &plan]).await;
-    assert_eq!(check.code, 0, "{}", check.all());
+    assert!(
+        acct.proxy.calls().iter().all(|c| c.status == 403),
+        "{:?}",
+        acct.proxy.calls()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -255,15 +287,24 @@ async fn an_earlier_failed_write_means_no_root_key_is_deleted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_that_does_not_verify_means_no_root_key_is_deleted() {
     let (acct, state) = as_root().await;
-    // The write "succeeds" but never takes effect (as if lost): only verification can catch it.
-    acct.proxy.hook(Box::new(|req: &Request| {
-        (req.operation == "PutGroupPolicy").then(|| Response {
-            status: 200,
-            content_type: "text/xml".into(),
-            body: "<PutGroupPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><ResponseMetadata>\
-                   <RequestId>hook</RequestId></ResponseMetadata></PutGroupPolicyResponse>"
-                .into(),
-        })
+    // moto makes the write; IAM's reads then never show it within the wait (eventual consistency
+    // that does not settle: reads may lag writes, IAM user guide "Changes that I make are not always
+    // immediately visible"). Only verification can catch it.
+    let written = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    acct.proxy.hook(Box::new(move |req: &Request| {
+        use std::sync::atomic::Ordering::SeqCst;
+        match req.operation.as_str() {
+            "PutGroupPolicy" => {
+                written.store(true, SeqCst);
+                None
+            }
+            "GetGroupPolicy" if written.load(SeqCst) => error(
+                404,
+                "NoSuchEntity",
+                "The group policy with name aws-harden-require-mfa cannot be found.",
+            ),
+            _ => None,
+        }
     }));
     let plan = acct.write_plan("p.toml", PLAN);
     let applied = acct.run(&["-f", &plan, "--yes"]).await;
@@ -271,6 +312,14 @@ async fn a_write_that_does_not_verify_means_no_root_key_is_deleted() {
     assert_contains(&applied, "were not verified");
     assert!(!write_ops(&acct).contains(&"DeleteAccessKey".to_string()));
     assert!(state.lock().unwrap().deleted.is_empty());
+    // The write itself reached moto: it was the read that did not show it.
+    acct.iam()
+        .get_group_policy()
+        .group_name("Administrators")
+        .policy_name("aws-harden-require-mfa")
+        .send()
+        .await
+        .expect("moto holds the policy written");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -362,13 +411,15 @@ async fn non_root_callers_get_manual_steps_for_root_keys_and_mfa() {
     assert_contains(&dry, "as IAM user ops");
     assert_contains(&dry, "You run this as IAM user ops");
     assert_no_writes(&user, &dry);
-    // Root's keys were never listed or touched by a non-root caller.
-    assert!(
-        user.proxy
+    // No call about access keys of any kind (root's or anyone's) from a non-root caller.
+    for proxy in [&acct.proxy, &user.proxy] {
+        let key_calls: Vec<_> = proxy
             .calls()
-            .iter()
-            .all(|c| c.operation != "DeleteAccessKey")
-    );
+            .into_iter()
+            .filter(|c| c.operation.contains("AccessKey"))
+            .collect();
+        assert!(key_calls.is_empty(), "{key_calls:?}");
+    }
 
     // Done by hand in the console: keys deleted, MFA on. Then nothing is pending.
     {
@@ -410,7 +461,6 @@ async fn root_without_a_password_needs_no_mfa_and_keys_absent_need_nothing() {
 /// account-summary emulation adds root's fields as a finished account reports them, or leaves them out.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_summary_silent_about_roots_password_keeps_root_mfa_pending() {
-    use common::proxy::RootSummary;
     let acct = Account::new().await;
     let plan = acct.write_plan("p.toml", ROOT_ONLY);
     // A finished account: password and MFA reported.
@@ -420,6 +470,7 @@ async fn a_summary_silent_about_roots_password_keeps_root_mfa_pending() {
     acct.proxy.root_summary(RootSummary {
         password_present: None,
         mfa_enabled: Some(false),
+        access_keys_present: false,
     });
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(dry.code, 2, "{}", dry.all());
@@ -430,6 +481,7 @@ async fn a_summary_silent_about_roots_password_keeps_root_mfa_pending() {
     acct.proxy.root_summary(RootSummary {
         password_present: Some(true),
         mfa_enabled: None,
+        access_keys_present: false,
     });
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(dry.code, 2, "{}", dry.all());
@@ -471,13 +523,16 @@ async fn at_a_terminal_each_root_key_is_confirmed_by_id() {
     let own_q = format!("Delete root access key {own}?");
     let screen = at_terminal(&acct, &["-f", &plan], move |p| {
         let mut seen = p.exp_string("Apply these changes?")?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string(&format!("Delete root access key {OTHER_KEY}?"))?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string(&own_q)?;
         seen += &p.exp_string("these credentials no longer work")?;
+        seen += &p.exp_string("(y/n)")?;
         // Declined: the key this run signs with stays.
         p.send("n")?;
         p.flush()?;
@@ -510,6 +565,7 @@ async fn an_interactive_run_waits_for_root_mfa_and_can_skip() {
     let screen = at_terminal(&acct, &["-f", &plan], |p| {
         let mut seen = p.exp_string("! mfa for the root user")?;
         seen += &p.exp_string("Wait here")?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string("left. Ctrl-C skips")?;
@@ -530,6 +586,7 @@ async fn an_interactive_run_waits_for_root_mfa_and_can_skip() {
     acct.proxy.clear();
     let screen = at_terminal(&acct, &["-f", &plan], |p| {
         let mut seen = p.exp_string("Wait here")?;
+        seen += &p.exp_string("(y/n)")?;
         p.send("y")?;
         p.flush()?;
         seen += &p.exp_string("Waiting for root MFA")?;
@@ -567,6 +624,7 @@ fn mfa_off_not_root(acct: &Account) {
 fn skip_the_wait(pty: &mut common::pty::Pty) {
     pty.expect("! mfa for the root user");
     pty.expect("Wait here");
+    pty.expect("›");
     pty.send("y");
     pty.expect("Ctrl-C skips");
     pty.send("\u{3}");
@@ -597,15 +655,18 @@ async fn ctrl_c_that_skips_the_root_mfa_wait_does_not_stop_the_apply() {
     let acct = Account::new().await;
     mfa_off_not_root(&acct);
     let plan = acct.write_plan("p.toml", PLAN);
-    acct.proxy
-        .delay("CreateUser", std::time::Duration::from_secs(2));
+    // CreateUser is held at the proxy until Ctrl-C has been seen: certainly in flight, no window.
+    let gate = acct.proxy.hold(common::proxy::Which::Nth("CreateUser", 1));
     let (code, out) = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&["-f", &plan], &[]);
         skip_the_wait(&mut pty);
         pty.expect("Apply these changes?");
+        pty.expect("›");
         pty.send("y");
-        pty.expect("+ iam user \"admin\"");
+        gate.wait_arrived(common::pty::TIMEOUT);
         pty.send("\u{3}");
+        pty.expect("Interrupted: stopping after the call in flight.");
+        gate.release();
         pty.wait()
     });
     assert_eq!(code, 130, "{out}");

@@ -372,3 +372,96 @@ async fn a_policy_the_plan_tightens_is_in_place_before_the_console_password() {
     );
     assert!(delivered_password(&acct).len() >= 32);
 }
+
+/// Secrets never reach logs: the whole apply at debug level (`-vv`, every AWS call logged) without a
+/// terminal; then at a terminal, where the password is shown on purpose, exactly once, and no file.
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_reach_logs_even_at_debug_level() {
+    let acct = Account::new().await;
+    // The admin's access key is made only once the admin has an MFA device.
+    acct.iam()
+        .create_user()
+        .user_name("admin")
+        .send()
+        .await
+        .unwrap();
+    acct.enable_virtual_mfa("admin").await;
+    let plan = acct.write_plan(
+        "p.toml",
+        &common::IAM_ONLY.replace(
+            "mfa = false",
+            "mfa = false\naccess_key = true\naccess_key_profile = \"admin-keys\"",
+        ),
+    );
+    let run = acct.run(&["-f", &plan, "--yes", "-vv"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    // The deliberate CIS 1.15 finding is said, not hidden.
+    assert!(
+        run.stdout
+            .contains("CIS 1.15 flags any group with a *:* policy attached"),
+        "{}",
+        run.all()
+    );
+    // Debug logging was on: every call is in it.
+    assert!(run.stderr.contains("CreateAccessKey"), "{}", run.all());
+    assert!(run.stderr.contains("CreateLoginProfile"), "{}", run.all());
+    let password =
+        std::fs::read_to_string(acct.path(&format!("aws-harden-{}-admin-password.txt", acct.id)))
+            .unwrap();
+    let password = password.trim();
+    let sent = acct
+        .proxy
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "CreateLoginProfile")
+        .and_then(|c| c.params.into_iter().find(|(k, _)| k == "Password"))
+        .unwrap()
+        .1;
+    assert_eq!(password, sent);
+    let creds = std::fs::read_to_string(acct.path("aws-credentials")).unwrap();
+    let secret = creds
+        .lines()
+        .find_map(|l| l.strip_prefix("aws_secret_access_key = "))
+        .unwrap();
+    for (what, s) in [("password", password), ("access key secret", secret)] {
+        assert!(
+            !run.stdout.contains(s) && !run.stderr.contains(s),
+            "the {what} was logged\n{}",
+            run.all()
+        );
+    }
+
+    // At a terminal (stdout and stderr merged): shown once, on purpose, and written nowhere.
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", common::IAM_ONLY);
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["-f", &plan, "-vv"], &[]);
+        pty.answer(
+            &[("Apply these changes?", "y")],
+            "Saved it? Press Enter to go on",
+        );
+        pty.send("\r");
+        pty.expect("Apply complete:");
+        pty.wait()
+    });
+    assert_eq!(code, 0, "{out}");
+    let sent = acct
+        .proxy
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "CreateLoginProfile")
+        .and_then(|c| c.params.into_iter().find(|(k, _)| k == "Password"))
+        .unwrap()
+        .1;
+    assert!(
+        out.contains("CreateLoginProfile"),
+        "debug logging on\n{out}"
+    );
+    assert_eq!(out.matches(&sent).count(), 1, "{out}");
+    let files: Vec<String> = std::fs::read_dir(acct.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.contains("password"))
+        .collect();
+    assert!(files.is_empty(), "{files:?}");
+}

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::proxy::Which;
 use common::{Account, CurStub};
 
 /// A fresh account; moto has no Cost and Usage Report API, so the wizard's look at the account
@@ -124,6 +125,7 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
         pty.expect(&format!(
             "A plan for this account is saved in plans/{file}. Check the account against it?"
         ));
+        pty.expect("›");
         pty.send("\r");
         pty.wait()
     });
@@ -222,14 +224,17 @@ async fn ctrl_c_in_the_wizard_leaves_nothing_behind() {
     assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
     assert!(!acct.proxy.calls().is_empty(), "it did look at the account");
 
-    // Ctrl-C while it is still looking at the account (a slow read): the same.
-    acct.proxy
-        .delay("GetAccountPasswordPolicy", Duration::from_secs(3));
+    // Ctrl-C while it is still looking at the account (a read held at the proxy): the same.
+    acct.proxy.clear();
+    let gate = acct.proxy.hold(Which::Every("GetAccountPasswordPolicy"));
     let (code, out) = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&[], &[]);
         pty.expect("Observing the account");
+        gate.wait_arrived(common::pty::TIMEOUT);
         pty.send("\u{3}");
-        pty.wait()
+        let ended = pty.wait();
+        gate.release();
+        ended
     });
     assert_eq!(code, 130, "{out}");
     assert!(
@@ -248,15 +253,18 @@ async fn ctrl_c_during_apply_stops_after_the_call_in_flight_and_a_rerun_converge
         "p.toml",
         "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\nmfa = false\n[password_policy]\n",
     );
-    // CreateUser takes long enough to press Ctrl-C while it is in flight.
-    acct.proxy.delay("CreateUser", Duration::from_secs(2));
+    // CreateUser is held at the proxy until Ctrl-C has been seen: certainly in flight, no window.
+    let gate = acct.proxy.hold(Which::Nth("CreateUser", 1));
     let (code, out) = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&["-f", &plan], &[]);
         pty.expect("Apply these changes?");
+        pty.expect("›");
         pty.send("y");
         pty.expect("· yes");
-        pty.expect("+ iam user \"admin\"");
+        gate.wait_arrived(common::pty::TIMEOUT);
         pty.send("\u{3}");
+        pty.expect("Interrupted: stopping after the call in flight.");
+        gate.release();
         pty.wait()
     });
     assert_eq!(code, 130, "{out}");
@@ -299,12 +307,31 @@ async fn ctrl_c_during_apply_stops_after_the_call_in_flight_and_a_rerun_converge
         "nothing after the call in flight"
     );
 
+    // The re-run makes exactly what was not attempted: the login profile (its password set once).
+    acct.proxy.clear();
     let rerun = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(rerun.code, 0, "{}", rerun.all());
+    let rerun_writes: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        rerun_writes,
+        ["CreateLoginProfile", "AddUserToGroup"],
+        "{}",
+        rerun.all()
+    );
     acct.proxy.clear();
     let check = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(check.code, 0, "{}", check.all());
     assert!(acct.proxy.writes().is_empty());
+}
+
+/// indicatif's default spinner frames are Braille patterns (U+2800-U+28FF).
+fn has_spinner(raw: &str) -> bool {
+    raw.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -314,21 +341,30 @@ async fn colour_and_spinners_only_at_a_terminal_and_never_with_no_color() {
         "p.toml",
         "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n",
     );
+    // A read slow enough for the spinner (100 ms a frame) to be drawn several times.
+    acct.proxy.delay("GetGroup", Duration::from_secs(1));
     let coloured = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&["--plan", "-f", &plan], &[("NO_COLOR", "")]);
         pty.expect("Plan:");
         String::from_utf8_lossy(&pty.raw()).into_owned()
     });
     assert!(coloured.contains("\u{1b}[32m+"), "{coloured:?}");
+    assert!(
+        has_spinner(&coloured),
+        "no spinner at a terminal: {coloured:?}"
+    );
     let plain = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&["--plan", "-f", &plan], &[]);
         pty.expect("Plan:");
         String::from_utf8_lossy(&pty.raw()).into_owned()
     });
     assert!(!plain.contains("\u{1b}[32m"), "NO_COLOR: {plain:?}");
+    assert!(!has_spinner(&plain), "a spinner with NO_COLOR: {plain:?}");
+    assert!(plain.contains("Observing the account..."), "{plain:?}");
     let piped = acct.run(&["--plan", "-f", &plan]).await;
     assert!(!piped.stdout.contains('\u{1b}'), "{:?}", piped.stdout);
     assert!(!piped.stderr.contains('\u{1b}'), "{:?}", piped.stderr);
+    assert!(!has_spinner(&piped.stderr), "{:?}", piped.stderr);
     assert!(
         piped.stderr.contains("Observing the account..."),
         "{}",
@@ -402,6 +438,7 @@ async fn the_password_waits_for_enter_and_next_steps_follow_the_apply() {
     let (code, out) = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&["-f", &plan], &[]);
         pty.expect("Apply these changes?");
+        pty.expect("›");
         pty.send("y");
         pty.expect("Keep it now.");
         pty.expect("Saved it? Press Enter to go on");

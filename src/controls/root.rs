@@ -628,6 +628,26 @@ mod tests {
         assert!(d.changes.iter().all(|c| c.action == Action::Delete));
     }
 
+    /// The exception is only for a plan with no admin user: with one planned (built and verified
+    /// before any root key goes), root without a password loses its own key too.
+    #[test]
+    fn with_an_admin_user_planned_the_own_key_goes_even_without_a_root_password() {
+        let p = parse("version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\nmfa = false\n[root]\n")
+            .unwrap();
+        let c = root("AKIAOWN");
+        for password in [Some(false), None] {
+            let mut o = with_keys(Some(vec!["AKIAOWN", "AKIAOTHER"]));
+            o.password_present = password;
+            let d = diff(&ctx(&p, &c), &o);
+            let own = d
+                .changes
+                .iter()
+                .find(|c| c.resource.contains("AKIAOWN"))
+                .unwrap();
+            assert_eq!(own.action, Action::Delete, "{password:?}");
+        }
+    }
+
     #[test]
     fn no_root_keys_means_nothing_to_do() {
         let p = plan();

@@ -10,7 +10,10 @@ use crate::interact::Reporter;
 
 /// Reports progress on stderr: animated on a terminal, plain lines when piped, nothing when quiet.
 pub struct Progress {
+    /// stderr is a terminal: changes end with a mark (✓/✗) rather than a word.
     animated: bool,
+    /// Spinners are drawn: a terminal, and NO_COLOR not set.
+    spin: bool,
     quiet: bool,
     current: Mutex<Option<(ProgressBar, Instant)>>,
 }
@@ -19,6 +22,8 @@ impl Progress {
     pub fn new(stderr_tty: bool, quiet: bool) -> Progress {
         Progress {
             animated: stderr_tty && !quiet,
+            // NO_COLOR asks for plain output: marks stay, spinners (redrawn lines) go.
+            spin: stderr_tty && !quiet && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             quiet,
             current: Mutex::new(None),
         }
@@ -28,7 +33,7 @@ impl Progress {
         if self.quiet {
             return;
         }
-        if !self.animated {
+        if !self.spin {
             // Plain output: one line when a phase starts; changes get one line when they end.
             if announce {
                 eprintln!("{msg}");

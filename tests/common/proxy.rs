@@ -13,7 +13,7 @@
 //! Hooks let a test answer a request itself instead of moto. That is used ONLY for what moto cannot
 //! serve (see each test); never as a fake of something moto does serve.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -28,7 +28,7 @@ pub mod iam_eval;
 use tokio::net::{TcpListener, TcpStream};
 
 /// One request that passed through.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Call {
     /// From the SigV4 credential scope: iam, sts, s3, kms, cloudtrail, cur...
     pub service: String,
@@ -42,9 +42,15 @@ pub struct Call {
     pub access_key: String,
     /// The fault injected instead of (or after) forwarding, if any.
     pub fault: Option<Fault>,
-    /// When the request arrived and when its answer was sent (or the connection dropped).
-    pub arrived: Instant,
+    /// Arrival order at the proxy (1-based since the last `clear`): the order the client sent in.
+    /// `Proxy::calls` is sorted by it; completion order differs when calls overlap.
+    pub seq: usize,
+    /// When the request arrived (before any latency, delay or hold).
+    pub at: Instant,
+    /// When its answer was sent (or the connection dropped).
     pub answered: Instant,
+    /// The query-protocol form parameters (IAM, STS), URL-decoded: what the client sent.
+    pub params: Vec<(String, String)>,
 }
 
 /// A failure the proxy injects.
@@ -58,8 +64,13 @@ pub enum Fault {
     /// The connection closes without an answer; the request never reached moto.
     Drop,
     /// Forwarded to moto (so a write happened), then the connection closes without an answer: the
-    /// client cannot know whether its write took effect.
+    /// client cannot know whether its write took effect. The only fault defined as after the request
+    /// reached the service: hooks, emulations and amendments still run for it; for every other
+    /// fault they do not (the service never saw the request).
     LostResponse,
+    /// The connection stays open and no answer ever comes (until the client gives up): a hung
+    /// network path. Not forwarded.
+    Hang,
     /// An AWS error answered instead of forwarding, e.g. `NoSuchEntity` (HTTP 404) for a resource
     /// just created but not yet visible (IAM is eventually consistent; moto is not).
     Error { status: u16, code: &'static str },
@@ -133,6 +144,18 @@ impl Request {
         })
     }
 
+    /// Every form parameter of a query-protocol request, URL-decoded (empty for other protocols).
+    pub fn params(&self) -> Vec<(String, String)> {
+        if self.header("x-amz-target").is_some() || self.service == "s3" {
+            return Vec::new();
+        }
+        self.body_text()
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (decode(k), decode(v)))
+            .collect()
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -176,8 +199,14 @@ struct Shared {
     actions: Mutex<Vec<(Which, Action)>>,
     /// When each request arrived and when its answer was sent (or the connection dropped).
     spans: Mutex<Vec<(Instant, Instant)>>,
-    /// What `GetAccountSummary` says about root (`emulate`).
-    root_summary: Mutex<RootSummary>,
+    /// What `GetAccountSummary` says about root (`emulate`), asked at each call.
+    root_summary: Mutex<Option<SummaryFn>>,
+    /// Access key IDs that no longer exist: every request signed with one is refused.
+    revoked: Arc<Mutex<BTreeSet<String>>>,
+    /// Calls held until the test releases them (`Proxy::hold`).
+    holds: Mutex<Vec<(Which, Gate)>>,
+    /// Requests arrived since the last `clear` (the next `Call::seq`).
+    arrivals: Mutex<usize>,
     /// Fields to amend in moto's JSON answers, by operation (`Proxy::amend_json`).
     amendments: Mutex<Vec<(String, Amendment)>>,
 }
@@ -190,14 +219,63 @@ pub type Amendment = Box<dyn Fn(&mut serde_json::Value) + Send + Sync>;
 pub struct RootSummary {
     pub password_present: Option<bool>,
     pub mfa_enabled: Option<bool>,
+    /// `AccountAccessKeysPresent` (moto always says 0: its root has no keys).
+    pub access_keys_present: bool,
 }
 
 impl Default for RootSummary {
-    /// A real, finished account: root has a password and MFA.
+    /// A real, finished account: root has a password and MFA, and no access keys.
     fn default() -> Self {
         RootSummary {
             password_present: Some(true),
             mfa_enabled: Some(true),
+            access_keys_present: false,
+        }
+    }
+}
+
+/// Root's fields, computed at each `GetAccountSummary` (so they can follow a test's state).
+pub type SummaryFn = Box<dyn Fn() -> RootSummary + Send + Sync>;
+
+/// A call held at the proxy until the test releases it (`Proxy::hold`): for pressing Ctrl-C while
+/// a call is certainly in flight, with no timing window.
+#[derive(Clone, Default)]
+pub struct Gate {
+    arrived: Arc<std::sync::atomic::AtomicBool>,
+    release: Arc<tokio::sync::Notify>,
+    released: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Gate {
+    /// Block (a test thread, not the runtime) until the held call has reached the proxy.
+    pub fn wait_arrived(&self, timeout: Duration) {
+        let started = Instant::now();
+        while !self.arrived.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                started.elapsed() < timeout,
+                "the held call never reached the proxy"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    pub fn has_arrived(&self) -> bool {
+        self.arrived.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// Let the held call (and any later one) go on to moto.
+    pub fn release(&self) {
+        self.released
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.release.notify_waiters();
+    }
+    async fn pass(&self) {
+        self.arrived
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        loop {
+            let notified = self.release.notified();
+            if self.released.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
         }
     }
 }
@@ -287,8 +365,11 @@ impl Proxy {
         Proxy { url, shared, task }
     }
 
+    /// The calls seen, in the order they were sent (arrival at the proxy).
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.calls.lock().unwrap().clone()
+        let mut calls = self.shared.calls.lock().unwrap().clone();
+        calls.sort_by_key(|c| c.seq);
+        calls
     }
 
     pub fn writes(&self) -> Vec<Call> {
@@ -299,6 +380,7 @@ impl Proxy {
     pub fn clear(&self) {
         self.shared.calls.lock().unwrap().clear();
         self.shared.spans.lock().unwrap().clear();
+        *self.shared.arrivals.lock().unwrap() = 0;
         let mut f = self.shared.faults.lock().unwrap();
         f.seen = 0;
         f.seen_by_op.clear();
@@ -344,11 +426,11 @@ impl Proxy {
     /// Every call with its wave (see `waves`), in order of arrival.
     pub fn calls_by_wave(&self) -> Vec<(usize, String)> {
         let mut calls = self.calls();
-        calls.sort_by_key(|c| c.arrived);
+        calls.sort_by_key(|c| c.at);
         let mut waves: Vec<usize> = Vec::with_capacity(calls.len());
         for (i, c) in calls.iter().enumerate() {
             let before = (0..i)
-                .filter(|&j| calls[j].answered <= c.arrived)
+                .filter(|&j| calls[j].answered <= c.at)
                 .map(|j| waves[j])
                 .max()
                 .unwrap_or(0);
@@ -420,7 +502,29 @@ impl Proxy {
 
     /// What `GetAccountSummary` reports for root from now on (default: password and MFA present).
     pub fn root_summary(&self, summary: RootSummary) {
-        *self.shared.root_summary.lock().unwrap() = summary;
+        self.root_summary_from(Box::new(move || summary));
+    }
+
+    /// Root's fields in `GetAccountSummary` as `f` says at each call (a test's changing state).
+    pub fn root_summary_from(&self, f: SummaryFn) {
+        *self.shared.root_summary.lock().unwrap() = Some(f);
+    }
+
+    /// The set of deleted access key IDs: a hook that deletes a key adds it, and from then on every
+    /// request signed with it gets 403 `InvalidClientTokenId`, as AWS answers (moto accepts any key).
+    pub fn revoked_keys(&self) -> Arc<Mutex<BTreeSet<String>>> {
+        self.shared.revoked.clone()
+    }
+
+    /// Hold the calls `which` selects at the proxy (before forwarding) until the gate is released.
+    pub fn hold(&self, which: Which) -> Gate {
+        let gate = Gate::default();
+        self.shared
+            .holds
+            .lock()
+            .unwrap()
+            .push((which, gate.clone()));
+        gate
     }
 
     /// Forward `operation` (a JSON-protocol call) to moto, then amend its answer: for fields AWS sends
@@ -539,9 +643,70 @@ fn form_action(body: &[u8]) -> Option<String> {
         .find_map(|kv| kv.strip_prefix("Action=").map(|v| v.to_string()))
 }
 
+/// What the service answered: a response made here, or moto's raw bytes.
+enum Answer {
+    Made(Response),
+    Raw(u16, Vec<u8>),
+}
+
+/// The service's answer to a request that reached it: a hook's, the emulation's, moto's amended,
+/// moto's own; or 403 for a request signed with a deleted key.
+async fn service_answer(
+    upstream: &str,
+    raw: &[u8],
+    req: &Request,
+    shared: &Shared,
+) -> std::io::Result<Answer> {
+    if !req.access_key.is_empty() && shared.revoked.lock().unwrap().contains(&req.access_key) {
+        return Ok(Answer::Made(revoked_key_response(req)));
+    }
+    if let Some(r) = shared.hooks.lock().unwrap().iter().find_map(|h| h(req)) {
+        return Ok(Answer::Made(r));
+    }
+    if emulated(req) {
+        return Ok(Answer::Made(emulate(upstream, req, shared).await?));
+    }
+    if amended(req, shared) {
+        return Ok(Answer::Made(amend(upstream, raw, req, shared).await?));
+    }
+    let (status, bytes) = forward(upstream, raw).await?;
+    Ok(Answer::Raw(status, bytes))
+}
+
+/// AWS's answer to a request signed with an access key that does not exist (any more): STS/IAM
+/// `InvalidClientTokenId` (HTTP 403, "The security token included in the request is invalid."),
+/// S3 `InvalidAccessKeyId` (HTTP 403). See "Common Errors" in the IAM and STS API references and
+/// "Error responses" in the S3 API reference.
+fn revoked_key_response(req: &Request) -> Response {
+    if req.service == "s3" {
+        return Response {
+            status: 403,
+            content_type: "application/xml".into(),
+            body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message><RequestId>proxy</RequestId></Error>".into(),
+        };
+    }
+    let message = "The security token included in the request is invalid.";
+    if req.header("x-amz-target").is_some() {
+        return Response {
+            status: 403,
+            content_type: "application/x-amz-json-1.1".into(),
+            body: format!(
+                "{{\"__type\":\"UnrecognizedClientException\",\"message\":\"{message}\"}}"
+            ),
+        };
+    }
+    query_error(403, "InvalidClientTokenId", message)
+}
+
 async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io::Result<()> {
     let Some((raw, req)) = read_request(&mut conn).await? else {
         return Ok(());
+    };
+    let arrived = Instant::now();
+    let seq = {
+        let mut n = shared.arrivals.lock().unwrap();
+        *n += 1;
+        *n
     };
     let delay = shared
         .delays
@@ -553,13 +718,23 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
     if let Some(d) = delay {
         tokio::time::sleep(d).await;
     }
-    let arrived = Instant::now();
     let (latency, nth, nth_of_op, fault) = {
         let mut f = shared.faults.lock().unwrap();
         let (nth, nth_of_op, fault) = f.decide(&req.operation);
         (f.latency, nth, nth_of_op, fault)
     };
     tokio::time::sleep(latency).await;
+    let gates: Vec<Gate> = shared
+        .holds
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(w, _)| w.matches(&req.operation, nth_of_op, nth))
+        .map(|(_, g)| g.clone())
+        .collect();
+    for gate in gates {
+        gate.pass().await;
+    }
     let actions: Vec<_> = shared
         .actions
         .lock()
@@ -575,7 +750,6 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
         let answered = Instant::now();
         shared.spans.lock().unwrap().push((arrived, answered));
         shared.calls.lock().unwrap().push(Call {
-            arrived,
             answered,
             write: !is_read(&req.service, &req.operation),
             service: req.service.clone(),
@@ -583,41 +757,53 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
             status,
             fault,
             access_key: req.access_key.clone(),
+            seq,
+            at: arrived,
+            params: req.params(),
         });
     };
-    let hooked = shared.hooks.lock().unwrap().iter().find_map(|h| h(&req));
-    let answer = match (fault, hooked) {
-        (Some(Fault::Drop), _) => None,
-        (Some(Fault::LostResponse), _) => {
-            forward(upstream, &raw).await?;
+    // The fault first: only a lost response is defined as after the request reached the service,
+    // so only then do hooks (stubs' state), emulations and moto see it.
+    let answer = match fault {
+        Some(Fault::Drop) => None,
+        Some(Fault::Hang) => {
+            // Never answer; wait for the client to give up (its attempt timeout).
+            let mut sink = [0u8; 1024];
+            while conn.read(&mut sink).await.unwrap_or(0) > 0 {}
+            record(0);
+            return Ok(());
+        }
+        Some(Fault::LostResponse) => {
+            service_answer(upstream, &raw, &req, shared).await?;
             None
         }
-        (Some(f), _) => Some(fault_response(f, &req)),
-        (None, Some(r)) => Some(r),
-        (None, None) if emulated(&req) => Some(emulate(upstream, &req, shared).await?),
-        (None, None) if amended(&req, shared) => Some(amend(upstream, &raw, &req, shared).await?),
-        (None, None) => {
-            let (status, bytes) = forward(upstream, &raw).await?;
+        Some(f) => Some(Answer::Made(fault_response(f, &req))),
+        None => Some(service_answer(upstream, &raw, &req, shared).await?),
+    };
+    match answer {
+        None => {
+            record(0);
+            // Close without a word: the client sees the connection end before any response.
+            conn.shutdown().await
+        }
+        Some(Answer::Raw(status, bytes)) => {
             record(status);
             conn.write_all(&bytes).await?;
-            return conn.shutdown().await;
+            conn.shutdown().await
         }
-    };
-    let Some(r) = answer else {
-        record(0);
-        // Close without a word: the client sees the connection end before any response.
-        return conn.shutdown().await;
-    };
-    record(r.status);
-    let resp = format!(
-        "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
-        r.status,
-        r.content_type,
-        r.body.len(),
-        r.body
-    );
-    conn.write_all(resp.as_bytes()).await?;
-    conn.shutdown().await
+        Some(Answer::Made(r)) => {
+            record(r.status);
+            let resp = format!(
+                "HTTP/1.1 {} X\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+                r.status,
+                r.content_type,
+                r.body.len(),
+                r.body
+            );
+            conn.write_all(resp.as_bytes()).await?;
+            conn.shutdown().await
+        }
+    }
 }
 
 async fn forward(upstream: &str, raw: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
@@ -642,13 +828,23 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
             "InternalError",
             "We encountered an internal error. Please try again.",
         ),
+        // EC2 API reference, "Error codes for the Amazon EC2 API": a server fault is InternalError
+        // (HTTP 500), throttling RequestLimitExceeded (HTTP 503).
+        Fault::ServerError if req.service == "ec2" => {
+            (500, "InternalError", "An internal error has occurred.")
+        }
         Fault::ServerError => (500, "InternalFailure", "injected by the test proxy"),
         Fault::Throttle if req.service == "s3" => {
             (503, "SlowDown", "Please reduce your request rate.")
         }
+        Fault::Throttle if req.service == "ec2" => {
+            (503, "RequestLimitExceeded", "Request limit exceeded.")
+        }
         Fault::Throttle => (400, "Throttling", "Rate exceeded"),
         Fault::Error { status, code } => (status, code, "injected by the test proxy"),
-        Fault::Drop | Fault::LostResponse => unreachable!("no response for a dropped connection"),
+        Fault::Drop | Fault::LostResponse | Fault::Hang => {
+            unreachable!("no response for a dropped connection")
+        }
     };
     if req.service == "s3" {
         Response {
@@ -656,6 +852,15 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
             content_type: "application/xml".into(),
             body: format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>proxy</RequestId></Error>"
+            ),
+        }
+    } else if req.service == "ec2" {
+        // EC2's own query-protocol error shape (Response/Errors/Error), not IAM's ErrorResponse.
+        Response {
+            status,
+            content_type: "text/xml".into(),
+            body: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy</RequestID></Response>"
             ),
         }
     } else if req.header("x-amz-target").is_some() {
@@ -702,9 +907,9 @@ fn with_connection_close(raw: &[u8]) -> Vec<u8> {
 ///   moto (its groups' and its own, managed and inline) with `iam_eval`, in the response shape of the
 ///   IAM API reference (SimulatePrincipalPolicy; EvaluationResult: per-resource decisions only in
 ///   `ResourceSpecificResults`, the top-level `EvalResourceName` an ARN template).
-/// - `iam:GetAccountSummary`: moto always says `AccountMFAEnabled` 0 and never sends
-///   `AccountPasswordPresent` (GetAccountSummary, IAM API reference, lists both). moto's answer is kept
-///   and only root's two fields are set as `Proxy::root_summary` says.
+/// - `iam:GetAccountSummary`: moto always says `AccountMFAEnabled` and `AccountAccessKeysPresent` 0
+///   and never sends `AccountPasswordPresent` (GetAccountSummary, IAM API reference, lists all three).
+///   moto's answer is kept and only root's three fields are set as `Proxy::root_summary` says.
 /// - `iam:ListMFADevices` without `UserName`: AWS answers for the IAM user whose access key signed the
 ///   request ("If you do not specify a user name, IAM determines the user name implicitly based on the
 ///   access key ID signing the request", IAM API reference, ListMFADevices), and a ValidationError for
@@ -720,7 +925,13 @@ fn emulated(req: &Request) -> bool {
 async fn emulate(upstream: &str, req: &Request, shared: &Shared) -> std::io::Result<Response> {
     if req.operation == "GetAccountSummary" {
         let (status, body) = moto_iam(upstream, req, &[("Action", "GetAccountSummary")]).await?;
-        let root = *shared.root_summary.lock().unwrap();
+        let root = shared
+            .root_summary
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|f| f())
+            .unwrap_or_default();
         return Ok(Response {
             status,
             content_type: "text/xml".into(),
@@ -800,7 +1011,11 @@ async fn amend(
 
 fn patch_summary(body: &str, root: RootSummary) -> String {
     let mut out = body.to_string();
-    for key in ["AccountMFAEnabled", "AccountPasswordPresent"] {
+    for key in [
+        "AccountMFAEnabled",
+        "AccountPasswordPresent",
+        "AccountAccessKeysPresent",
+    ] {
         let open = format!("<entry><key>{key}</key>");
         while let Some(start) = out.find(&open) {
             let end =
@@ -813,7 +1028,8 @@ fn patch_summary(body: &str, root: RootSummary) -> String {
             .unwrap_or_default()
     };
     let added = entry("AccountMFAEnabled", root.mfa_enabled)
-        + &entry("AccountPasswordPresent", root.password_present);
+        + &entry("AccountPasswordPresent", root.password_present)
+        + &entry("AccountAccessKeysPresent", Some(root.access_keys_present));
     let at = out
         .find("</SummaryMap>")
         .expect("moto's summary has a SummaryMap");
