@@ -132,13 +132,11 @@ pub async fn find_orphan(aws: &Aws, alias: &str) -> anyhow::Result<Option<String
         if !tagged {
             return Ok::<_, anyhow::Error>(None);
         }
-        let described = aws
-            .kms
-            .describe_key()
-            .key_id(id)
-            .send()
+        // Listed already, but a key a lost answer made a moment ago may not be readable yet.
+        let what = format!("reading KMS key {id}");
+        let described = when_key_visible(&what, || aws.kms.describe_key().key_id(id).send())
             .await
-            .describe(format!("reading KMS key {id}"))?;
+            .describe(what)?;
         Ok(described.key_metadata.and_then(|m| {
             let usable = m.key_state == Some(KeyState::Enabled)
                 && m.key_manager == Some(KeyManagerType::Customer);

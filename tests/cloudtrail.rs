@@ -889,44 +889,19 @@ async fn customer_keys(acct: &Account) -> Vec<String> {
     out
 }
 
-fn kms_error(kind: &str) -> Response {
-    Response {
-        status: 400,
-        content_type: "application/x-amz-json-1.1".into(),
-        body: json!({"__type": kind, "message": "emulated by the test proxy"}).to_string(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_new_key_not_yet_visible_is_waited_for_and_only_one_is_made() {
-    // KMS developer guide, "Eventual consistency": right after CreateKey, calls on the new key or its
-    // alias can answer NotFoundException, and CloudTrail KmsKeyNotFoundException. moto is consistent at
-    // once, so for 4 s after CreateKey the proxy answers as AWS may.
+    // KMS developer guide, "Eventual consistency": for 4 s after CreateKey the proxy answers as AWS
+    // may (moto is consistent at once).
     let acct = Account::new().await;
-    let created: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
-    let refused = Arc::new(Mutex::new(0usize));
-    let (seen, count) = (created.clone(), refused.clone());
-    acct.proxy.hook(Box::new(move |req| {
-        let mut created = seen.lock().unwrap();
-        if req.operation == "CreateKey" {
-            *created = Some(std::time::Instant::now());
-            return None;
-        }
-        let lagging = created.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(4));
-        let searching =
-            ["ListKeys", "ListAliases", "ListResourceTags"].contains(&req.operation.as_str());
-        let answer = match req.service.as_str() {
-            "kms" if lagging && !searching => kms_error("NotFoundException"),
-            "cloudtrail" if lagging && req.operation == "CreateTrail" => {
-                kms_error("KmsKeyNotFoundException")
-            }
-            _ => return None,
-        };
-        *count.lock().unwrap() += 1;
-        Some(answer)
-    }));
+    let refused = acct
+        .proxy
+        .emulate_kms_lag(std::time::Duration::from_secs(4));
     applied(&acct).await;
-    assert!(*refused.lock().unwrap() > 0, "the lag was emulated");
+    assert!(
+        refused.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the lag was emulated"
+    );
     assert_eq!(customer_keys(&acct).await.len(), 1);
     // And the run after it finds everything in place.
     let plan = acct.write_plan("p.toml", PLAN);
@@ -979,7 +954,15 @@ async fn a_lost_create_key_answer_leaves_exactly_one_key() {
         common::proxy::Which::Nth("CreateKey", 1),
         common::proxy::Fault::LostResponse,
     );
+    // And KMS lagging meanwhile: the key found by listing may not be readable yet either.
+    let refused = acct
+        .proxy
+        .emulate_kms_lag(std::time::Duration::from_secs(2));
     applied(&acct).await;
+    assert!(
+        refused.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the lag was emulated"
+    );
     let keys = customer_keys(&acct).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     let creates = acct

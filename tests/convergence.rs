@@ -300,33 +300,8 @@ async fn one_seed(acct: &Account, stub: &CurStub, seed: u64) -> Result<SeedResul
     })
 }
 
-/// KMS developer guide, "Eventual consistency": for a while after `CreateKey`, calls on the new key
-/// or its alias can answer `NotFoundException`. moto never lags, so for this long after every
-/// `CreateKey` the proxy answers KMS calls (all but the searches for a lost key) as AWS may.
+/// How long KMS lags after each new key (`Proxy::emulate_kms_lag`).
 const KMS_LAG: std::time::Duration = std::time::Duration::from_secs(2);
-
-fn emulate_kms_lag(proxy: &common::Proxy) {
-    let created: std::sync::Mutex<Option<std::time::Instant>> = Default::default();
-    proxy.hook(Box::new(move |req| {
-        let mut created = created.lock().unwrap();
-        if req.service != "kms" {
-            return None;
-        }
-        if req.operation == "CreateKey" {
-            *created = Some(std::time::Instant::now());
-            return None;
-        }
-        let searching =
-            ["ListKeys", "ListAliases", "ListResourceTags"].contains(&req.operation.as_str());
-        (!searching && created.is_some_and(|t| t.elapsed() < KMS_LAG)).then(|| {
-            common::proxy::Response {
-                status: 400,
-                content_type: "application/x-amz-json-1.1".into(),
-                body: r#"{"__type":"NotFoundException","message":"emulated KMS lag"}"#.into(),
-            }
-        })
-    }));
-}
 
 /// Lost answers and retries never leave a second, billed key: at most one key is tagged for the
 /// seed's alias; once a run has completed (`complete`) and the alias exists (a seed that adopted
@@ -399,7 +374,7 @@ async fn apply_converges_with_ten_percent_of_calls_failing() {
                 // moto has no Cost and Usage Report API: the test stub answers it, behind the
                 // same fault-injecting proxy.
                 let stub = CurStub::install(&acct.proxy);
-                emulate_kms_lag(&acct.proxy);
+                acct.proxy.emulate_kms_lag(KMS_LAG);
                 let mut out = Vec::new();
                 for seed in mine {
                     out.push((seed, one_seed(&acct, &stub, seed).await));

@@ -537,6 +537,41 @@ impl Proxy {
             .push((operation.to_string(), amendment));
     }
 
+    /// KMS developer guide, "Eventual consistency": for a while after `CreateKey`, calls on the new
+    /// key or its alias can answer `NotFoundException`, and CloudTrail `KmsKeyNotFoundException`. moto
+    /// is consistent at once, so for `lag` after every `CreateKey` the proxy answers so (all KMS calls
+    /// but the listings that search for a lost key, and CloudTrail's `CreateTrail`). Returns how many
+    /// calls it answered.
+    pub fn emulate_kms_lag(&self, lag: Duration) -> Arc<std::sync::atomic::AtomicUsize> {
+        let refused: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let count = refused.clone();
+        let created: Mutex<Option<Instant>> = Mutex::new(None);
+        self.hook(Box::new(move |req| {
+            let mut created = created.lock().unwrap();
+            if req.operation == "CreateKey" {
+                *created = Some(Instant::now());
+                return None;
+            }
+            let lagging = created.is_some_and(|t| t.elapsed() < lag);
+            let listing =
+                ["ListKeys", "ListAliases", "ListResourceTags"].contains(&req.operation.as_str());
+            let code = match req.service.as_str() {
+                "kms" if lagging && !listing => "NotFoundException",
+                "cloudtrail" if lagging && req.operation == "CreateTrail" => {
+                    "KmsKeyNotFoundException"
+                }
+                _ => return None,
+            };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some(Response {
+                status: 400,
+                content_type: "application/x-amz-json-1.1".into(),
+                body: format!("{{\"__type\":\"{code}\",\"message\":\"emulated KMS lag\"}}"),
+            })
+        }));
+        refused
+    }
+
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
     pub fn hook(&self, hook: Hook) {
         self.shared.hooks.lock().unwrap().push(hook);
