@@ -75,6 +75,12 @@ async fn plan_benchmark() {
             let rt = wall.saturating_sub(base).as_secs_f64() / latency.as_secs_f64();
             let waited = busy.saturating_sub(base_busy).as_secs_f64() / latency.as_secs_f64();
             if ms == 50 {
+                // With no added latency an answer can beat a request the client had not sent yet,
+                // so waves are judged where a call takes longer than the client needs to send.
+                verdict.push(format!(
+                    "waves at 50 ms: {waves} (target <= 3): {}",
+                    if waves <= 3 { "met" } else { "NOT met" }
+                ));
                 verdict.push(format!(
                     "round trips at 50 ms: {rt:.1} by wall time, {waited:.1} by time with a call in flight (target <= 5): {}",
                     if rt.max(waited) <= 5.0 { "met" } else { "NOT met" }
@@ -89,9 +95,8 @@ async fn plan_benchmark() {
         );
         if ms == 0 {
             verdict.push(format!(
-                "calls: {calls} (bound in tests/perf.rs: 57): {}; waves: {waves} (target <= 3): {}",
-                if calls <= 57 { "met" } else { "NOT met" },
-                if waves <= 3 { "met" } else { "NOT met" }
+                "calls: {calls} (bound in tests/perf.rs: 57): {}",
+                if calls <= 57 { "met" } else { "NOT met" }
             ));
         }
     }
