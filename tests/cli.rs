@@ -11,6 +11,13 @@ async fn completions_for_each_shell() {
         ("bash", "complete -F _aws__harden", "--plan"),
         ("zsh", "#compdef aws-harden", "--plan"),
         ("fish", "complete -c aws-harden", "-l plan"),
+        // Every shell the README lists.
+        (
+            "elvish",
+            "edit:completion:arg-completer[aws-harden]",
+            "--plan",
+        ),
+        ("powershell", "Register-ArgumentCompleter", "--plan"),
     ] {
         let run = acct.run(&["completions", shell]).await;
         assert_eq!(run.code, 0, "{}", run.all());

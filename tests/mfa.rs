@@ -197,6 +197,10 @@ async fn a_rerun_as_an_iam_user_with_mfa_uses_an_mfa_session() {
     let run = user
         .run(&["--plan", "-f", &plan, "--mfa-code", "123456"])
         .await;
+    // What moto allows: the session's reads answer (moto does not tie session credentials to the
+    // account, but the plan's admin group and user exist in neither account), so the dry run
+    // completes with changes pending, exit 2; an error would be 1.
+    assert_eq!(run.code, 2, "{}", run.all());
     assert_no_writes(&user, &run);
     assert!(run.stdout.contains("(MFA session)"), "{}", run.all());
     let calls = user.proxy.calls();
@@ -218,6 +222,9 @@ async fn a_rerun_as_an_iam_user_with_mfa_uses_an_mfa_session() {
     // Without a code and without a terminal: no session, and the person is told why.
     user.proxy.clear();
     let plain = user.run(&["--plan", "-f", &plan]).await;
+    // moto evaluates no policy conditions, so the key's own reads answer (on AWS the guard would
+    // deny them without MFA): changes pending, exit 2.
+    assert_eq!(plain.code, 2, "{}", plain.all());
     assert!(
         user.proxy
             .calls()

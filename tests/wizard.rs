@@ -246,6 +246,30 @@ async fn ctrl_c_in_the_wizard_leaves_nothing_behind() {
     assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
 }
 
+/// Ctrl-C after the plan was saved (at "Apply these changes?"): the saved plan is whole (it was
+/// written to a temporary file and renamed into place), no temporary file is left, nothing was
+/// written to the account.
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_after_saving_leaves_the_whole_plan_and_no_temporary_file() {
+    let (acct, _stub) = account().await;
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&[], &[]);
+        pty.answer(
+            &[DECLINE_MFA, DECLINE_TRAIL, DECLINE_REPORT],
+            "? Apply these changes?",
+        );
+        pty.send("\u{3}");
+        pty.wait()
+    });
+    assert_eq!(code, 130, "{out}");
+    let name = format!("{}.toml", acct.id);
+    assert_eq!(plan_files(&acct), [name.clone()], "only the plan itself");
+    let text = std::fs::read_to_string(acct.path("plans").join(&name)).unwrap();
+    let plan = aws_harden::plan::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(plan.admin_user().is_some(), "{text}");
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_during_apply_stops_after_the_call_in_flight_and_a_rerun_converges() {
     let (acct, _stub) = account().await;
