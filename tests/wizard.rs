@@ -263,7 +263,11 @@ async fn ctrl_c_after_saving_leaves_the_whole_plan_and_no_temporary_file() {
     });
     assert_eq!(code, 130, "{out}");
     let name = format!("{}.toml", acct.id);
-    assert_eq!(plan_files(&acct), [name.clone()], "only the plan itself");
+    assert_eq!(
+        plan_files(&acct),
+        std::slice::from_ref(&name),
+        "only the plan itself"
+    );
     let text = std::fs::read_to_string(acct.path("plans").join(&name)).unwrap();
     let plan = aws_harden::plan::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert!(plan.admin_user().is_some(), "{text}");
