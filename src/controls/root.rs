@@ -200,6 +200,18 @@ const ROOT_MFA_STEPS: &str = "AWS has no API for this. Sign in to the console as
 Security credentials, and under \"Multi-factor authentication (MFA)\" choose \"Assign MFA device\" (a passkey or \
 security key is best, an authenticator app works). Then re-run aws-harden.";
 
+/// Root's access keys as a manual action (CIS 1.3): what the account says now, and what it must say.
+fn root_keys_pending(before: &str, after: &str) -> Change {
+    Change::new(
+        CONTROL,
+        "root access keys",
+        Action::Manual,
+        super::Op::Manual,
+    )
+    .field("access keys present", Some(before), Some(after))
+    .cis(&["1.3"])
+}
+
 pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
     let mut d = Diff::default();
     let Some(plan) = ctx.plan.root() else {
@@ -216,16 +228,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                         Some(_) => "1",
                         None => "nothing",
                     };
-                    d.push(
-                        Change::new(
-                            CONTROL,
-                            "root access keys",
-                            Action::Manual,
-                            super::Op::Manual,
-                        )
-                        .field("access keys present", Some(said), Some("0"))
-                        .cis(&["1.3"])
-                        .note(format!(
+                    d.push(root_keys_pending(said, "0").note(format!(
                             "ListAccessKeys lists no root access key, but GetAccountSummary's \
                              AccountAccessKeysPresent says {said}. Right after a deletion AWS may take a moment \
                              to catch up: run again. If it stays, check root user > Security credentials in \
@@ -291,20 +294,10 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 } else {
                     "unknown (the account summary did not say)"
                 };
-                d.push(
-                    Change::new(
-                        CONTROL,
-                        "root access keys",
-                        Action::Manual,
-                        super::Op::Manual,
-                    )
-                    .field("access keys present", Some(before), Some("no"))
-                    .cis(&["1.3"])
-                    .note(format!(
-                        "You run this as {}; {DELETE_KEYS_STEPS}",
-                        caller.describe()
-                    )),
-                );
+                d.push(root_keys_pending(before, "no").note(format!(
+                    "You run this as {}; {DELETE_KEYS_STEPS}",
+                    caller.describe()
+                )));
             }
             _ => {}
         }

@@ -197,8 +197,6 @@ struct Shared {
     delays: Mutex<Vec<(String, std::time::Duration)>>,
     faults: Mutex<Faults>,
     actions: Mutex<Vec<(Which, Action)>>,
-    /// When each request arrived and when its answer was sent (or the connection dropped).
-    spans: Mutex<Vec<(Instant, Instant)>>,
     /// What `GetAccountSummary` says about root (`emulate`), asked at each call.
     root_summary: Mutex<Option<SummaryFn>>,
     /// Access key IDs that no longer exist: every request signed with one is refused.
@@ -379,7 +377,6 @@ impl Proxy {
     /// Forget the calls seen so far (faults and rules stay; their per-call counting restarts).
     pub fn clear(&self) {
         self.shared.calls.lock().unwrap().clear();
-        self.shared.spans.lock().unwrap().clear();
         *self.shared.arrivals.lock().unwrap() = 0;
         let mut f = self.shared.faults.lock().unwrap();
         f.seen = 0;
@@ -399,7 +396,8 @@ impl Proxy {
     /// How long at least one request was in flight: with latency L per call and the proxy's own
     /// time small, `busy_time() / L` is the number of round trips the client waited for.
     pub fn busy_time(&self) -> Duration {
-        let mut spans = self.shared.spans.lock().unwrap().clone();
+        let mut spans: Vec<(Instant, Instant)> =
+            self.calls().iter().map(|c| (c.at, c.answered)).collect();
         spans.sort();
         let mut total = Duration::ZERO;
         let mut current: Option<(Instant, Instant)> = None;
@@ -783,7 +781,6 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
     }
     let record = |status: u16| {
         let answered = Instant::now();
-        shared.spans.lock().unwrap().push((arrived, answered));
         shared.calls.lock().unwrap().push(Call {
             answered,
             write: !is_read(&req.service, &req.operation),
