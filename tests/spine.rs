@@ -465,3 +465,30 @@ async fn secrets_never_reach_logs_even_at_debug_level() {
         .collect();
     assert!(files.is_empty(), "{files:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sign_in_url_uses_the_account_alias() {
+    // IAM user guide, "Your AWS account ID and its alias": with an alias, IAM users sign in at
+    // https://ALIAS.signin.aws.amazon.com/console. moto serves CreateAccountAlias and ListAccountAliases.
+    let acct = Account::new().await;
+    let alias = format!("acme-{}", acct.id);
+    acct.iam()
+        .create_account_alias()
+        .account_alias(&alias)
+        .send()
+        .await
+        .unwrap();
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\n[admin_group]\n[admin_user]\nmfa = false\n",
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let url = format!("https://{alias}.signin.aws.amazon.com/console");
+    assert!(run.all().contains(&url), "{url} not shown\n{}", run.all());
+    assert!(
+        !run.all().contains(&format!("https://{}.signin", acct.id)),
+        "{}",
+        run.all()
+    );
+}
