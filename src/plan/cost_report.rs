@@ -6,9 +6,10 @@
 //! of record (`cur-create`); the Terraform AWS provider enforces the same combinations, learned
 //! from that form, because the API answers them with an empty `ValidationException`.
 
+use super::error::{PlanError, PlanValue, bad_char};
+use super::names::{bucket_char, check_bucket_name};
 use super::placeholders::{self, Placeholders};
 use super::types::*;
-use super::validate::{PlanError, bad_char};
 
 type Result<T> = std::result::Result<T, PlanError>;
 
@@ -97,12 +98,7 @@ pub const DELETE_NOT_SELF: Rule = Rule {
     doc: "README.md, cost_report.delete_reports",
 };
 
-fn broken(
-    key: &str,
-    value: impl super::validate::PlanValue,
-    rule: &Rule,
-    problem: &str,
-) -> PlanError {
+fn broken(key: &str, value: impl PlanValue, rule: &Rule, problem: &str) -> PlanError {
     PlanError::invalid(
         key,
         value,
@@ -216,8 +212,8 @@ fn check_names(r: &CostReportPlan, stand_ins: Option<&Placeholders>) -> Result<(
         match key {
             "cost_report.s3_prefix" => check_prefix(key, value).map_err(as_written)?,
             "cost_report.bucket" => {
-                super::check_bucket_name(value).map_err(|problem| {
-                    let problem = with_bad_char(&problem, value, super::validate::bucket_char);
+                check_bucket_name(value).map_err(|problem| {
+                    let problem = with_bad_char(&problem, value, bucket_char);
                     as_written(broken(key, value, &BUCKET_NAME, &problem))
                 })?;
             }

@@ -2,17 +2,20 @@
 //! names with placeholders are checked again once the account is known (`resolve`).
 
 mod cost_report;
+mod error;
+mod names;
 mod placeholders;
 mod text_error;
 mod types;
 mod validate;
 
+pub use error::{MAX_SHOWN, PlanError, PlanValue, bad_char, show};
+pub use names::check_bucket_name;
 pub use placeholders::{Placeholders, expand};
 pub use types::*;
 pub use validate::{
-    MAX_SHOWN, PlanError, PlanValue, bad_char, check_bucket_name, check_group_name,
-    check_password_policy, check_user_name, is_region, is_valid_group_name, is_valid_user_name,
-    show,
+    check_group_name, check_password_policy, check_user_name, is_region, is_valid_group_name,
+    is_valid_user_name,
 };
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! `{account_id}` and `{home_region}` in names, so one plan serves any account.
 
-use super::PlanError;
+use super::error::PlanError;
 
 pub const KNOWN: [&str; 2] = ["account_id", "home_region"];
 

@@ -1,7 +1,7 @@
 //! Errors about the plan text itself, made safe for a terminal: the real problem first, a line
 //! and column, excerpts cut to a few hundred characters, and no control bytes echoed.
 
-use super::validate::{MAX_SHOWN, PlanError, show};
+use super::error::{MAX_SHOWN, PlanError, show};
 
 /// 1-based line and column (in characters) of byte offset `at`.
 pub fn line_column(text: &str, at: usize) -> (usize, usize) {
