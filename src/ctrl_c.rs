@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::watch;
 
-use crate::engine::Interrupt;
+use crate::interact::Interrupt;
 
 /// The run was interrupted before anything was written.
 #[derive(Debug, thiserror::Error)]

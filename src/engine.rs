@@ -3,8 +3,6 @@
 //! the first failure, verifying by observing again, and taking access away only at the very end.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::join_all;
 use serde::Serialize;
@@ -12,7 +10,7 @@ use serde::Serialize;
 use crate::aws::Aws;
 use crate::change::{Change, ControlId, Diff, Notice, Stage, Summary};
 use crate::controls::{self, DiffContext, Observation};
-use crate::interact::{Interaction, Reporter};
+use crate::interact::{Interaction, Interrupt, Reporter};
 use crate::plan::Plan;
 
 /// What a run found: the account, the plan (placeholders expanded) and the changes it implies.
@@ -133,22 +131,6 @@ impl ApplyReport {
     }
     pub fn summary(&self) -> Summary {
         Summary::of(&self.applied)
-    }
-}
-
-/// Set by the Ctrl-C handler: stop after the call in flight.
-#[derive(Clone, Debug, Default)]
-pub struct Interrupt(Arc<AtomicBool>);
-
-impl Interrupt {
-    pub fn new() -> Self {
-        Self::default()
-    }
-    pub fn trigger(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
     }
 }
 

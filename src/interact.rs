@@ -1,5 +1,9 @@
 //! How core code talks to the person running it, without knowing about terminals: a `Reporter`
-//! for progress and an `Interaction` for questions and secrets. Only `ui` implements them.
+//! for progress, an `Interaction` for questions and secrets, and an `Interrupt` flag for Ctrl-C.
+//! Only `ui` (and `ctrl_c`, for the flag) implements them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::change::Change;
 
@@ -49,6 +53,22 @@ pub trait Interaction: Send + Sync {
         if let Some(t) = text {
             self.message(t);
         }
+    }
+}
+
+/// Set by the Ctrl-C handler: stop after the call in flight.
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
     }
 }
 

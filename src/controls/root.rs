@@ -8,14 +8,11 @@
 //! last, the one this run signs with as the very last write of all. Anyone else gets manual steps.
 //! Root MFA has no API at all: always a manual action, which an interactive run can wait for.
 
-use std::time::Duration;
-
 use aws_sdk_iam::types::{AssignmentStatusType, SummaryKeyType};
 
 use crate::aws::{Aws, SdkResultExt, error_code};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
 use crate::controls::DiffContext;
-use crate::engine::Assessment;
 use crate::interact::Interaction;
 use crate::plan::Plan;
 
@@ -439,63 +436,8 @@ pub async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<(
     }
     Ok(())
 }
-
-/// Interactive runs only: when root MFA is the manual action left, offer to wait while the person
-/// turns it on in the console. Polls `GetAccountSummary` with a visible countdown; Ctrl-C skips.
-/// Returns the assessment without that action once root MFA shows as enabled.
-pub async fn offer_to_wait_for_mfa(
-    aws: &Aws,
-    mut assessment: Assessment,
-    io: &dyn Interaction,
-    ctrl_c: &crate::ctrl_c::CtrlC,
-) -> anyhow::Result<Assessment> {
-    let is_mfa = |c: &Change| c.control == CONTROL && c.resource == ROOT_MFA_RESOURCE;
-    if !io.is_interactive() || !assessment.changes.iter().any(is_mfa) {
-        return Ok(assessment);
-    }
-    if !io.confirm(
-        "Root has no MFA. Wait here while you turn it on in the console (steps above)?",
-        false,
-    )? {
-        return Ok(assessment);
-    }
-    // From now on Ctrl-C skips the wait; it must not also stop the apply that follows.
-    let mut skip = ctrl_c.skip();
-    const WAIT: Duration = Duration::from_secs(15 * 60);
-    const POLL_EVERY: u64 = 5;
-    let started = std::time::Instant::now();
-    let mut tick: u64 = 0;
-    loop {
-        let left = WAIT.saturating_sub(started.elapsed());
-        if left.is_zero() {
-            io.status(None);
-            io.message("Stopped waiting for root MFA; it stays a manual action.");
-            return Ok(assessment);
-        }
-        if tick.is_multiple_of(POLL_EVERY) && root_mfa_enabled(aws).await? {
-            io.status(None);
-            io.message("Root MFA is on.");
-            assessment.changes.retain(|c| !is_mfa(c));
-            return Ok(assessment);
-        }
-        let secs = left.as_secs();
-        io.status(Some(&format!(
-            "Waiting for root MFA: checking every {POLL_EVERY} s, {}:{:02} left. Ctrl-C skips.",
-            secs / 60,
-            secs % 60
-        )));
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => tick += 1,
-            () = skip.pressed() => {
-                io.status(None);
-                io.message("Skipped: root MFA stays a manual action.");
-                return Ok(assessment);
-            }
-        }
-    }
-}
-
-async fn root_mfa_enabled(aws: &Aws) -> anyhow::Result<bool> {
+/// Whether root can no longer sign in without MFA: MFA is on, or root has no password.
+pub async fn root_mfa_enabled(aws: &Aws) -> anyhow::Result<bool> {
     let summary = account_summary(aws).await?;
     let flag = |k| summary.get(&k).copied();
     Ok(

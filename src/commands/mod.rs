@@ -3,6 +3,8 @@
 //! A run is: connect -> (the wizard, when there is no plan file) -> load the plan -> assess ->
 //! show -> confirm -> apply -> show the result. Each step is one function below.
 
+mod root_mfa;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -220,8 +222,7 @@ impl Session {
         let assessment = if cli.plan {
             assessment
         } else {
-            crate::controls::root::offer_to_wait_for_mfa(&aws, assessment, &terminal, &self.ctrl_c)
-                .await?
+            root_mfa::offer_to_wait(&aws, assessment, &terminal, &self.ctrl_c).await?
         };
         let applicable = assessment.changes.iter().any(|c| !c.is_manual());
         if cli.plan || !applicable {
