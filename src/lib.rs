@@ -13,4 +13,5 @@ pub mod kms;
 pub mod mfa_session;
 pub mod plan;
 pub mod policy;
+pub mod settings;
 pub mod ui;

@@ -9,19 +9,22 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::CommandFactory;
 
 use crate::aws::{self, Aws, CallLog, ConnectOptions};
-use crate::cli::{Cli, Command, OutputFormat};
+use crate::cli::{Cli, Command};
 use crate::ctrl_c::{CtrlC, is_interrupted};
 use crate::engine;
 use crate::interact::Interaction;
 use crate::plan::{self, LoadedPlan, Placeholders};
+use crate::settings::{Mode, Settings};
+use crate::ui::TermCaps;
 use crate::ui::progress::Progress;
+use crate::ui::render::NewPassword;
 use crate::ui::terminal::Terminal;
+use crate::ui::view::{Closing, RunFacts};
 use crate::ui::wizard;
-use crate::ui::{TermCaps, json, render};
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,8 +52,7 @@ impl Outcome {
 
 /// What every step of a run shares.
 struct Session {
-    cli: Cli,
-    caps: TermCaps,
+    settings: Settings,
     started: Instant,
     progress: Arc<Progress>,
     ctrl_c: CtrlC,
@@ -66,44 +68,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         );
         return Ok(Outcome::Success);
     }
-    let caps = TermCaps::detect();
     // Everything that does not depend on the account is checked before the first AWS call.
-    if let Some(code) = &cli.mfa_code {
-        crate::controls::admin_mfa::check_code(code).map_err(|e| {
-            anyhow::anyhow!("--mfa-code {}: not a code: {e}", crate::plan::show(code))
-        })?;
-    }
-    let loaded = match &cli.file {
-        Some(path) => Some(plan::load(path)?),
-        None if !caps.interactive => {
-            bail!(
-                "no plan file: use -f plans/x.toml (plans/baseline.toml is the recommended one), or run at a terminal for the setup wizard"
-            )
-        }
-        None if cli.yes => {
-            bail!(
-                "no plan file: --yes never asks questions, so it needs one: use -f plans/x.toml (without --yes at a terminal, the setup wizard writes one)"
-            )
-        }
-        None => None,
-    };
-    // JSON shows no changes on the screen, so nobody can have read what a question would be about.
-    if cli.output == OutputFormat::Json && !cli.plan && !cli.yes {
-        bail!(
-            "--output json shows no changes to confirm, so applying with it needs --yes (or use --plan for a dry run)"
-        );
-    }
-    if !cli.plan && !cli.yes && !caps.interactive {
-        bail!(
-            "not a terminal, so nobody can confirm the changes: pass --yes to apply without asking, or --plan for a dry run"
-        );
-    }
+    let mut settings = Settings::new(cli, TermCaps::detect())?;
+    let loaded = settings.loaded.take();
     let session = Session {
-        progress: Arc::new(Progress::new(caps.stderr_tty, false)),
+        progress: Arc::new(Progress::new(settings.caps.stderr_tty, false)),
         ctrl_c: CtrlC::install()?,
         started: Instant::now(),
-        caps,
-        cli,
+        settings,
     };
     match session.run(loaded).await {
         Err(e) if is_interrupted(&e) => {
@@ -137,13 +109,14 @@ impl Session {
     /// Identify the caller; check the plan's names with the real account ID right away, before
     /// any other call; then start an MFA session if one applies.
     async fn connect(&self, loaded: Option<&LoadedPlan>) -> anyhow::Result<Aws> {
+        let connection = &self.settings.connection;
         let calls = Arc::new(CallLog::default());
         let sdk = aws::load_config(&ConnectOptions {
-            profile: self.cli.profile.clone(),
-            region: self.cli.region.clone(),
+            profile: connection.profile.clone(),
+            region: connection.region.clone(),
         })
         .await?;
-        let aws = Aws::connect(sdk, self.cli.profile.as_deref(), calls).await?;
+        let aws = Aws::connect(sdk, connection.profile.as_deref(), calls).await?;
         if let Some(l) = loaded {
             plan::resolve(&l.plan, &placeholders(&aws, l)).map_err(|e| e.in_file(&l.path))?;
             aws::check_partition(&aws.caller, &l.plan.home_region)?;
@@ -151,8 +124,8 @@ impl Session {
         // IAM users with an MFA device continue with an MFA session (needed once MFA is enforced).
         crate::mfa_session::establish(
             aws,
-            self.cli.mfa_code.as_deref(),
-            self.cli.mfa_serial.as_deref(),
+            connection.mfa_code.as_deref(),
+            connection.mfa_serial.as_deref(),
             &self.terminal()?,
         )
         .await
@@ -160,20 +133,20 @@ impl Session {
 
     fn terminal(&self) -> anyhow::Result<Terminal> {
         Ok(Terminal {
-            caps: self.caps,
-            assume_yes: self.cli.yes,
+            caps: self.settings.caps,
+            assume_yes: self.settings.never_prompt,
             progress: self.progress.clone(),
             secret_dir: std::env::current_dir().context("finding the current directory")?,
         })
     }
 
-    fn stats_line(&self, aws: &Aws) -> String {
-        format!(
-            "Stats: {} calls, {} writes, {:.2}s.",
-            aws.calls.len(),
-            aws.calls.writes(),
-            self.started.elapsed().as_secs_f64()
-        )
+    fn facts<'a>(&self, aws: &'a Aws, plan_file: &'a str) -> RunFacts<'a> {
+        RunFacts {
+            aws,
+            plan_file,
+            seconds: self.started.elapsed().as_secs_f64(),
+            stats: self.settings.stats,
+        }
     }
 
     /// Observe the account, show what differs from the plan, and (unless `--plan`) apply it.
@@ -184,7 +157,8 @@ impl Session {
         loaded: &LoadedPlan,
         from_wizard: bool,
     ) -> anyhow::Result<Outcome> {
-        let cli = &self.cli;
+        let settings = &self.settings;
+        let view = settings.view.as_ref();
         let path = loaded.path.as_path();
         // Names with placeholders are checked again, expanded, before the first write.
         let resolved =
@@ -206,48 +180,33 @@ impl Session {
             .await?;
         region?;
         let assessment = assessment?;
-        let json = cli.output == OutputFormat::Json;
-        let palette = render::Palette {
-            color: self.caps.color,
-        };
         let plan_file = path.display().to_string();
-        if !json {
-            print!(
-                "{}",
-                render::header(&aws.caller, &plan_file, &resolved.home_region)
-            );
-            print!("{}", render::assessment(palette, &assessment));
-        }
+        view.assessment(&self.facts(&aws, &plan_file), &assessment);
+        let dry_run = settings.mode == Mode::DryRun;
         // Root MFA is console-only: an interactive apply may wait while the person turns it on.
-        let assessment = if cli.plan {
+        let assessment = if dry_run {
             assessment
         } else {
             root_mfa::offer_to_wait(&aws, assessment, &terminal, &self.ctrl_c).await?
         };
+        let mut closing = Closing {
+            signin_url: String::new(),
+            new_password: None,
+            rerun: rerun_command(path),
+            from_wizard,
+        };
         let applicable = assessment.changes.iter().any(|c| !c.is_manual());
-        if cli.plan || !applicable {
-            if json {
-                let stats = json::Stats::of(&aws, self.started.elapsed().as_secs_f64());
-                println!(
-                    "{}",
-                    json::document(&aws, &plan_file, "plan", &assessment, None, stats)
-                );
-            } else if cli.stats {
-                println!("{}", self.stats_line(&aws));
-            }
-            if cli.plan {
-                return Ok(if assessment.pending() {
-                    Outcome::Pending
-                } else {
-                    Outcome::Success
-                });
-            }
-            if from_wizard && !json {
-                println!("{}", reuse_hint(path));
-            }
-            return Ok(Outcome::Success);
+        if dry_run || !applicable {
+            // A dry run's next step is the run itself, not a hint about re-using the plan.
+            closing.from_wizard &= !dry_run;
+            view.unchanged(&self.facts(&aws, &plan_file), &assessment, &closing);
+            return Ok(if dry_run && assessment.pending() {
+                Outcome::Pending
+            } else {
+                Outcome::Success
+            });
         }
-        if !cli.yes && !terminal.confirm("Apply these changes?", false)? {
+        if settings.mode == Mode::ApplyAsking && !terminal.confirm("Apply these changes?", false)? {
             eprintln!(
                 "Nothing was changed. To apply later: {}",
                 rerun_command(path)
@@ -255,27 +214,25 @@ impl Session {
             return Ok(Outcome::Success);
         }
         let report = self.apply(&aws, &assessment, &terminal).await;
-        if json {
-            let stats = json::Stats::of(&aws, self.started.elapsed().as_secs_f64());
-            println!(
-                "{}",
-                json::document(&aws, &plan_file, "apply", &assessment, Some(&report), stats)
-            );
-        } else {
-            print!(
-                "{}",
-                render::apply_result(palette, &report, self.started.elapsed().as_secs_f64())
-            );
-            print!("{}", self.next_steps(&aws, &report).await);
-            if report.interrupted || !report.succeeded() {
-                println!("{}", render::rerun_hint(&rerun_command(path)));
-            } else if from_wizard {
-                println!("{}", reuse_hint(path));
-            }
-            if cli.stats {
-                println!("{}", self.stats_line(&aws));
-            }
+        let user = new_password_user(&report);
+        // The alias is read only when there is a sign-in step to print.
+        if let Some(user) = user {
+            closing.signin_url = aws.signin_url().await;
+            closing.new_password = Some(NewPassword {
+                user,
+                delivered: if settings.caps.stdout_tty {
+                    "shown above"
+                } else {
+                    "in the file named above"
+                },
+            });
         }
+        view.applied(
+            &self.facts(&aws, &plan_file),
+            &assessment,
+            &report,
+            &closing,
+        );
         // Ctrl-C at a prompt during apply (say, for an MFA code) fails that change: still an interruption.
         Ok(if report.interrupted || self.ctrl_c.is_pressed() {
             Outcome::Interrupted
@@ -284,31 +241,6 @@ impl Session {
         } else {
             Outcome::Failed
         })
-    }
-
-    /// The numbered "Next steps" after an apply: signing in with a password this run created,
-    /// then each manual action.
-    async fn next_steps(&self, aws: &Aws, report: &engine::ApplyReport) -> String {
-        use crate::controls::{Op, admin_user};
-        let user = report.applied.iter().find_map(|c| match &c.op {
-            Op::AdminUser(admin_user::Op::CreateLoginProfile { user, .. }) => Some(user.as_str()),
-            _ => None,
-        });
-        let delivered = if self.caps.stdout_tty {
-            "shown above"
-        } else {
-            "in the file named above"
-        };
-        // The alias is read only when there is a sign-in step to print.
-        let signin_url = match user {
-            Some(_) => aws.signin_url().await,
-            None => String::new(),
-        };
-        render::next_steps(
-            &signin_url,
-            user.map(|user| render::NewPassword { user, delivered }),
-            &report.manual,
-        )
     }
 
     /// Apply with Ctrl-C stopping after the call in flight.
@@ -339,19 +271,21 @@ impl Session {
     }
 }
 
+/// The admin user a console password was created for in this apply: the next steps begin with
+/// signing in as it.
+fn new_password_user(report: &engine::ApplyReport) -> Option<&str> {
+    use crate::controls::{Op, admin_user};
+    report.applied.iter().find_map(|c| match &c.op {
+        Op::AdminUser(admin_user::Op::CreateLoginProfile { user, .. }) => Some(user.as_str()),
+        _ => None,
+    })
+}
+
 fn placeholders(aws: &Aws, loaded: &LoadedPlan) -> Placeholders {
     Placeholders {
         account_id: aws.account_id().to_string(),
         home_region: loaded.plan.home_region.clone(),
     }
-}
-
-/// After the wizard: how to use the saved plan from now on.
-fn reuse_hint(path: &Path) -> String {
-    format!(
-        "\nThe plan is saved. Run `{}` any time to confirm the account still matches and repair drift (--plan for a dry run).",
-        rerun_command(path)
-    )
 }
 
 /// The command that carries on where this run stopped.

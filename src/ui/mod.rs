@@ -6,6 +6,7 @@ pub mod progress;
 pub mod prompt;
 pub mod render;
 pub mod terminal;
+pub mod view;
 pub mod wizard;
 
 use std::io::IsTerminal;

@@ -227,6 +227,7 @@ pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
 }
 
 /// A console password this run created: for whom, and where it went ("shown above").
+#[derive(Clone, Copy, Debug)]
 pub struct NewPassword<'a> {
     pub user: &'a str,
     pub delivered: &'a str,
@@ -260,6 +261,13 @@ pub fn next_steps(signin_url: &str, password: Option<NewPassword>, manual: &[Cha
 /// what is still missing.
 pub fn rerun_hint(command: &str) -> String {
     format!("Run `{command}` again to finish: it applies only what is still missing.")
+}
+
+/// After the wizard: how to use the saved plan from now on.
+pub fn reuse_hint(command: &str) -> String {
+    format!(
+        "\nThe plan is saved. Run `{command}` any time to confirm the account still matches and repair drift (--plan for a dry run)."
+    )
 }
 
 #[cfg(test)]

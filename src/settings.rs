@@ -1,0 +1,95 @@
+//! The parsed command line turned into what a run needs: its mode, its view, its connection. Every
+//! check that needs no account is made here, before the first AWS call.
+
+use anyhow::bail;
+
+use crate::cli::Cli;
+use crate::plan::{self, LoadedPlan};
+use crate::ui::TermCaps;
+use crate::ui::view::{View, view_for};
+
+/// What a run may do to the account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `--plan`: show the changes, write nothing.
+    DryRun,
+    /// Show the changes and ask before applying them.
+    ApplyAsking,
+    /// `--yes`: apply without asking.
+    ApplyWithYes,
+}
+
+/// How to reach AWS (the credential chain's own choices, plus an MFA code for a session).
+#[derive(Clone, Debug, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub mfa_code: Option<String>,
+    pub mfa_serial: Option<String>,
+}
+
+pub struct Settings {
+    pub mode: Mode,
+    /// `--yes`: never prompt, not even under `--plan` (whose changes then show exactly what an
+    /// unattended apply would do).
+    pub never_prompt: bool,
+    /// The plan file, read and checked; `None` runs the wizard.
+    pub loaded: Option<LoadedPlan>,
+    pub connection: Connection,
+    /// Chosen once from `--output`.
+    pub view: Box<dyn View>,
+    /// `--stats`.
+    pub stats: bool,
+    pub caps: TermCaps,
+}
+
+impl Settings {
+    pub fn new(cli: Cli, caps: TermCaps) -> anyhow::Result<Settings> {
+        if let Some(code) = &cli.mfa_code {
+            crate::controls::admin_mfa::check_code(code).map_err(|e| {
+                anyhow::anyhow!("--mfa-code {}: not a code: {e}", crate::plan::show(code))
+            })?;
+        }
+        let mode = match (cli.plan, cli.yes) {
+            (true, _) => Mode::DryRun,
+            (false, true) => Mode::ApplyWithYes,
+            (false, false) => Mode::ApplyAsking,
+        };
+        let view = view_for(cli.output, caps.color);
+        let loaded = match &cli.file {
+            Some(path) => Some(plan::load(path)?),
+            None if !caps.interactive => bail!(
+                "no plan file: use -f plans/x.toml (plans/baseline.toml is the recommended one), or run at a terminal for the setup wizard"
+            ),
+            None if cli.yes => bail!(
+                "no plan file: --yes never asks questions, so it needs one: use -f plans/x.toml (without --yes at a terminal, the setup wizard writes one)"
+            ),
+            None => None,
+        };
+        if mode == Mode::ApplyAsking && !view.shows_changes_first() {
+            // JSON shows no changes on the screen, so nobody can have read what a question is about.
+            bail!(
+                "--output json shows no changes to confirm, so applying with it needs --yes (or use --plan for a dry run)"
+            );
+        }
+        if mode == Mode::ApplyAsking && !caps.interactive {
+            bail!(
+                "not a terminal, so nobody can confirm the changes: pass --yes to apply without asking, or --plan for a dry run"
+            );
+        }
+        Ok(Settings {
+            mode,
+            never_prompt: cli.yes,
+            loaded,
+            connection: Connection {
+                profile: cli.profile,
+                region: cli.region,
+                mfa_code: cli.mfa_code,
+                mfa_serial: cli.mfa_serial,
+            },
+            view,
+            stats: cli.stats,
+            caps,
+        })
+    }
+}
