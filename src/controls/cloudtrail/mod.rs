@@ -1,0 +1,156 @@
+//! CloudTrail (CIS 3.1, 3.2, 3.4, 3.5, 3.6): a multi-region trail with global service events, log
+//! file validation and management events (read and write), logging, encrypted with a
+//! customer-managed KMS key that rotates, into a hardened bucket (`crate::bucket`), optionally with
+//! server access logging into a second hardened bucket.
+//!
+//! Order of writes (the order `diff` produces): the KMS key (created with its policy) and its
+//! rotation, the access-log bucket, the trail bucket with its policy, then the trail, its event
+//! selectors and `StartLogging`. Both policies therefore exist before `CreateTrail`; a fresh bucket
+//! policy can still take seconds to be honoured, so CloudTrail's "insufficient policy" answers are
+//! retried with bounded backoff.
+//!
+//! The parts: `documents` (the key policy and the trail bucket's statements), `observe` (reads
+//! only), `diff` (pure, no SDK type), `apply` (the writes).
+
+mod apply;
+mod diff;
+mod documents;
+mod observe;
+#[cfg(test)]
+mod tests;
+
+use crate::bucket::{self, KmsKey};
+use crate::change::ControlId;
+
+pub use apply::apply;
+pub use diff::diff;
+pub use documents::{bucket_specs, key_policy, trail_arn, trail_bucket_statements};
+pub use observe::{failing_delivery, observe};
+
+const CONTROL: ControlId = ControlId::Cloudtrail;
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Observed {
+    /// The key the plan's alias points to.
+    pub key: Option<KeyState>,
+    /// The plan's trail (by ARN: name and home region).
+    pub trail: Option<TrailState>,
+    /// Every other trail the account has (for adoption and honest notices).
+    pub other_trails: Vec<TrailState>,
+    pub bucket: bucket::Observed,
+    /// The access-log bucket, when the plan names one.
+    pub access_log_bucket: Option<bucket::Observed>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyState {
+    pub arn: String,
+    pub enabled: bool,
+    /// `KeyState` as KMS spells it (`Enabled`, `Disabled`, `PendingDeletion`, ...). Only an enabled key
+    /// can be rotated, have its policy read, or encrypt logs.
+    pub state: String,
+    pub customer_managed: bool,
+    pub rotation: bool,
+    /// The `default` key policy as KMS returned it.
+    pub policy: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailState {
+    pub name: String,
+    pub arn: String,
+    pub home_region: String,
+    pub bucket: String,
+    /// A key prefix moves the logs out of `AWSLogs/ACCOUNT/`, where the bucket policy lets
+    /// CloudTrail write.
+    pub s3_key_prefix: Option<String>,
+    pub multi_region: bool,
+    pub global_service_events: bool,
+    pub log_file_validation: bool,
+    pub kms_key_id: Option<String>,
+    pub logging: bool,
+    /// Management events, read and write, are recorded.
+    pub management_events: bool,
+    /// Another account's trail (an organization trail seen from a member account, say) whose
+    /// status could not be read: never adopted.
+    pub read_error: Option<String>,
+    /// `LatestDeliveryError` with no successful delivery attempt after it: logs are not arriving.
+    pub delivery_error: Option<String>,
+    /// The trail's advanced event selectors (empty when it uses basic ones).
+    pub advanced_selectors: Vec<AdvancedSelector>,
+}
+
+/// An advanced event selector as plain data, in CloudTrail's field names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdvancedSelector {
+    pub name: Option<String>,
+    pub fields: Vec<FieldSelector>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct FieldSelector {
+    pub field: String,
+    pub equals: Vec<String>,
+    pub starts_with: Vec<String>,
+    pub ends_with: Vec<String>,
+    pub not_equals: Vec<String>,
+    pub not_starts_with: Vec<String>,
+    pub not_ends_with: Vec<String>,
+}
+
+impl AdvancedSelector {
+    /// All management events, read and write ("Logging management events", CloudTrail user guide).
+    pub fn management_events() -> AdvancedSelector {
+        AdvancedSelector {
+            name: Some("Management events (aws-harden)".into()),
+            fields: vec![FieldSelector {
+                field: "eventCategory".into(),
+                equals: vec!["Management".into()],
+                ..FieldSelector::default()
+            }],
+        }
+    }
+}
+
+/// A trail's settings as the plan wants them (every boolean on).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrailSettings {
+    pub name: String,
+    pub bucket: String,
+    pub kms_key: KmsKey,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Several of the others, in order (never nested): one change shown, several writes.
+    Steps(Vec<Op>),
+    /// `CreateKey` with the policy, then `CreateAlias`.
+    CreateKey {
+        alias: String,
+        policy: String,
+    },
+    EnableKeyRotation {
+        alias: String,
+    },
+    PutKeyPolicy {
+        alias: String,
+        policy: String,
+    },
+    /// `CreateTrail`; a trail of that name created meanwhile (`TrailAlreadyExists`) is updated.
+    CreateTrail(TrailSettings),
+    UpdateTrail(TrailSettings),
+    /// Management events, read and write.
+    PutEventSelectors {
+        trail: String,
+    },
+    /// The trail's advanced event selectors as they are, plus one recording management events: a
+    /// trail uses basic or advanced selectors, and putting basic ones would drop the advanced ones
+    /// (PutEventSelectors, CloudTrail API reference).
+    PutAdvancedEventSelectors {
+        trail: String,
+        selectors: Vec<AdvancedSelector>,
+    },
+    StartLogging {
+        trail: String,
+    },
+}
