@@ -1,0 +1,244 @@
+//! The writes: one `Op` (or its steps) at a time, each passing this account as
+//! `ExpectedBucketOwner`.
+
+use anyhow::{anyhow, bail};
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketLoggingStatus,
+    BucketVersioningStatus, CreateBucketConfiguration, LoggingEnabled, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    VersioningConfiguration,
+};
+
+use super::{Encryption, KmsKey, Op, client};
+use crate::aws::{Aws, SdkResultExt, error_chain};
+
+/// Perform one write (or the steps, in order, stopping at the first failure).
+pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
+    match op {
+        Op::Steps(steps) => {
+            for step in steps {
+                apply_one(aws, step).await?;
+            }
+            Ok(())
+        }
+        other => apply_one(aws, other).await,
+    }
+}
+
+async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
+    let owner = aws.account_id();
+    match op {
+        Op::Steps(_) => bail!("nested bucket steps (a bug in aws-harden)"),
+        Op::Create { name, region } => {
+            let mut req = client(aws, region)
+                .create_bucket()
+                .bucket(name)
+                .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+            // us-east-1 is the default location and must not be named.
+            if region != "us-east-1" {
+                req = req.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(region.as_str()))
+                        .build(),
+                );
+            }
+            match req.send().await {
+                Ok(_) => {}
+                Err(e) if crate::aws::error_code(&e) == Some("BucketAlreadyOwnedByYou") => {}
+                Err(e) if crate::aws::error_code(&e) == Some("BucketAlreadyExists") => {
+                    bail!(
+                        "creating s3 bucket {name}: the name is taken by another AWS account; choose another bucket name in the plan"
+                    )
+                }
+                Err(e) => return Err(anyhow!("creating s3 bucket {name}: {}", error_chain(&e))),
+            }
+            // Only on a bucket this run created (PutBucketTagging replaces the whole tag set).
+            let (key, value) = crate::aws::MANAGED_BY_TAG;
+            client(aws, region)
+                .put_bucket_tagging()
+                .bucket(name)
+                .expected_bucket_owner(aws.account_id())
+                .tagging(
+                    aws_sdk_s3::types::Tagging::builder()
+                        .tag_set(
+                            aws_sdk_s3::types::Tag::builder()
+                                .key(key)
+                                .value(value)
+                                .build()?,
+                        )
+                        .build()?,
+                )
+                .send()
+                .await
+                .describe(format!("tagging s3 bucket {name} {key}={value}"))?;
+        }
+        Op::BlockPublicAccess { name, region } => {
+            client(aws, region)
+                .put_public_access_block()
+                .bucket(name)
+                .expected_bucket_owner(owner)
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(true)
+                        .ignore_public_acls(true)
+                        .block_public_policy(true)
+                        .restrict_public_buckets(true)
+                        .build(),
+                )
+                .send()
+                .await
+                .describe(format!("blocking public access to s3 bucket {name}"))?;
+        }
+        Op::OwnerEnforced { name, region } => {
+            client(aws, region)
+                .put_bucket_ownership_controls()
+                .bucket(name)
+                .expected_bucket_owner(owner)
+                .ownership_controls(
+                    OwnershipControls::builder()
+                        .rules(
+                            OwnershipControlsRule::builder()
+                                .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                                .build()?,
+                        )
+                        .build()?,
+                )
+                .send()
+                .await
+                .describe(format!("setting object ownership of s3 bucket {name}"))?;
+        }
+        Op::Encrypt {
+            name,
+            region,
+            encryption,
+        } => {
+            let by_default = match encryption {
+                Encryption::SseS3 => ServerSideEncryptionByDefault::builder()
+                    .sse_algorithm(ServerSideEncryption::Aes256)
+                    .build()?,
+                Encryption::SseKms(key) => {
+                    let arn = match key {
+                        KmsKey::Arn(arn) => arn.clone(),
+                        KmsKey::Alias(alias) => resolve_alias(aws, alias).await?,
+                    };
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::AwsKms)
+                        .kms_master_key_id(arn)
+                        .build()?
+                }
+            };
+            client(aws, region)
+                .put_bucket_encryption()
+                .bucket(name)
+                .expected_bucket_owner(owner)
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            ServerSideEncryptionRule::builder()
+                                .apply_server_side_encryption_by_default(by_default)
+                                // S3 Bucket Keys cut KMS requests (and cost) for objects others put.
+                                .bucket_key_enabled(matches!(encryption, Encryption::SseKms(_)))
+                                .build(),
+                        )
+                        .build()?,
+                )
+                .send()
+                .await
+                .describe(format!("setting default encryption of s3 bucket {name}"))?;
+        }
+        Op::EnableVersioning { name, region } => {
+            client(aws, region)
+                .put_bucket_versioning()
+                .bucket(name)
+                .expected_bucket_owner(owner)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .describe(format!("enabling versioning of s3 bucket {name}"))?;
+        }
+        Op::PutPolicy {
+            name,
+            region,
+            document,
+        } => {
+            client(aws, region)
+                .put_bucket_policy()
+                .bucket(name)
+                .expected_bucket_owner(owner)
+                .policy(document)
+                .send()
+                .await
+                .describe(format!("putting the policy of s3 bucket {name}"))?;
+        }
+        Op::PutLifecycle {
+            name,
+            region,
+            rules,
+        } => {
+            client(aws, region)
+                .put_bucket_lifecycle_configuration()
+                .bucket(name)
+                .expected_bucket_owner(owner)
+                .lifecycle_configuration(
+                    BucketLifecycleConfiguration::builder()
+                        .set_rules(Some(rules.clone()))
+                        .build()?,
+                )
+                .send()
+                .await
+                .describe(format!("putting the lifecycle rules of s3 bucket {name}"))?;
+        }
+        Op::DeleteLifecycle { name, region } => {
+            client(aws, region)
+                .delete_bucket_lifecycle()
+                .bucket(name)
+                .expected_bucket_owner(owner)
+                .send()
+                .await
+                .describe(format!("removing the lifecycle rules of s3 bucket {name}"))?;
+        }
+        Op::PutLogging {
+            name,
+            region,
+            logging,
+        } => {
+            client(aws, region)
+                .put_bucket_logging()
+                .bucket(name)
+                .expected_bucket_owner(owner)
+                .bucket_logging_status(
+                    BucketLoggingStatus::builder()
+                        .logging_enabled(
+                            LoggingEnabled::builder()
+                                .target_bucket(&logging.target_bucket)
+                                .target_prefix(&logging.target_prefix)
+                                .build()?,
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .describe(format!(
+                    "turning on server access logging of s3 bucket {name}"
+                ))?;
+        }
+    }
+    Ok(())
+}
+
+/// The key ARN an alias points to (a read, at apply time).
+pub async fn resolve_alias(aws: &Aws, alias: &str) -> anyhow::Result<String> {
+    // An alias made a moment ago may not resolve yet (KMS is eventually consistent).
+    let what = format!("reading KMS key {alias}");
+    let out = crate::kms::when_key_visible(&what, || aws.kms.describe_key().key_id(alias).send())
+        .await
+        .describe(what)?;
+    out.key_metadata
+        .and_then(|m| m.arn)
+        .ok_or_else(|| anyhow!("KMS key {alias} has no ARN in DescribeKey's answer"))
+}

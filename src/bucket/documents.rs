@@ -1,0 +1,76 @@
+//! The documents this module writes: the bucket ARN, the policy statements and the merged
+//! policy, and the retention lifecycle rule.
+
+use aws_sdk_s3::types::{
+    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+    NoncurrentVersionExpiration,
+};
+use serde_json::{Value, json};
+
+use super::{RETENTION_RULE_ID, Retention, TLS_ONLY_SID};
+
+pub fn bucket_arn(partition: &str, name: &str) -> String {
+    format!("arn:{partition}:s3:::{name}")
+}
+
+/// Deny every request not made over TLS (CIS 2.1.1), on the bucket and its objects.
+pub fn tls_only_statement(partition: &str, name: &str) -> Value {
+    let arn = bucket_arn(partition, name);
+    json!({
+        "Sid": TLS_ONLY_SID,
+        "Effect": "Deny",
+        // The same as "*"; written this way because S3 returns it so, and moto's logging-target
+        // check crashes on a string principal.
+        "Principal": {"AWS": "*"},
+        "Action": "s3:*",
+        "Resource": [arn.clone(), format!("{arn}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
+}
+
+/// The statement a server-access-logging target bucket needs (with `BucketOwnerEnforced` ACL
+/// grants are disabled): `logging.s3.amazonaws.com` may put objects under the prefix, only for the
+/// source bucket in this account.
+pub fn access_log_delivery_statement(
+    partition: &str,
+    account_id: &str,
+    target_bucket: &str,
+    target_prefix: &str,
+    source_bucket: &str,
+) -> Value {
+    json!({
+        "Sid": "S3ServerAccessLogsPolicy",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": format!("{}/{target_prefix}*", bucket_arn(partition, target_bucket)),
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": bucket_arn(partition, source_bucket)},
+            "StringEquals": {"aws:SourceAccount": account_id}
+        }
+    })
+}
+
+/// The desired policy document: our statements (TLS-only deny + the control's, in that order)
+/// followed by every statement someone else added, as S3 returned them.
+pub(super) fn merged_policy(owned: &[Value], foreign: &[Value]) -> Value {
+    let mut statements: Vec<Value> = owned.to_vec();
+    statements.extend(foreign.iter().cloned());
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+pub(super) fn retention_rule(r: Retention) -> LifecycleRule {
+    let mut rule = LifecycleRule::builder()
+        .id(RETENTION_RULE_ID)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .status(ExpirationStatus::Enabled)
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(r.noncurrent_days as i32)
+                .build(),
+        );
+    if let Some(days) = r.current_days {
+        rule = rule.expiration(LifecycleExpiration::builder().days(days as i32).build());
+    }
+    rule.build().expect("id and status are set")
+}
