@@ -10,7 +10,11 @@ use aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 
-use super::{Encryption, KmsKey, Op, client};
+use aws_sdk_s3::types as s3;
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+
+use super::{Encryption, KmsKey, LifecycleRule, Op, Tag, client};
 use crate::aws::{Aws, SdkResultExt, error_chain};
 
 /// Perform one write (or the steps, in order, stopping at the first failure).
@@ -186,7 +190,12 @@ async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
                 .expected_bucket_owner(owner)
                 .lifecycle_configuration(
                     BucketLifecycleConfiguration::builder()
-                        .set_rules(Some(rules.clone()))
+                        .set_rules(Some(
+                            rules
+                                .iter()
+                                .map(rule_to_sdk)
+                                .collect::<anyhow::Result<_>>()?,
+                        ))
                         .build()?,
                 )
                 .send()
@@ -241,4 +250,103 @@ pub async fn resolve_alias(aws: &Aws, alias: &str) -> anyhow::Result<String> {
     out.key_metadata
         .and_then(|m| m.arn)
         .ok_or_else(|| anyhow!("KMS key {alias} has no ARN in DescribeKey's answer"))
+}
+
+/// A plain lifecycle rule as the SDK writes it (the inverse of `observe`'s `rule_from_sdk`).
+pub(super) fn rule_to_sdk(r: &LifecycleRule) -> anyhow::Result<s3::LifecycleRule> {
+    let date = |d: &Option<String>| {
+        d.as_deref()
+            .map(|d| DateTime::from_str(d, Format::DateTime))
+            .transpose()
+    };
+    let tag = |t: &Tag| s3::Tag::builder().key(&t.key).value(&t.value).build();
+    fn non_empty<T>(v: Vec<T>) -> Option<Vec<T>> {
+        (!v.is_empty()).then_some(v)
+    }
+    let filter = match &r.filter {
+        Some(f) => Some(
+            s3::LifecycleRuleFilter::builder()
+                .set_prefix(f.prefix.clone())
+                .set_tag(f.tag.as_ref().map(tag).transpose()?)
+                .set_object_size_greater_than(f.object_size_greater_than)
+                .set_object_size_less_than(f.object_size_less_than)
+                .set_and(match &f.and {
+                    Some(a) => Some(
+                        s3::LifecycleRuleAndOperator::builder()
+                            .set_prefix(a.prefix.clone())
+                            .set_tags(non_empty(a.tags.iter().map(tag).collect::<Result<_, _>>()?))
+                            .set_object_size_greater_than(a.object_size_greater_than)
+                            .set_object_size_less_than(a.object_size_less_than)
+                            .build(),
+                    ),
+                    None => None,
+                })
+                .build(),
+        ),
+        None => None,
+    };
+    let expiration = match &r.expiration {
+        Some(e) => Some(
+            s3::LifecycleExpiration::builder()
+                .set_date(date(&e.date)?)
+                .set_days(e.days)
+                .set_expired_object_delete_marker(e.expired_object_delete_marker)
+                .build(),
+        ),
+        None => None,
+    };
+    let transitions = r
+        .transitions
+        .iter()
+        .map(|t| {
+            Ok(s3::Transition::builder()
+                .set_date(date(&t.date)?)
+                .set_days(t.days)
+                .set_storage_class(
+                    t.storage_class
+                        .as_deref()
+                        .map(s3::TransitionStorageClass::from),
+                )
+                .build())
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let noncurrent_transitions = r
+        .noncurrent_version_transitions
+        .iter()
+        .map(|t| {
+            s3::NoncurrentVersionTransition::builder()
+                .set_noncurrent_days(t.noncurrent_days)
+                .set_storage_class(
+                    t.storage_class
+                        .as_deref()
+                        .map(s3::TransitionStorageClass::from),
+                )
+                .set_newer_noncurrent_versions(t.newer_noncurrent_versions)
+                .build()
+        })
+        .collect();
+    // The top-level prefix is deprecated but still honoured by S3: a rule read with one keeps it.
+    #[allow(deprecated)]
+    let rule = s3::LifecycleRule::builder().set_prefix(r.prefix.clone());
+    Ok(rule
+        .set_id(r.id.clone())
+        .set_filter(filter)
+        .status(s3::ExpirationStatus::from(r.status.as_str()))
+        .set_expiration(expiration)
+        .set_transitions(non_empty(transitions))
+        .set_noncurrent_version_transitions(non_empty(noncurrent_transitions))
+        .set_noncurrent_version_expiration(r.noncurrent_version_expiration.as_ref().map(|e| {
+            s3::NoncurrentVersionExpiration::builder()
+                .set_noncurrent_days(e.noncurrent_days)
+                .set_newer_noncurrent_versions(e.newer_noncurrent_versions)
+                .build()
+        }))
+        .set_abort_incomplete_multipart_upload(r.abort_incomplete_multipart_upload.as_ref().map(
+            |a| {
+                s3::AbortIncompleteMultipartUpload::builder()
+                    .set_days_after_initiation(a.days_after_initiation)
+                    .build()
+            },
+        ))
+        .build()?)
 }

@@ -1,14 +1,13 @@
-//! Pure: from the spec and what was observed to at most two changes.
+//! Pure: from the spec and what was observed to at most two changes. No SDK type here.
 
 use std::collections::BTreeSet;
 
-use aws_sdk_s3::types::{ExpirationStatus, LifecycleRule};
 use serde_json::Value;
 
 use super::documents::{merged_policy, retention_rule, tls_only_statement};
 use super::{
-    AccessLogging, BucketSpec, Encryption, KmsKey, LiveEncryption, Observed, Op, RETENTION_RULE_ID,
-    Retention, TLS_ONLY_SID,
+    AccessLogging, BucketSpec, Encryption, KmsKey, LifecycleRule, LiveEncryption, Observed, Op,
+    RETENTION_RULE_ID, Retention, TLS_ONLY_SID,
 };
 use crate::aws::Caller;
 use crate::change::{Action, Change, ControlId, Diff, Notice};
@@ -89,29 +88,31 @@ pub fn grants_outside_account(statement: &Value, account_id: &str) -> bool {
 /// Our rule as a `Retention`, if the live rule is ours, enabled, covers the whole bucket and expires
 /// noncurrent versions; `Some(None)` when it is ours but anything else.
 pub(super) fn live_retention(rules: &[LifecycleRule]) -> Option<Option<Retention>> {
-    let rule = rules.iter().find(|r| r.id() == Some(RETENTION_RULE_ID))?;
-    let expiration = rule.expiration();
+    let rule = rules
+        .iter()
+        .find(|r| r.id.as_deref() == Some(RETENTION_RULE_ID))?;
+    let expiration = rule.expiration.as_ref();
     // An Expiration element with no Days (a date, or only the delete-marker flag) is not ours.
     let current_days = match expiration {
         None => Some(None),
-        Some(e) => e.days().map(|d| Some(d as u32)),
+        Some(e) => e.days.map(|d| Some(d as u32)),
     };
     let noncurrent = rule
-        .noncurrent_version_expiration()
-        .and_then(|e| e.noncurrent_days());
+        .noncurrent_version_expiration
+        .as_ref()
+        .and_then(|e| e.noncurrent_days);
     // The whole bucket: no prefix, tag or size filter narrowing the rule (the top-level prefix
     // is deprecated but still honoured by S3, so it counts too).
-    #[allow(deprecated)]
-    let legacy_prefix = rule.prefix().unwrap_or("").to_string();
+    let legacy_prefix = rule.prefix.as_deref().unwrap_or("").to_string();
     let whole_bucket = legacy_prefix.is_empty()
-        && rule.filter().is_none_or(|f| {
-            f.prefix().unwrap_or("").is_empty()
-                && f.tag().is_none()
-                && f.and().is_none()
-                && f.object_size_greater_than().is_none()
-                && f.object_size_less_than().is_none()
+        && rule.filter.as_ref().is_none_or(|f| {
+            f.prefix.as_deref().unwrap_or("").is_empty()
+                && f.tag.is_none()
+                && f.and.is_none()
+                && f.object_size_greater_than.is_none()
+                && f.object_size_less_than.is_none()
         });
-    let ok = *rule.status() == ExpirationStatus::Enabled && whole_bucket;
+    let ok = rule.status == "Enabled" && whole_bucket;
     Some(match (ok, current_days, noncurrent) {
         (true, Some(current_days), Some(n)) => Some(Retention {
             current_days,
@@ -291,7 +292,7 @@ fn settings_changes(control: ControlId, spec: &BucketSpec, observed: &Observed) 
     let others: Vec<LifecycleRule> = observed
         .lifecycle_rules
         .iter()
-        .filter(|r| r.id() != Some(RETENTION_RULE_ID))
+        .filter(|r| r.id.as_deref() != Some(RETENTION_RULE_ID))
         .cloned()
         .collect();
     let days_text = |r: Option<Retention>| r.map(|r| r.describe());

@@ -1,13 +1,12 @@
 //! The documents this module writes: the bucket ARN, the policy statements and the merged
 //! policy, and the retention lifecycle rule.
 
-use aws_sdk_s3::types::{
-    ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-    NoncurrentVersionExpiration,
-};
 use serde_json::{Value, json};
 
-use super::{RETENTION_RULE_ID, Retention, TLS_ONLY_SID};
+use super::{
+    LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+    RETENTION_RULE_ID, Retention, TLS_ONLY_SID,
+};
 
 pub fn bucket_arn(partition: &str, name: &str) -> String {
     format!("arn:{partition}:s3:::{name}")
@@ -60,17 +59,21 @@ pub(super) fn merged_policy(owned: &[Value], foreign: &[Value]) -> Value {
 }
 
 pub(super) fn retention_rule(r: Retention) -> LifecycleRule {
-    let mut rule = LifecycleRule::builder()
-        .id(RETENTION_RULE_ID)
-        .filter(LifecycleRuleFilter::builder().prefix("").build())
-        .status(ExpirationStatus::Enabled)
-        .noncurrent_version_expiration(
-            NoncurrentVersionExpiration::builder()
-                .noncurrent_days(r.noncurrent_days as i32)
-                .build(),
-        );
-    if let Some(days) = r.current_days {
-        rule = rule.expiration(LifecycleExpiration::builder().days(days as i32).build());
+    LifecycleRule {
+        id: Some(RETENTION_RULE_ID.to_string()),
+        filter: Some(LifecycleRuleFilter {
+            prefix: Some(String::new()),
+            ..LifecycleRuleFilter::default()
+        }),
+        status: "Enabled".to_string(),
+        noncurrent_version_expiration: Some(NoncurrentVersionExpiration {
+            noncurrent_days: Some(r.noncurrent_days as i32),
+            newer_noncurrent_versions: None,
+        }),
+        expiration: r.current_days.map(|days| LifecycleExpiration {
+            days: Some(days as i32),
+            ..LifecycleExpiration::default()
+        }),
+        ..LifecycleRule::default()
     }
-    rule.build().expect("id and status are set")
 }

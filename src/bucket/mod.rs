@@ -36,16 +36,17 @@
 //! Example: `controls::cloudtrail`.
 //!
 //! The parts: `documents` (the policy statements and the lifecycle rule this module writes),
-//! `observe` (reads only), `diff` (pure), `apply` (the writes).
+//! `lifecycle` (lifecycle rules as plain data), `observe` (reads only), `diff` (pure, no SDK type),
+//! `apply` (the writes).
 
 mod apply;
 mod diff;
 mod documents;
+mod lifecycle;
 mod observe;
 #[cfg(test)]
 mod tests;
 
-use aws_sdk_s3::types::LifecycleRule;
 use serde_json::Value;
 
 use crate::aws::Aws;
@@ -53,6 +54,10 @@ use crate::aws::Aws;
 pub use apply::{apply, resolve_alias};
 pub use diff::{diff, grants_outside_account, summarize};
 pub use documents::{access_log_delivery_statement, bucket_arn, tls_only_statement};
+pub use lifecycle::{
+    AbortIncompleteMultipartUpload, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, NoncurrentVersionTransition, Tag, Transition,
+};
 pub use observe::observe;
 
 /// The `Sid` of the TLS-only deny this module always puts in the policy.

@@ -2,7 +2,15 @@
 
 use anyhow::{anyhow, bail};
 
-use super::{AccessLogging, BucketSpec, LiveEncryption, Observed, client};
+use aws_sdk_s3::types as s3;
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+
+use super::{
+    AbortIncompleteMultipartUpload, AccessLogging, BucketSpec, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleAndOperator, LifecycleRuleFilter, LiveEncryption, NoncurrentVersionExpiration,
+    NoncurrentVersionTransition, Observed, Tag, Transition, client,
+};
 use crate::aws::{Aws, SdkResultExt, absent_on, error_chain};
 
 /// Read the bucket's state (reads only). A bucket of that name owned by another account, or in
@@ -178,7 +186,11 @@ pub async fn observe(aws: &Aws, spec: &BucketSpec) -> anyhow::Result<Observed> {
         policy: policy.and_then(|p| p.policy),
         lifecycle_rules: lifecycle
             .map(|l| l.rules.unwrap_or_default())
-            .unwrap_or_default(),
+            .unwrap_or_default()
+            .iter()
+            .map(rule_from_sdk)
+            .collect::<anyhow::Result<_>>()
+            .map_err(|e| anyhow!("{}: {e:#}", what("lifecycle configuration")))?,
         logging: logging.logging_enabled.map(|l| AccessLogging {
             target_bucket: l.target_bucket,
             target_prefix: l.target_prefix,
@@ -191,4 +203,75 @@ pub(super) fn versioning_from_xml(body: &str) -> Option<String> {
     let start = body.find("<Status>")? + "<Status>".len();
     let end = start + body[start..].find("</Status>")?;
     Some(body[start..end].trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// A lifecycle rule as S3 returned it, as plain data: every element, so that a rule someone else
+/// added is written back as it was.
+pub(super) fn rule_from_sdk(r: &s3::LifecycleRule) -> anyhow::Result<LifecycleRule> {
+    let date = |d: Option<&DateTime>| d.map(|d| d.fmt(Format::DateTime)).transpose();
+    let tag = |t: &s3::Tag| Tag {
+        key: t.key.clone(),
+        value: t.value.clone(),
+    };
+    let expiration = match &r.expiration {
+        Some(e) => Some(LifecycleExpiration {
+            date: date(e.date.as_ref())?,
+            days: e.days,
+            expired_object_delete_marker: e.expired_object_delete_marker,
+        }),
+        None => None,
+    };
+    let transitions = r
+        .transitions()
+        .iter()
+        .map(|t| {
+            Ok(Transition {
+                date: date(t.date.as_ref())?,
+                days: t.days,
+                storage_class: t.storage_class.as_ref().map(|c| c.as_str().to_string()),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    // The top-level prefix is deprecated but still honoured by S3, so it is kept.
+    #[allow(deprecated)]
+    let prefix = r.prefix.clone();
+    Ok(LifecycleRule {
+        id: r.id.clone(),
+        prefix,
+        filter: r.filter.as_ref().map(|f| LifecycleRuleFilter {
+            prefix: f.prefix.clone(),
+            tag: f.tag.as_ref().map(tag),
+            object_size_greater_than: f.object_size_greater_than,
+            object_size_less_than: f.object_size_less_than,
+            and: f.and.as_ref().map(|a| LifecycleRuleAndOperator {
+                prefix: a.prefix.clone(),
+                tags: a.tags().iter().map(tag).collect(),
+                object_size_greater_than: a.object_size_greater_than,
+                object_size_less_than: a.object_size_less_than,
+            }),
+        }),
+        status: r.status.as_str().to_string(),
+        expiration,
+        transitions,
+        noncurrent_version_transitions: r
+            .noncurrent_version_transitions()
+            .iter()
+            .map(|t| NoncurrentVersionTransition {
+                noncurrent_days: t.noncurrent_days,
+                storage_class: t.storage_class.as_ref().map(|c| c.as_str().to_string()),
+                newer_noncurrent_versions: t.newer_noncurrent_versions,
+            })
+            .collect(),
+        noncurrent_version_expiration: r.noncurrent_version_expiration.as_ref().map(|e| {
+            NoncurrentVersionExpiration {
+                noncurrent_days: e.noncurrent_days,
+                newer_noncurrent_versions: e.newer_noncurrent_versions,
+            }
+        }),
+        abort_incomplete_multipart_upload: r.abort_incomplete_multipart_upload.as_ref().map(|a| {
+            AbortIncompleteMultipartUpload {
+                days_after_initiation: a.days_after_initiation,
+            }
+        }),
+    })
 }

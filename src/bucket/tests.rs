@@ -4,9 +4,10 @@ use aws_sdk_s3::types::{
 };
 use serde_json::{Value, json};
 
+use super::apply::rule_to_sdk;
 use super::diff::live_retention;
 use super::documents::retention_rule;
-use super::observe::versioning_from_xml;
+use super::observe::{rule_from_sdk, versioning_from_xml};
 use super::*;
 use crate::aws::Caller;
 use crate::change::{Action, ControlId, Diff};
@@ -231,7 +232,10 @@ fn each_drift_is_one_named_change() {
             Observed {
                 lifecycle_rules: vec![{
                     let mut narrowed = retention_rule(Retention::lifetime(365));
-                    narrowed.filter = Some(LifecycleRuleFilter::builder().prefix("only/").build());
+                    narrowed.filter = Some(super::LifecycleRuleFilter {
+                        prefix: Some("only/".into()),
+                        ..Default::default()
+                    });
                     narrowed
                 }],
                 ..hardened()
@@ -364,7 +368,8 @@ fn kms_key_created_in_the_same_run_is_written_by_alias_reference() {
 fn retention_is_the_whole_lifetime_of_an_object() {
     // On a versioned bucket the current version's expiry only makes it noncurrent; the data goes
     // when the noncurrent expiry runs out: the two periods add up to the plan's days.
-    let rule = retention_rule(Retention::lifetime(365));
+    // As S3 is sent it: the plain rule through apply's conversion.
+    let rule = rule_to_sdk(&retention_rule(Retention::lifetime(365))).unwrap();
     assert_eq!(rule.expiration().and_then(|e| e.days()), Some(364));
     assert_eq!(
         rule.noncurrent_version_expiration()
@@ -384,15 +389,16 @@ fn retention_is_the_whole_lifetime_of_an_object() {
             .contains("365 days in all")
     );
     // Reports: current versions kept, old versions expire.
-    let keep = retention_rule(Retention::noncurrent_only(30));
+    let keep = rule_to_sdk(&retention_rule(Retention::noncurrent_only(30))).unwrap();
     assert!(keep.expiration().is_none());
     assert_eq!(
         keep.noncurrent_version_expiration()
             .and_then(|e| e.noncurrent_days()),
         Some(30)
     );
+    // Read back as observe does.
     assert_eq!(
-        live_retention(&[keep]),
+        live_retention(&[rule_from_sdk(&keep).unwrap()]),
         Some(Some(Retention::noncurrent_only(30)))
     );
 }
@@ -413,7 +419,7 @@ fn the_old_rule_that_kept_logs_twice_as_long_is_drift() {
         .build()
         .unwrap();
     let observed = Observed {
-        lifecycle_rules: vec![old],
+        lifecycle_rules: vec![rule_from_sdk(&old).unwrap()],
         ..hardened()
     };
     let d = diff(ControlId::Cloudtrail, &spec(), &observed, &caller());
@@ -434,11 +440,14 @@ fn the_old_rule_that_kept_logs_twice_as_long_is_drift() {
 fn removing_retention_keeps_other_rules() {
     let mut s = spec();
     s.retention = None;
-    let other = LifecycleRule::builder()
-        .id("theirs")
-        .status(ExpirationStatus::Enabled)
-        .build()
-        .unwrap();
+    let other = rule_from_sdk(
+        &LifecycleRule::builder()
+            .id("theirs")
+            .status(ExpirationStatus::Enabled)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
     let mut observed = hardened();
     observed.lifecycle_rules.push(other.clone());
     let d = diff(ControlId::Cloudtrail, &s, &observed, &caller());
@@ -450,4 +459,91 @@ fn removing_retention_keeps_other_rules() {
             rules: vec![other]
         }]
     );
+}
+
+#[test]
+fn lifecycle_rules_convert_to_plain_data_and_back_without_loss() {
+    // Someone else's rule with every element S3 has: written back exactly as it was read.
+    let tag = |k: &str| {
+        aws_sdk_s3::types::Tag::builder()
+            .key(k)
+            .value("v")
+            .build()
+            .unwrap()
+    };
+    let date = aws_smithy_types::DateTime::from_secs(1_767_225_600);
+    #[allow(deprecated)]
+    let full = LifecycleRule::builder()
+        .id("theirs")
+        .prefix("legacy/")
+        .filter(
+            LifecycleRuleFilter::builder()
+                .prefix("logs/")
+                .tag(tag("one"))
+                .object_size_greater_than(1)
+                .object_size_less_than(2)
+                .and(
+                    aws_sdk_s3::types::LifecycleRuleAndOperator::builder()
+                        .prefix("and/")
+                        .tags(tag("a"))
+                        .tags(tag("b"))
+                        .object_size_greater_than(3)
+                        .object_size_less_than(4)
+                        .build(),
+                )
+                .build(),
+        )
+        .status(ExpirationStatus::Disabled)
+        .expiration(
+            LifecycleExpiration::builder()
+                .date(date)
+                .days(5)
+                .expired_object_delete_marker(true)
+                .build(),
+        )
+        .transitions(
+            aws_sdk_s3::types::Transition::builder()
+                .date(date)
+                .days(6)
+                .storage_class(aws_sdk_s3::types::TransitionStorageClass::Glacier)
+                .build(),
+        )
+        .transitions(
+            aws_sdk_s3::types::Transition::builder()
+                .days(7)
+                .storage_class(aws_sdk_s3::types::TransitionStorageClass::from("NEW_CLASS"))
+                .build(),
+        )
+        .noncurrent_version_transitions(
+            aws_sdk_s3::types::NoncurrentVersionTransition::builder()
+                .noncurrent_days(8)
+                .storage_class(aws_sdk_s3::types::TransitionStorageClass::DeepArchive)
+                .newer_noncurrent_versions(9)
+                .build(),
+        )
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(10)
+                .newer_noncurrent_versions(11)
+                .build(),
+        )
+        .abort_incomplete_multipart_upload(
+            aws_sdk_s3::types::AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(12)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    let plain = rule_from_sdk(&full).unwrap();
+    assert_eq!(
+        plain.expiration.as_ref().unwrap().date.as_deref(),
+        Some("2026-01-01T00:00:00Z")
+    );
+    assert_eq!(rule_to_sdk(&plain).unwrap(), full);
+    for rule in [
+        retention_rule(Retention::lifetime(365)),
+        retention_rule(Retention::noncurrent_only(30)),
+    ] {
+        assert_eq!(rule_from_sdk(&rule_to_sdk(&rule).unwrap()).unwrap(), rule);
+    }
 }

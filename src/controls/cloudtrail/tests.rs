@@ -223,24 +223,20 @@ fn converged(p: &Plan) -> Observed {
             }),
             versioning: Some("Enabled".into()),
             policy: Some(json!({"Version": "2012-10-17", "Statement": statements}).to_string()),
-            lifecycle_rules: vec![
-                aws_sdk_s3::types::LifecycleRule::builder()
-                    .id(bucket::RETENTION_RULE_ID)
-                    .status(aws_sdk_s3::types::ExpirationStatus::Enabled)
-                    .expiration(
-                        // retention_days = 365 is the whole lifetime: 364 + 1.
-                        aws_sdk_s3::types::LifecycleExpiration::builder()
-                            .days(364)
-                            .build(),
-                    )
-                    .noncurrent_version_expiration(
-                        aws_sdk_s3::types::NoncurrentVersionExpiration::builder()
-                            .noncurrent_days(1)
-                            .build(),
-                    )
-                    .build()
-                    .unwrap(),
-            ],
+            lifecycle_rules: vec![bucket::LifecycleRule {
+                id: Some(bucket::RETENTION_RULE_ID.into()),
+                status: "Enabled".into(),
+                expiration: Some(bucket::LifecycleExpiration {
+                    // retention_days = 365 is the whole lifetime: 364 + 1.
+                    days: Some(364),
+                    ..Default::default()
+                }),
+                noncurrent_version_expiration: Some(bucket::NoncurrentVersionExpiration {
+                    noncurrent_days: Some(1),
+                    newer_noncurrent_versions: None,
+                }),
+                ..Default::default()
+            }],
             logging: None,
         },
         access_log_bucket: None,
