@@ -66,7 +66,7 @@ pub const TLS_ONLY_SID: &str = "DenyInsecureTransport";
 pub const RETENTION_RULE_ID: &str = "aws-harden-retention";
 
 /// Default encryption of the bucket.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Encryption {
     /// SSE-S3 (`AES256`).
     SseS3,
@@ -75,7 +75,7 @@ pub enum Encryption {
 }
 
 /// A KMS key as the owning control knows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum KmsKey {
     /// The key exists: its ARN.
     Arn(String),
@@ -85,7 +85,7 @@ pub enum KmsKey {
 }
 
 /// Server access logging of this bucket into another (CIS 3.4).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccessLogging {
     pub target_bucket: String,
     /// Key prefix in the target bucket, e.g. `"trail-bucket/"`.
@@ -178,7 +178,7 @@ pub struct LiveEncryption {
 
 /// One write on the bucket (or several, in order). Every variant names the bucket; each call
 /// passes this account as `ExpectedBucketOwner`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// Several of the others, in order (never nested).
     Steps(Vec<Op>),

@@ -45,7 +45,7 @@ pub struct GroupState {
     pub mfa_policy: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     CreateGroup {
         group: String,

@@ -18,7 +18,7 @@ pub struct Observed {
     pub devices: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// Create a virtual MFA device for the user and enable it with codes typed at the terminal.
     EnrollVirtual { user: String },

@@ -27,7 +27,7 @@ pub struct UserState {
     pub has_mfa_device: bool,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     CreateUser {
         user: String,

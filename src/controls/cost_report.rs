@@ -35,7 +35,7 @@ const ACCESS_DENIED: &[&str] = &[
 
 /// A report definition as plain data, in AWS's spellings. Lists are sorted: AWS treats them as
 /// sets, so order is never drift.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Definition {
     pub name: String,
     pub time_unit: String,
@@ -74,7 +74,7 @@ impl Default for Reports {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     PutReport(Definition),
     ModifyReport(Definition),

@@ -13,7 +13,7 @@ pub struct Observed {
     pub policy: Option<PasswordPolicyPlan>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     Put(PasswordPolicyPlan),
 }

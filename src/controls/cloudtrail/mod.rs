@@ -81,13 +81,13 @@ pub struct TrailState {
 }
 
 /// An advanced event selector as plain data, in CloudTrail's field names.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AdvancedSelector {
     pub name: Option<String>,
     pub fields: Vec<FieldSelector>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FieldSelector {
     pub field: String,
     pub equals: Vec<String>,
@@ -113,14 +113,14 @@ impl AdvancedSelector {
 }
 
 /// A trail's settings as the plan wants them (every boolean on).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TrailSettings {
     pub name: String,
     pub bucket: String,
     pub kms_key: KmsKey,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
     /// Several of the others, in order (never nested): one change shown, several writes.
     Steps(Vec<Op>),
