@@ -1,8 +1,4 @@
-//! Pure: from the plan and what was observed to changes.
-
-use aws_sdk_costandusagereport::types::{
-    AdditionalArtifact, CompressionFormat, ReportFormat, ReportVersioning, SchemaElement, TimeUnit,
-};
+//! Pure: from the plan and what was observed to changes. No SDK type here.
 
 use super::{CONTROL, Definition, Observed, Op, Reports, bucket_spec, sorted};
 use crate::bucket;
@@ -12,53 +8,55 @@ use crate::plan::{
     CostReportPlan, CurArtifact, CurCompression, CurFormat, CurTimeUnit, CurVersioning,
 };
 
-/// The definition the plan asks for (the bucket in the home region).
+/// The definition the plan asks for (the bucket in the home region), in the CUR API's spellings
+/// (`TimeUnit`, `ReportFormat`, `CompressionFormat`, `ReportVersioning`, `AdditionalArtifact`,
+/// `SchemaElement`; a unit test pins each to the SDK's).
 pub fn desired(r: &CostReportPlan, home_region: &str) -> Definition {
     let time_unit = match r.time_unit {
-        CurTimeUnit::Hourly => TimeUnit::Hourly,
-        CurTimeUnit::Daily => TimeUnit::Daily,
-        CurTimeUnit::Monthly => TimeUnit::Monthly,
+        CurTimeUnit::Hourly => "HOURLY",
+        CurTimeUnit::Daily => "DAILY",
+        CurTimeUnit::Monthly => "MONTHLY",
     };
     let format = match r.format {
-        CurFormat::Parquet => ReportFormat::Parquet,
-        CurFormat::Csv => ReportFormat::Csv,
+        CurFormat::Parquet => "Parquet",
+        CurFormat::Csv => "textORcsv",
     };
     let compression = match r.compression() {
-        CurCompression::Parquet => CompressionFormat::Parquet,
-        CurCompression::Gzip => CompressionFormat::Gzip,
-        CurCompression::Zip => CompressionFormat::Zip,
+        CurCompression::Parquet => "Parquet",
+        CurCompression::Gzip => "GZIP",
+        CurCompression::Zip => "ZIP",
     };
     let versioning = match r.versioning {
-        CurVersioning::OverwriteReport => ReportVersioning::OverwriteReport,
-        CurVersioning::CreateNewReport => ReportVersioning::CreateNewReport,
+        CurVersioning::OverwriteReport => "OVERWRITE_REPORT",
+        CurVersioning::CreateNewReport => "CREATE_NEW_REPORT",
     };
     let artifacts = r
         .artifacts
         .iter()
         .map(|a| match a {
-            CurArtifact::Athena => AdditionalArtifact::Athena,
-            CurArtifact::Redshift => AdditionalArtifact::Redshift,
-            CurArtifact::Quicksight => AdditionalArtifact::Quicksight,
+            CurArtifact::Athena => "ATHENA",
+            CurArtifact::Redshift => "REDSHIFT",
+            CurArtifact::Quicksight => "QUICKSIGHT",
         })
-        .map(|a| a.as_str().to_string())
+        .map(str::to_string)
         .collect();
     let schema = if r.include_resources {
-        vec![SchemaElement::Resources.as_str().to_string()]
+        vec!["RESOURCES".to_string()]
     } else {
         Vec::new()
     };
     Definition {
         name: r.report_name.clone(),
-        time_unit: time_unit.as_str().into(),
-        format: format.as_str().into(),
-        compression: compression.as_str().into(),
+        time_unit: time_unit.into(),
+        format: format.into(),
+        compression: compression.into(),
         schema_elements: schema,
         bucket: r.bucket.clone(),
         prefix: r.s3_prefix.clone(),
         region: home_region.into(),
         artifacts: sorted(artifacts),
         refresh_closed_reports: Some(r.refresh_closed_reports),
-        versioning: Some(versioning.as_str().into()),
+        versioning: Some(versioning.into()),
     }
 }
 

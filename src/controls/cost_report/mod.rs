@@ -9,7 +9,7 @@
 //! the read, that is a manual action with the console steps, not an error.
 //!
 //! The parts: `documents` (the bucket's delivery statements and spec), `observe` (reads only),
-//! `diff` (pure), `apply` (the writes).
+//! `diff` (pure, no SDK type), `apply` (the writes).
 
 mod apply;
 mod diff;

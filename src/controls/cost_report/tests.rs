@@ -370,3 +370,81 @@ fn diff_is_deterministic() {
     let obs = Reports::Readable(vec![drifted]);
     assert_eq!(run(&p, obs.clone()), run(&p, obs));
 }
+
+#[test]
+fn desired_spells_every_plan_value_as_the_sdk_does() {
+    use aws_sdk_costandusagereport::types::{
+        AdditionalArtifact, CompressionFormat, ReportFormat, ReportVersioning, SchemaElement,
+        TimeUnit,
+    };
+
+    use crate::plan::{
+        CostReportPlan, CurArtifact, CurCompression, CurFormat, CurTimeUnit, CurVersioning,
+    };
+    let base = plan("").cost_report().unwrap().clone();
+    let want = |r: CostReportPlan| desired(&r, "eu-west-1");
+    for (unit, sdk) in [
+        (CurTimeUnit::Hourly, TimeUnit::Hourly),
+        (CurTimeUnit::Daily, TimeUnit::Daily),
+        (CurTimeUnit::Monthly, TimeUnit::Monthly),
+    ] {
+        let r = CostReportPlan {
+            time_unit: unit,
+            ..base.clone()
+        };
+        assert_eq!(want(r).time_unit, sdk.as_str());
+    }
+    for (format, sdk) in [
+        (CurFormat::Parquet, ReportFormat::Parquet),
+        (CurFormat::Csv, ReportFormat::Csv),
+    ] {
+        let r = CostReportPlan {
+            format,
+            ..base.clone()
+        };
+        assert_eq!(want(r).format, sdk.as_str());
+    }
+    for (compression, sdk) in [
+        (CurCompression::Parquet, CompressionFormat::Parquet),
+        (CurCompression::Gzip, CompressionFormat::Gzip),
+        (CurCompression::Zip, CompressionFormat::Zip),
+    ] {
+        let r = CostReportPlan {
+            compression: Some(compression),
+            ..base.clone()
+        };
+        assert_eq!(want(r).compression, sdk.as_str());
+    }
+    for (versioning, sdk) in [
+        (
+            CurVersioning::OverwriteReport,
+            ReportVersioning::OverwriteReport,
+        ),
+        (
+            CurVersioning::CreateNewReport,
+            ReportVersioning::CreateNewReport,
+        ),
+    ] {
+        let r = CostReportPlan {
+            versioning,
+            ..base.clone()
+        };
+        assert_eq!(want(r).versioning.as_deref(), Some(sdk.as_str()));
+    }
+    for (artifact, sdk) in [
+        (CurArtifact::Athena, AdditionalArtifact::Athena),
+        (CurArtifact::Redshift, AdditionalArtifact::Redshift),
+        (CurArtifact::Quicksight, AdditionalArtifact::Quicksight),
+    ] {
+        let r = CostReportPlan {
+            artifacts: vec![artifact],
+            ..base.clone()
+        };
+        assert_eq!(want(r).artifacts, [sdk.as_str()]);
+    }
+    let r = CostReportPlan {
+        include_resources: true,
+        ..base.clone()
+    };
+    assert_eq!(want(r).schema_elements, [SchemaElement::Resources.as_str()]);
+}
