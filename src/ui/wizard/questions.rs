@@ -89,6 +89,27 @@ impl Ask for AtTerminal {
 /// (`Choice::NotOffered` in `d`) are not asked.
 pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<Answers> {
     let mut a = d.clone();
+    ask_admin(q, d, survey, &mut a)?;
+    if let Choice::On(t) = &d.cloudtrail {
+        a.cloudtrail = ask_cloudtrail(q, t)?;
+    }
+    if let Choice::On(format) = &d.cost_report {
+        a.cost_report = ask_cost_report(q, format)?;
+    }
+    if let Choice::On(delete) = d.root {
+        a.root = ask_root(q, delete)?;
+    }
+    a.password_policy = ask_password_policy(q, &d.password_policy)?;
+    Ok(a)
+}
+
+/// The admin group and user, and the user's MFA (the group's MFA guard follows it).
+fn ask_admin(
+    q: &mut dyn Ask,
+    d: &Answers,
+    survey: &Assessment,
+    a: &mut Answers,
+) -> anyhow::Result<()> {
     a.group_name = q.text(
         "Admin group name",
         &d.group_name,
@@ -120,50 +141,50 @@ pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<
              an MFA session, not even enroll a device: enroll it here during apply, or in the console.",
         );
     }
-    if let Choice::On(t) = &d.cloudtrail {
-        a.cloudtrail = if q.yes_no(
-            "Turn on CloudTrail (every region, logs encrypted in an S3 bucket)?",
-            true,
-        )? {
-            let retention_days = q.number(
-                "Keep CloudTrail logs for how many days (0 = forever)",
-                t.retention_days,
-                &|_| Ok(()),
-            )?;
-            let access_logging = q.yes_no(
-                "Also log each access to the trail's bucket (CIS 3.4)? Costs a second S3 bucket: its storage only",
-                t.access_logging,
-            )?;
-            Choice::On(TrailAnswers {
-                retention_days,
-                access_logging,
-            })
-        } else {
-            Choice::Off
-        };
+    Ok(())
+}
+
+fn ask_cloudtrail(q: &mut dyn Ask, t: &TrailAnswers) -> anyhow::Result<Choice<TrailAnswers>> {
+    if !q.yes_no(
+        "Turn on CloudTrail (every region, logs encrypted in an S3 bucket)?",
+        true,
+    )? {
+        return Ok(Choice::Off);
     }
-    if let Choice::On(format) = &d.cost_report {
-        a.cost_report = if q.yes_no(
-            "Set up a Cost and Usage Report (detailed billing delivered to S3)?",
-            true,
-        )? {
-            let formats = [CurFormat::Parquet, CurFormat::Csv];
-            let labels = ["parquet (for Athena)", "csv"];
-            let default = formats.iter().position(|f| f == format).unwrap_or(0);
-            let i = q.choose("Report format", &labels, default)?;
-            Choice::On(formats[i])
-        } else {
-            Choice::Off
-        };
+    let retention_days = q.number(
+        "Keep CloudTrail logs for how many days (0 = forever)",
+        t.retention_days,
+        &|_| Ok(()),
+    )?;
+    let access_logging = q.yes_no(
+        "Also log each access to the trail's bucket (CIS 3.4)? Costs a second S3 bucket: its storage only",
+        t.access_logging,
+    )?;
+    Ok(Choice::On(TrailAnswers {
+        retention_days,
+        access_logging,
+    }))
+}
+
+fn ask_cost_report(q: &mut dyn Ask, format: &CurFormat) -> anyhow::Result<Choice<CurFormat>> {
+    if !q.yes_no(
+        "Set up a Cost and Usage Report (detailed billing delivered to S3)?",
+        true,
+    )? {
+        return Ok(Choice::Off);
     }
-    if let Choice::On(delete) = d.root {
-        a.root = Choice::On(q.yes_no(
-            "Remove the root user's access keys (CIS 1.3; only root itself can, so otherwise a manual step)?",
-            delete,
-        )?);
-    }
-    a.password_policy = ask_password_policy(q, &d.password_policy)?;
-    Ok(a)
+    let formats = [CurFormat::Parquet, CurFormat::Csv];
+    let labels = ["parquet (for Athena)", "csv"];
+    let default = formats.iter().position(|f| f == format).unwrap_or(0);
+    let i = q.choose("Report format", &labels, default)?;
+    Ok(Choice::On(formats[i]))
+}
+
+fn ask_root(q: &mut dyn Ask, delete: bool) -> anyhow::Result<Choice<bool>> {
+    Ok(Choice::On(q.yes_no(
+        "Remove the root user's access keys (CIS 1.3; only root itself can, so otherwise a manual step)?",
+        delete,
+    )?))
 }
 
 fn ask_password_policy(
