@@ -1,0 +1,297 @@
+//! One AWS context for a run: the SDK configuration (credential chain, profile, region, endpoint
+//! overrides), the caller's identity, one client per service, and the record of every call made.
+//!
+//! The parts: `config` (loading the SDK configuration, as the AWS CLI does), `caller` (who is
+//! calling, and the partition), `calls` (the record of every call, and the read-only guard),
+//! `errors` (SDK errors and results in words, absence as a state, waiting for consistency).
+
+mod caller;
+mod calls;
+mod config;
+mod errors;
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::anyhow;
+use aws_config::{Region, SdkConfig};
+use aws_credential_types::provider::ProvideCredentials;
+
+use calls::Recorder;
+use config::credential_source;
+
+pub use caller::{Caller, CallerKind, check_partition, partition_of};
+pub use calls::{CallLog, CallRecord, is_read_operation};
+pub use config::{
+    ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, OPERATION_TIMEOUT, load_config, profile_file_paths,
+};
+pub use errors::{
+    CONSISTENCY_WAIT, SdkResultExt, absent_on, created_or_exists, error_chain, error_code,
+    is_transient, sdk_error, when_visible,
+};
+
+/// The tag on everything aws-harden creates that can carry tags (IAM users, KMS keys, S3 buckets,
+/// trails, report definitions; IAM groups cannot be tagged), so a person can tell what it owns.
+pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "aws-harden");
+
+/// What the command line says about where and as whom to connect.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+}
+
+/// The run's AWS context.
+#[derive(Clone, Debug)]
+pub struct Aws {
+    pub sdk: SdkConfig,
+    pub caller: Caller,
+    pub home_region: String,
+    pub iam: aws_sdk_iam::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub kms: aws_sdk_kms::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// Always us-east-1: the Cost and Usage Report API exists nowhere else.
+    pub cur: aws_sdk_costandusagereport::Client,
+    pub calls: Arc<CallLog>,
+    /// The signing identity's MFA device serials, asked together with `GetCallerIdentity` when the
+    /// run signs with long-term keys (the only credentials an MFA session can be made from); `None`
+    /// when not asked or not answered.
+    pub own_mfa_devices: Option<Vec<String>>,
+    /// The sign-in URL once read: the next steps reuse it, so no call follows the deletion of the
+    /// key this run signs with.
+    signin: Arc<Mutex<Option<String>>>,
+}
+
+const NO_CREDENTIALS_HELP: &str = "configure credentials with `aws configure` or `aws sso login --profile NAME` and pass --profile NAME, \
+or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY";
+
+impl Aws {
+    /// The sign-in URL, with the account alias from `ListAccountAliases` (an account has at most
+    /// one). Apply path only; if the alias cannot be read, the account-ID URL works as well.
+    pub async fn signin_url(&self) -> String {
+        if let Some(url) = self.signin.lock().unwrap().clone() {
+            return url;
+        }
+        let alias = self
+            .iam
+            .list_account_aliases()
+            .send()
+            .await
+            .ok()
+            .and_then(|a| a.account_aliases.into_iter().next());
+        let url = self.caller.signin_url(alias.as_deref());
+        *self.signin.lock().unwrap() = Some(url.clone());
+        url
+    }
+
+    /// Resolve credentials and identify the caller. Fails with advice when there are no credentials.
+    pub async fn connect(
+        sdk: SdkConfig,
+        profile: Option<&str>,
+        calls: Arc<CallLog>,
+    ) -> anyhow::Result<Aws> {
+        let provider = sdk
+            .credentials_provider()
+            .ok_or_else(|| anyhow!("no AWS credentials found: {NO_CREDENTIALS_HELP}"))?;
+        let creds = provider.provide_credentials().await.map_err(|e| {
+            anyhow!(
+                "no usable AWS credentials: {}\n{NO_CREDENTIALS_HELP}",
+                error_chain(&e)
+            )
+        })?;
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&sdk)
+                .interceptor(Recorder(calls.clone()))
+                .build(),
+        );
+        // ListMFADevices without a user name answers for the signing IAM user (IAM API reference),
+        // so it need not wait for GetCallerIdentity: one round trip, not two. Only long-term keys
+        // can make an MFA session; for other callers (a role answers ValidationError) it is not sent.
+        let devices = async {
+            if creds.session_token().is_some() {
+                return None;
+            }
+            let iam = aws_sdk_iam::Client::from_conf(
+                aws_sdk_iam::config::Builder::from(&sdk)
+                    .interceptor(Recorder(calls.clone()))
+                    .build(),
+            );
+            let out = iam.list_mfa_devices().send().await.ok()?;
+            Some(
+                out.mfa_devices
+                    .into_iter()
+                    .map(|d| d.serial_number)
+                    .collect(),
+            )
+        };
+        let (id, devices) = tokio::join!(sts.get_caller_identity().send(), devices);
+        let id = id.map_err(|e| {
+            // Only an answer from AWS says something about the credentials; a network failure or
+            // an outage (after the SDK's retries) does not.
+            let code = error_code(&e).unwrap_or_default();
+            let rejected = e.raw_response().is_some_and(|r| r.status().as_u16() == 403)
+                || ["ExpiredToken", "InvalidClientTokenId", "SignatureDoesNotMatch", "IncompleteSignature"]
+                    .iter()
+                    .any(|c| code.starts_with(c));
+            if rejected {
+                anyhow!(
+                    "AWS did not accept the credentials (GetCallerIdentity): {}\n{NO_CREDENTIALS_HELP}",
+                    error_chain(&e)
+                )
+            } else {
+                anyhow!("could not identify the caller (GetCallerIdentity): {}", error_chain(&e))
+            }
+        })?;
+        let account_id = id.account().unwrap_or_default();
+        let arn = id.arn().unwrap_or_default();
+        let mut caller = Caller::from_arn(
+            account_id,
+            arn,
+            Some(creds.access_key_id().to_string()),
+            creds.session_token().is_some(),
+        );
+        caller.credential_source = credential_source(&creds, profile);
+        let home_region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        let mut aws = Aws::build(sdk, caller, home_region, calls);
+        aws.own_mfa_devices = devices;
+        Ok(aws)
+    }
+
+    fn build(sdk: SdkConfig, caller: Caller, home_region: String, calls: Arc<CallLog>) -> Aws {
+        let rec = || Recorder(calls.clone());
+        let home = Region::new(home_region.clone());
+        // An endpoint override means an emulator or proxy: S3 then needs path-style addressing.
+        let path_style =
+            sdk.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&sdk)
+                .interceptor(rec())
+                .build(),
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&sdk)
+                .interceptor(rec())
+                .build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .region(home.clone())
+                .force_path_style(path_style)
+                .interceptor(rec())
+                .build(),
+        );
+        let kms = aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&sdk)
+                .region(home.clone())
+                .interceptor(rec())
+                .build(),
+        );
+        let cloudtrail = aws_sdk_cloudtrail::Client::from_conf(
+            aws_sdk_cloudtrail::config::Builder::from(&sdk)
+                .region(home)
+                .interceptor(rec())
+                .build(),
+        );
+        let cur = aws_sdk_costandusagereport::Client::from_conf(
+            aws_sdk_costandusagereport::config::Builder::from(&sdk)
+                .region(Region::from_static("us-east-1"))
+                .interceptor(rec())
+                .build(),
+        );
+        Aws {
+            sdk,
+            caller,
+            home_region,
+            iam,
+            sts,
+            s3,
+            kms,
+            cloudtrail,
+            cur,
+            calls,
+            own_mfa_devices: None,
+            signin: Arc::default(),
+        }
+    }
+
+    /// The same context with regional clients in the plan's home region.
+    pub fn in_home_region(&self, home_region: &str) -> Aws {
+        Aws {
+            signin: self.signin.clone(),
+            ..Aws::build(
+                self.sdk.clone(),
+                self.caller.clone(),
+                home_region.to_string(),
+                self.calls.clone(),
+            )
+        }
+    }
+
+    /// The same context signing with other credentials (an MFA session, say).
+    pub fn with_credentials(
+        &self,
+        creds: aws_credential_types::Credentials,
+        caller: Caller,
+    ) -> Aws {
+        let sdk = self
+            .sdk
+            .clone()
+            .into_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            )
+            .build();
+        Aws::build(sdk, caller, self.home_region.clone(), self.calls.clone())
+    }
+
+    pub fn account_id(&self) -> &str {
+        &self.caller.account_id
+    }
+}
+
+/// Can the account use home_region? EC2 `DescribeRegions` with `AllRegions` lists every region of
+/// the endpoint's partition with its `OptInStatus` (`opt-in-not-required`, `opted-in`,
+/// `not-opted-in`): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRegions.html
+/// Asked in the SDK's region (home_region may be the one not enabled). Regions of other
+/// partitions are dropped (emulators list China regions too).
+pub async fn check_home_region(aws: &Aws, home_region: &str) -> anyhow::Result<()> {
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::config::Builder::from(&aws.sdk)
+            .interceptor(Recorder(aws.calls.clone()))
+            .build(),
+    );
+    let out = ec2
+        .describe_regions()
+        .all_regions(true)
+        .send()
+        .await
+        .describe(format!(
+            "checking that the account can use home_region {home_region} (EC2 DescribeRegions)"
+        ))?;
+    let partition = &aws.caller.partition;
+    let region = out
+        .regions()
+        .iter()
+        .find(|r| r.region_name() == Some(home_region) && partition_of(home_region) == partition);
+    let Some(region) = region else {
+        anyhow::bail!(
+            "home_region = {home_region:?} is not a region of partition {partition} (EC2 DescribeRegions \
+             does not list it); nothing was changed"
+        );
+    };
+    match region.opt_in_status() {
+        Some("opt-in-not-required" | "opted-in") => Ok(()),
+        status => anyhow::bail!(
+            "home_region = {home_region:?} is not enabled for account {} (opt-in status {}): enable it in the \
+             console (Account > AWS Regions) or choose another home_region; nothing was changed",
+            aws.caller.account_id,
+            status.unwrap_or("unknown")
+        ),
+    }
+}

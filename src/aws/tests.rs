@@ -1,0 +1,160 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use aws_config::BehaviorVersion;
+
+use super::*;
+
+/// A replayed HTTP client: every request sent gets the same canned answer, and is counted.
+#[derive(Debug, Clone, Default)]
+struct Replay(Arc<AtomicUsize>);
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for Replay {
+    fn call(
+        &self,
+        _request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
+            aws_smithy_runtime_api::http::Response::new(
+                aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
+                aws_smithy_types::body::SdkBody::from(
+                    "<GetAccountPasswordPolicyResponse><GetAccountPasswordPolicyResult><PasswordPolicy>\
+                         <MinimumPasswordLength>14</MinimumPasswordLength></PasswordPolicy></GetAccountPasswordPolicyResult>\
+                         </GetAccountPasswordPolicyResponse>",
+                ),
+            ),
+        ))
+    }
+}
+
+/// While observing, the interceptor every client carries refuses a write before anything is
+/// sent: no input makes observe write, so only this test can show the guard works.
+#[tokio::test]
+async fn read_only_mode_refuses_a_write_before_sending_it() {
+    use aws_smithy_runtime_api::client::http::{SharedHttpConnector, http_client_fn};
+    let replay = Replay::default();
+    let connector = SharedHttpConnector::new(replay.clone());
+    let sdk = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::from_static("us-east-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKIATEST", "secret", None, None, "test"),
+            ),
+        )
+        .http_client(http_client_fn(move |_, _| connector.clone()))
+        .build();
+    let caller = Caller::from_arn(
+        "123456789012",
+        "arn:aws:iam::123456789012:user/admin",
+        Some("AKIATEST".into()),
+        false,
+    );
+    let calls = Arc::new(CallLog::default());
+    let aws = Aws::build(sdk, caller, "us-east-1".into(), calls.clone());
+    calls.set_read_only(true);
+
+    // A read goes out (the client does send through the replay)...
+    let _ = aws.iam.get_account_password_policy().send().await;
+    assert_eq!(replay.0.load(Ordering::SeqCst), 1);
+    // ...a write is refused and never sent.
+    let err = aws
+        .iam
+        .create_group()
+        .group_name("Administrators")
+        .send()
+        .await
+        .expect_err("a write in read-only mode");
+    let text = error_chain(&err);
+    assert!(
+        text.contains("refused") && text.contains("CreateGroup"),
+        "{text}"
+    );
+    assert_eq!(replay.0.load(Ordering::SeqCst), 1, "the write was sent");
+    assert_eq!(calls.writes(), 0);
+
+    // Off again (apply): the same write is sent.
+    calls.set_read_only(false);
+    let _ = aws
+        .iam
+        .create_group()
+        .group_name("Administrators")
+        .send()
+        .await;
+    assert_eq!(replay.0.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn signin_url_per_partition() {
+    let url = |arn: &str| Caller::from_arn("123456789012", arn, None, false).signin_url(None);
+    assert_eq!(
+        url("arn:aws:iam::123456789012:user/a"),
+        "https://123456789012.signin.aws.amazon.com/console"
+    );
+    assert_eq!(
+        url("arn:aws-us-gov:iam::123456789012:user/a"),
+        "https://123456789012.signin.amazonaws-us-gov.com/console"
+    );
+    assert_eq!(
+        url("arn:aws-cn:iam::123456789012:user/a"),
+        "https://123456789012.signin.amazonaws.cn/console"
+    );
+    let with_alias = Caller::from_arn(
+        "123456789012",
+        "arn:aws:iam::123456789012:user/a",
+        None,
+        false,
+    )
+    .signin_url(Some("acme-prod"));
+    assert_eq!(
+        with_alias,
+        "https://acme-prod.signin.aws.amazon.com/console"
+    );
+}
+
+#[test]
+fn read_allow_list() {
+    for op in [
+        "GetGroup",
+        "ListUsers",
+        "DescribeTrails",
+        "HeadBucket",
+        "GetCallerIdentity",
+        "GenerateCredentialReport",
+        "SimulatePrincipalPolicy",
+    ] {
+        assert!(is_read_operation(op), "{op}");
+    }
+    for op in [
+        "CreateGroup",
+        "PutGroupPolicy",
+        "DeleteAccessKey",
+        "UpdateAccountPasswordPolicy",
+        "StartLogging",
+        "LookupEvents",
+    ] {
+        assert!(!is_read_operation(op), "{op}");
+    }
+}
+
+#[test]
+fn caller_kinds() {
+    let root = Caller::from_arn("1", "arn:aws:iam::123456789012:root", None, false);
+    assert!(root.is_root());
+    let user = Caller::from_arn("1", "arn:aws:iam::123456789012:user/ops/alice", None, false);
+    assert_eq!(user.user_name(), Some("alice"));
+    let role = Caller::from_arn(
+        "1",
+        "arn:aws-cn:sts::123456789012:assumed-role/Admin/bob",
+        None,
+        true,
+    );
+    assert_eq!(
+        role.kind,
+        CallerKind::AssumedRole {
+            role: "Admin".into(),
+            session: "bob".into()
+        }
+    );
+    assert_eq!(role.partition, "aws-cn");
+}
