@@ -1,7 +1,7 @@
 //! End-to-end: the CloudTrail control against moto, through the recording proxy. moto accepts any
 //! bucket or key policy, so the exact documents are proven by the unit tests in
-//! src/controls/cloudtrail.rs and src/bucket.rs; here: the writes happen, in the right order, the
-//! account ends as planned, re-runs write nothing, and drift is found and repaired.
+//! src/controls/cloudtrail/tests.rs and src/bucket/tests.rs; here: the writes happen, in the right
+//! order, the account ends as planned, re-runs write nothing, and drift is found and repaired.
 
 mod common;
 

@@ -78,7 +78,7 @@ async fn a_fault_that_persists_stops_apply_naming_what_failed_and_what_was_done(
         "{out}"
     );
     assert!(out.contains("InternalFailure"), "{out}");
-    // Attempts as configured (src/aws.rs DEFAULT_MAX_ATTEMPTS), then it gave up.
+    // Attempts as configured (src/aws/config.rs DEFAULT_MAX_ATTEMPTS), then it gave up.
     assert_eq!(ops(&acct, "AddUserToGroup"), 5, "{out}");
     // What was done: a `done` line per change made before the failure, matching the writes the
     // proxy saw succeed; and nothing after the failed write was attempted (in send order).
@@ -220,7 +220,7 @@ async fn the_users_retry_mode_wins() {
 }
 
 /// A connection that hangs (no answer, never closed) is given up after the per-attempt limit
-/// (src/aws.rs ATTEMPT_TIMEOUT, 20 s) and retried, well within a minute.
+/// (src/aws/config.rs ATTEMPT_TIMEOUT, 20 s) and retried, well within a minute.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hanging_connection_is_abandoned_after_the_attempt_timeout_and_retried() {
     let acct = Account::new().await;
