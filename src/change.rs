@@ -1,64 +1,32 @@
 //! Changes: what a run computed by comparing the plan with the live account. Plain data, like a
 //! terraform plan: views render it, the engine applies it, nothing here talks to AWS.
+//!
+//! A change is generic over its op type: a control's diff makes `Change<its Op>`, and the registry
+//! wraps them into `controls::Change` (any control's op). This module imports nothing from the
+//! crate, so everything can build on it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::controls::Op;
-
-/// The controls, in the order their writes are applied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ControlId {
-    AdminGroup,
-    /// Before the admin user: a policy the plan tightens is in place before a console password is
-    /// generated against it.
-    PasswordPolicy,
-    AdminUser,
-    AdminMfa,
-    Cloudtrail,
-    CostReport,
-    Root,
-}
+/// A control's name, as used in plan files, output and JSON (`"admin_group"`). Each control names
+/// itself; the registry (`controls/mod.rs`) lists them, and its order is the apply order (`Ord`,
+/// `title` and reading a name back are implemented there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ControlId(&'static str);
 
 impl ControlId {
-    pub const ALL: [ControlId; 7] = [
-        ControlId::AdminGroup,
-        ControlId::PasswordPolicy,
-        ControlId::AdminUser,
-        ControlId::AdminMfa,
-        ControlId::Cloudtrail,
-        ControlId::CostReport,
-        ControlId::Root,
-    ];
+    /// For a control's own `ID`; anything else finds ids in the registry.
+    pub const fn named(name: &'static str) -> ControlId {
+        ControlId(name)
+    }
 
     /// The name used in plan files, output and JSON.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ControlId::AdminGroup => "admin_group",
-            ControlId::AdminUser => "admin_user",
-            ControlId::AdminMfa => "admin_mfa",
-            ControlId::PasswordPolicy => "password_policy",
-            ControlId::Cloudtrail => "cloudtrail",
-            ControlId::CostReport => "cost_report",
-            ControlId::Root => "root",
-        }
-    }
-
-    /// A short human title for headings.
-    pub fn title(self) -> &'static str {
-        match self {
-            ControlId::AdminGroup => "Admin group",
-            ControlId::AdminUser => "Admin user",
-            ControlId::AdminMfa => "Admin user MFA",
-            ControlId::PasswordPolicy => "Password policy",
-            ControlId::Cloudtrail => "CloudTrail",
-            ControlId::CostReport => "Cost and Usage Report",
-            ControlId::Root => "Root user",
-        }
+        self.0
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Create,
@@ -81,7 +49,7 @@ impl Action {
 
 /// When a change is applied. Everything that takes access away comes after everything that grants
 /// it, and only when every earlier write succeeded and was verified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     /// Ordinary writes, in control order.
@@ -96,7 +64,7 @@ pub enum Stage {
 }
 
 /// One field's value before and after. `None` means absent.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FieldChange {
     pub field: String,
     pub before: Option<String>,
@@ -113,26 +81,38 @@ impl FieldChange {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Change {
+/// One change to one resource, with the ops that make it (in order). Self-contained: apply needs
+/// nothing but the ops.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Change<O> {
     pub control: ControlId,
     /// What the change is about, e.g. `iam group "Administrators"`.
     pub resource: String,
     pub action: Action,
     pub fields: Vec<FieldChange>,
     /// CIS AWS Foundations Benchmark v5.0 recommendation IDs this change serves.
-    pub cis: Vec<&'static str>,
+    pub cis: Vec<String>,
     /// For manual actions: the steps a person takes. For others: why, when it is not obvious.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub stage: Stage,
-    /// What apply does; `Op::Manual` for manual actions.
-    #[serde(skip)]
-    pub op: Op,
+    /// What apply does, in order; empty for a manual action.
+    pub ops: Vec<O>,
 }
 
-impl Change {
-    pub fn new(control: ControlId, resource: impl Into<String>, action: Action, op: Op) -> Self {
+impl<O> Change<O> {
+    /// A change made by one op.
+    pub fn new(control: ControlId, resource: impl Into<String>, action: Action, op: O) -> Self {
+        Self::with_ops(control, resource, action, vec![op])
+    }
+
+    /// A change made by several ops, applied in order (e.g. every setting of one bucket).
+    pub fn with_ops(
+        control: ControlId,
+        resource: impl Into<String>,
+        action: Action,
+        ops: Vec<O>,
+    ) -> Self {
         Change {
             control,
             resource: resource.into(),
@@ -141,8 +121,13 @@ impl Change {
             cis: Vec::new(),
             note: None,
             stage: Stage::Main,
-            op,
+            ops,
         }
+    }
+
+    /// Something only a person can do: no ops, never applied, stays pending.
+    pub fn manual(control: ControlId, resource: impl Into<String>) -> Self {
+        Self::with_ops(control, resource, Action::Manual, Vec::new())
     }
 
     pub fn field(
@@ -155,8 +140,8 @@ impl Change {
         self
     }
 
-    pub fn cis(mut self, ids: &[&'static str]) -> Self {
-        self.cis.extend_from_slice(ids);
+    pub fn cis(mut self, ids: &[&str]) -> Self {
+        self.cis.extend(ids.iter().map(|id| id.to_string()));
         self
     }
 
@@ -173,9 +158,23 @@ impl Change {
     pub fn is_manual(&self) -> bool {
         self.action == Action::Manual
     }
+
+    /// The same change with each op wrapped (a control's op into the registry's).
+    pub fn map_ops<P>(self, f: impl Fn(O) -> P) -> Change<P> {
+        Change {
+            control: self.control,
+            resource: self.resource,
+            action: self.action,
+            fields: self.fields,
+            cis: self.cis,
+            note: self.note,
+            stage: self.stage,
+            ops: self.ops.into_iter().map(f).collect(),
+        }
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NoticeLevel {
     Info,
@@ -183,13 +182,13 @@ pub enum NoticeLevel {
 }
 
 /// Something a person should know that is not a change: history, honest caveats, things left alone.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
     pub control: ControlId,
     pub level: NoticeLevel,
     pub message: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub cis: Vec<&'static str>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cis: Vec<String>,
 }
 
 impl Notice {
@@ -209,34 +208,134 @@ impl Notice {
             cis: Vec::new(),
         }
     }
-    pub fn cis(mut self, ids: &[&'static str]) -> Self {
-        self.cis.extend_from_slice(ids);
+    pub fn cis(mut self, ids: &[&str]) -> Self {
+        self.cis.extend(ids.iter().map(|id| id.to_string()));
         self
     }
 }
 
-/// What one control's diff produced.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Diff {
-    pub changes: Vec<Change>,
-    pub notices: Vec<Notice>,
+/// One check a diff made on one resource: passed when the resource needs no change. Reports that
+/// list passes as well as failures (JUnit, SARIF) are built from these.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    pub control: ControlId,
+    /// The kind of check, the same for every resource of its kind (`iam_group`).
+    pub rule: String,
+    pub resource: String,
+    pub cis: Vec<String>,
+    pub passed: bool,
 }
 
-impl Diff {
-    pub fn push(&mut self, change: Change) {
+impl Check {
+    /// The kind of check a resource name stands for: its words before the first quoted name
+    /// (`iam group "Administrators"` is an `iam_group`).
+    pub fn rule_of(resource: &str) -> String {
+        let kind = resource.split('"').next().unwrap_or(resource).trim();
+        kind.replace([' ', '-'], "_")
+    }
+
+    /// A stable identity for the resource checked, the same from run to run: account, region
+    /// (`global` for account-wide resources), control and resource.
+    pub fn identity(&self, account: &str, region: Option<&str>) -> String {
+        format!(
+            "{account}/{}/{}/{}",
+            region.unwrap_or("global"),
+            self.control.as_str(),
+            self.resource
+        )
+    }
+}
+
+/// What one control's diff produced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diff<O> {
+    pub changes: Vec<Change<O>>,
+    pub notices: Vec<Notice>,
+    /// Resources looked at, with their CIS IDs: each becomes a check, failed when a change names
+    /// it (see `checks`). A change's resource counts as looked at without being listed.
+    pub looked_at: Vec<(ControlId, String, Vec<String>)>,
+}
+
+impl<O> Default for Diff<O> {
+    fn default() -> Self {
+        Diff {
+            changes: Vec::new(),
+            notices: Vec::new(),
+            looked_at: Vec::new(),
+        }
+    }
+}
+
+impl<O> Diff<O> {
+    pub fn push(&mut self, change: Change<O>) {
         self.changes.push(change);
     }
     pub fn notice(&mut self, notice: Notice) {
         self.notices.push(notice);
     }
-    pub fn extend(&mut self, other: Diff) {
+    /// Record that `resource` was checked: it passes unless a change names it.
+    pub fn checked(&mut self, control: ControlId, resource: impl Into<String>, cis: &[&str]) {
+        self.looked_at.push((
+            control,
+            resource.into(),
+            cis.iter().map(|c| c.to_string()).collect(),
+        ));
+    }
+    pub fn extend(&mut self, other: Diff<O>) {
         self.changes.extend(other.changes);
         self.notices.extend(other.notices);
+        self.looked_at.extend(other.looked_at);
+    }
+    /// The same diff with each op wrapped (a control's op into the registry's).
+    pub fn map_ops<P>(self, f: impl Fn(O) -> P) -> Diff<P> {
+        Diff {
+            changes: self.changes.into_iter().map(|c| c.map_ops(&f)).collect(),
+            notices: self.notices,
+            looked_at: self.looked_at,
+        }
+    }
+    /// Every check this diff made, in the order made: one per resource looked at or changed.
+    pub fn checks(&self) -> Vec<Check> {
+        let mut checks: Vec<Check> = Vec::new();
+        let listed = self
+            .looked_at
+            .iter()
+            .map(|(control, resource, cis)| (*control, resource, cis));
+        let changed = self
+            .changes
+            .iter()
+            .map(|c| (c.control, &c.resource, &c.cis));
+        for (control, resource, cis) in listed.chain(changed) {
+            let passed = !self
+                .changes
+                .iter()
+                .any(|c| c.control == control && &c.resource == resource);
+            match checks
+                .iter_mut()
+                .find(|k| k.control == control && &k.resource == resource)
+            {
+                Some(k) => {
+                    for id in cis {
+                        if !k.cis.contains(id) {
+                            k.cis.push(id.clone());
+                        }
+                    }
+                }
+                None => checks.push(Check {
+                    control,
+                    rule: Check::rule_of(resource),
+                    resource: resource.clone(),
+                    cis: cis.clone(),
+                    passed,
+                }),
+            }
+        }
+        checks
     }
 }
 
 /// Counts for the one-line summary.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
@@ -245,7 +344,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub fn of<'a>(changes: impl IntoIterator<Item = &'a Change>) -> Self {
+    pub fn of<'a, O: 'a>(changes: impl IntoIterator<Item = &'a Change<O>>) -> Self {
         let mut s = Summary::default();
         for c in changes {
             match c.action {

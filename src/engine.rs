@@ -8,10 +8,22 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::aws::Aws;
-use crate::change::{Change, ControlId, Diff, Notice, Stage, Summary};
-use crate::controls::{self, DiffContext, Observation};
-use crate::interact::{Interaction, Interrupt, Reporter};
+use crate::change::{ControlId, Notice, Stage, Summary};
+use crate::controls::{self, Change, Diff, DiffContext, Observation};
+use crate::interact::{Interaction, Interrupt};
 use crate::plan::Plan;
+
+/// Progress of a run, as the engine reports it; only `ui` implements it.
+pub trait Reporter: Send + Sync {
+    /// A phase begins ("Observing the account", "Verifying").
+    fn phase(&self, text: &str);
+    /// A phase ended.
+    fn phase_done(&self);
+    /// A change starts being applied.
+    fn change_started(&self, change: &Change);
+    /// A change finished; `Err` carries the failure message.
+    fn change_finished(&self, change: &Change, result: Result<(), &str>);
+}
 
 /// What a run found: the account, the plan (placeholders expanded) and the changes it implies.
 #[derive(Clone, Debug)]
@@ -232,7 +244,7 @@ pub async fn apply(
             }
         }
         reporter.change_started(change);
-        match controls::apply(aws, &change.op, io).await {
+        match apply_ops(aws, change, io).await {
             Ok(()) => {
                 reporter.change_finished(change, Ok(()));
                 report.applied.push(change.clone());
@@ -276,6 +288,14 @@ pub async fn apply(
         }
     }
     report
+}
+
+/// A change's ops, in order; the first failure stops it.
+async fn apply_ops(aws: &Aws, change: &Change, io: &dyn Interaction) -> anyhow::Result<()> {
+    for op in &change.ops {
+        controls::apply(aws, op, io).await?;
+    }
+    Ok(())
 }
 
 async fn recheck(aws: &Aws, ctx: &DiffContext<'_>, id: ControlId) -> anyhow::Result<Vec<Change>> {

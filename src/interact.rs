@@ -1,23 +1,9 @@
-//! How core code talks to the person running it, without knowing about terminals: a `Reporter`
-//! for progress, an `Interaction` for questions and secrets, and an `Interrupt` flag for Ctrl-C.
-//! Only `ui` (and `ctrl_c`, for the flag) implements them.
+//! How core code talks to the person running it, without knowing about terminals: an
+//! `Interaction` for questions and secrets, and an `Interrupt` flag for Ctrl-C. Only `ui` (and
+//! `ctrl_c`, for the flag) implements them. Progress goes through the engine's `Reporter`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::change::Change;
-
-/// Progress of a run.
-pub trait Reporter: Send + Sync {
-    /// A phase begins ("Observing the account", "Verifying").
-    fn phase(&self, text: &str);
-    /// A phase ended.
-    fn phase_done(&self);
-    /// A change starts being applied.
-    fn change_started(&self, change: &Change);
-    /// A change finished; `Err` carries the failure message.
-    fn change_finished(&self, change: &Change, result: Result<(), &str>);
-}
 
 /// Questions, messages and secrets during apply. Implementations hide progress while prompting.
 pub trait Interaction: Send + Sync {

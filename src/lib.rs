@@ -15,3 +15,6 @@ pub mod plan;
 pub mod policy;
 pub mod settings;
 pub mod ui;
+
+#[cfg(test)]
+mod module_graph;

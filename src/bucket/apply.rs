@@ -17,23 +17,10 @@ use aws_smithy_types::date_time::Format;
 use super::{Encryption, KmsKey, LifecycleRule, Op, Tag, client};
 use crate::aws::{Aws, SdkResultExt, error_chain};
 
-/// Perform one write (or the steps, in order, stopping at the first failure).
+/// Perform one write.
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
-    match op {
-        Op::Steps(steps) => {
-            for step in steps {
-                apply_one(aws, step).await?;
-            }
-            Ok(())
-        }
-        other => apply_one(aws, other).await,
-    }
-}
-
-async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     let owner = aws.account_id();
     match op {
-        Op::Steps(_) => bail!("nested bucket steps (a bug in aws-harden)"),
         Op::Create { name, region } => {
             let mut req = client(aws, region)
                 .create_bucket()

@@ -154,9 +154,21 @@ fn describe_live_encryption(e: &LiveEncryption) -> String {
 }
 
 /// The changes that make the bucket match the spec: pure. At most two: one for the bucket and its
-/// settings (every field that differs, written in order by one `Op::Steps`), then one for its policy.
-pub fn diff(control: ControlId, spec: &BucketSpec, observed: &Observed, caller: &Caller) -> Diff {
+/// settings (every field that differs, its ops written in order), then one for its policy. The
+/// owning control wraps the ops into its own (`Diff::map_ops`).
+pub fn diff(
+    control: ControlId,
+    spec: &BucketSpec,
+    observed: &Observed,
+    caller: &Caller,
+) -> Diff<Op> {
     let mut d = Diff::default();
+    d.checked(control, format!("s3 bucket \"{}\"", spec.name), &["2.1.4"]);
+    d.checked(
+        control,
+        format!("s3 bucket policy \"{}\"", spec.name),
+        &["2.1.1"],
+    );
     let parts = settings_changes(control, spec, observed);
     if !parts.is_empty() {
         let action = if observed.exists {
@@ -164,12 +176,11 @@ pub fn diff(control: ControlId, spec: &BucketSpec, observed: &Observed, caller: 
         } else {
             Action::Create
         };
-        let mut steps = Vec::new();
-        let mut merged = Change::new(
+        let mut merged = Change::with_ops(
             control,
             format!("s3 bucket \"{}\"", spec.name),
             action,
-            crate::controls::Op::Manual,
+            Vec::new(),
         );
         for part in parts {
             merged.fields.extend(part.fields);
@@ -178,15 +189,8 @@ pub fn diff(control: ControlId, spec: &BucketSpec, observed: &Observed, caller: 
                     merged.cis.push(id);
                 }
             }
-            if let crate::controls::Op::Bucket(op) = part.op {
-                steps.push(op);
-            }
+            merged.ops.extend(part.ops);
         }
-        merged.op = crate::controls::Op::Bucket(if steps.len() == 1 {
-            steps.remove(0)
-        } else {
-            Op::Steps(steps)
-        });
         d.push(merged);
     }
     policy_diff(control, spec, observed, caller, &mut d);
@@ -194,14 +198,12 @@ pub fn diff(control: ControlId, spec: &BucketSpec, observed: &Observed, caller: 
 }
 
 /// One change per setting that differs, in the order they must be written.
-fn settings_changes(control: ControlId, spec: &BucketSpec, observed: &Observed) -> Vec<Change> {
+fn settings_changes(control: ControlId, spec: &BucketSpec, observed: &Observed) -> Vec<Change<Op>> {
     let mut d = Diff::default();
     let name = spec.name.clone();
     let region = spec.region.clone();
     let resource = format!("s3 bucket \"{name}\"");
-    let change = |action: Action, op: Op| {
-        Change::new(control, &resource, action, crate::controls::Op::Bucket(op))
-    };
+    let change = |action: Action, op: Op| Change::new(control, &resource, action, op);
     let update_or_create = |present: bool| {
         if present && observed.exists {
             Action::Update
@@ -368,7 +370,7 @@ fn policy_diff(
     spec: &BucketSpec,
     observed: &Observed,
     caller: &Caller,
-    d: &mut Diff,
+    d: &mut Diff<Op>,
 ) {
     let name = &spec.name;
     let mut owned = vec![tls_only_statement(&caller.partition, name)];
@@ -422,11 +424,11 @@ fn policy_diff(
         } else {
             Action::Create
         },
-        crate::controls::Op::Bucket(Op::PutPolicy {
+        Op::PutPolicy {
             name: name.clone(),
             region: spec.region.clone(),
             document: merged_policy(&owned, &foreign).to_string(),
-        }),
+        },
     );
     if live_doc.is_err() {
         change = change.field("document", Some("unparseable"), Some("valid JSON"));

@@ -23,9 +23,9 @@
 //! 2. `observe`: `bucket::observe(aws, &spec).await?` and keep the [`Observed`] in its observation;
 //! 3. `diff`: `d.extend(bucket::diff(CONTROL, &spec, &observed, ctx.caller))`: at most two
 //!    changes, `s3 bucket "NAME"` (creation and every setting that differs, as fields, written in
-//!    order by one `Op::Steps`) and `s3 bucket policy "NAME"`. They carry
-//!    `controls::Op::Bucket(bucket::Op)`, so `controls::apply` runs them; `Change::control` says
-//!    which control owns the bucket. Put the bucket's changes before anything that needs the bucket
+//!    order as the change's ops) and `s3 bucket policy "NAME"`. Their ops are `bucket::Op`s: the
+//!    control wraps them into its own op (`Diff::map_ops(Op::Bucket)`) and its apply hands them to
+//!    `bucket::apply`; `Change::control` says which control owns the bucket. Put the bucket's changes before anything that needs the bucket
 //!    (the engine applies a control's changes in the order its diff produced them); a bucket that
 //!    receives another bucket's access logs goes first.
 //!
@@ -180,8 +180,6 @@ pub struct LiveEncryption {
 /// passes this account as `ExpectedBucketOwner`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Op {
-    /// Several of the others, in order (never nested).
-    Steps(Vec<Op>),
     Create {
         name: String,
         region: String,

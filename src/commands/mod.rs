@@ -275,10 +275,14 @@ impl Session {
 /// signing in as it.
 fn new_password_user(report: &engine::ApplyReport) -> Option<&str> {
     use crate::controls::{Op, admin_user};
-    report.applied.iter().find_map(|c| match &c.op {
-        Op::AdminUser(admin_user::Op::CreateLoginProfile { user, .. }) => Some(user.as_str()),
-        _ => None,
-    })
+    report
+        .applied
+        .iter()
+        .flat_map(|c| &c.ops)
+        .find_map(|op| match op {
+            Op::AdminUser(admin_user::Op::CreateLoginProfile { user, .. }) => Some(user.as_str()),
+            _ => None,
+        })
 }
 
 fn placeholders(aws: &Aws, loaded: &LoadedPlan) -> Placeholders {

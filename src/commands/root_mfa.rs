@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::aws::Aws;
-use crate::change::{Change, ControlId};
+use crate::change::ControlId;
+use crate::controls::Change;
 use crate::controls::root::{self, ROOT_MFA_RESOURCE};
 use crate::ctrl_c::CtrlC;
 use crate::engine::Assessment;

@@ -5,11 +5,37 @@ use serde_json::{Value, json};
 
 use crate::aws::{Aws, SdkResultExt, absent_on, created_or_exists, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
-use crate::controls::{DiffContext, mfa_guard};
+use crate::controls::control::{Control, DiffContext};
+use crate::controls::mfa_guard;
+use crate::interact::Interaction;
 use crate::plan::Plan;
 use crate::policy;
 
-const CONTROL: ControlId = ControlId::AdminGroup;
+const CONTROL: ControlId = ControlId::named("admin_group");
+
+/// The admin group, its AdministratorAccess attachment and its MFA guard.
+pub struct AdminGroup;
+
+impl Control for AdminGroup {
+    const ID: ControlId = CONTROL;
+    const TITLE: &'static str = "Admin group";
+    const CIS: &'static [&'static str] = &["1.9", "1.14", "1.15"];
+    type Observed = Observed;
+    type Op = Op;
+
+    fn managed(plan: &Plan) -> bool {
+        plan.admin_group().is_some()
+    }
+    async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+        observe(aws, plan).await
+    }
+    fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
+        diff(ctx, observed)
+    }
+    async fn apply(aws: &Aws, op: &Op, _io: &dyn Interaction) -> anyhow::Result<()> {
+        apply(aws, op).await
+    }
+}
 const CIS: &[&str] = &["1.14"];
 /// Name of the inline policy this tool owns on the group.
 pub const MFA_POLICY_NAME: &str = "aws-harden-require-mfa";
@@ -46,6 +72,7 @@ pub struct GroupState {
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     CreateGroup {
         group: String,
@@ -260,13 +287,29 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     })
 }
 
-pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
+pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let mut d = Diff::default();
     let Some(plan) = ctx.plan.admin_group() else {
         return d;
     };
     let name = &plan.name;
     let resource = format!("iam group \"{name}\"");
+    d.checked(CONTROL, &resource, CIS);
+    if plan.require_mfa {
+        d.checked(
+            CONTROL,
+            format!("iam group policy \"{name}/{MFA_POLICY_NAME}\""),
+            &["1.9", "1.14"],
+        );
+        // The guard's live behaviour is a check only when IAM's simulator decided it.
+        if let (Guard::Simulated(_), Some(user)) = (&observed.guard, ctx.plan.admin_user()) {
+            d.checked(
+                CONTROL,
+                format!("mfa guard for iam user \"{}\"", user.name),
+                &["1.9"],
+            );
+        }
+    }
     let group = observed.group.clone();
     if group.is_none() {
         d.push(
@@ -274,9 +317,9 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 CONTROL,
                 &resource,
                 Action::Create,
-                super::Op::AdminGroup(Op::CreateGroup {
+                Op::CreateGroup {
                     group: name.clone(),
-                }),
+                },
             )
             .field("name", None::<String>, Some(name))
             .cis(CIS),
@@ -291,10 +334,10 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     CONTROL,
                     &resource,
                     Action::Update,
-                    super::Op::AdminGroup(Op::AttachPolicy {
+                    Op::AttachPolicy {
                         group: name.clone(),
                         policy_arn: arn.clone(),
-                    }),
+                    },
                 )
                 .field(
                     "attached policy",
@@ -336,11 +379,11 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 CONTROL,
                 format!("iam group policy \"{name}/{MFA_POLICY_NAME}\""),
                 action,
-                super::Op::AdminGroup(Op::PutInlinePolicy {
+                Op::PutInlinePolicy {
                     group: name.clone(),
                     policy_name: MFA_POLICY_NAME.into(),
                     document: desired.to_string(),
-                }),
+                },
             )
             .field(
                 "document",
@@ -391,12 +434,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 .admin_user()
                 .map(|u| u.name.as_str())
                 .unwrap_or_default();
-            let mut change = Change::new(
-                CONTROL,
-                format!("mfa guard for iam user \"{user}\""),
-                Action::Manual,
-                super::Op::Manual,
-            )
+            let mut change = Change::manual(CONTROL, format!("mfa guard for iam user \"{user}\""))
             .cis(&["1.9"])
             .note(format!(
                 "IAM's policy simulator (SimulatePrincipalPolicy) decides these cases for {user} otherwise than the \

@@ -4,11 +4,35 @@
 
 use crate::aws::{Aws, SdkResultExt, absent_on, error_code, sdk_error};
 use crate::change::{Action, Change, ControlId, Diff};
-use crate::controls::DiffContext;
+use crate::controls::control::{Control, DiffContext};
 use crate::interact::Interaction;
 use crate::plan::Plan;
 
-const CONTROL: ControlId = ControlId::AdminMfa;
+const CONTROL: ControlId = ControlId::named("admin_mfa");
+
+/// A virtual MFA device for the admin user, enrolled at the terminal.
+pub struct AdminMfa;
+
+impl Control for AdminMfa {
+    const ID: ControlId = CONTROL;
+    const TITLE: &'static str = "Admin user MFA";
+    const CIS: &'static [&'static str] = &["1.9"];
+    type Observed = Observed;
+    type Op = Op;
+
+    fn managed(plan: &Plan) -> bool {
+        plan.admin_user().is_some_and(|u| u.mfa)
+    }
+    async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+        observe(aws, plan).await
+    }
+    fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
+        diff(ctx, observed)
+    }
+    async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
+        apply(aws, op, io).await
+    }
+}
 /// Wrong codes accepted before giving up (the device is then cleaned up on the next run).
 const CODE_ATTEMPTS: usize = 5;
 
@@ -19,6 +43,7 @@ pub struct Observed {
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     /// Create a virtual MFA device for the user and enable it with codes typed at the terminal.
     EnrollVirtual { user: String },
@@ -40,11 +65,16 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     })
 }
 
-pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
+pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let mut d = Diff::default();
     let Some(user) = ctx.plan.admin_user().filter(|u| u.mfa) else {
         return d;
     };
+    d.checked(
+        CONTROL,
+        format!("mfa device for iam user \"{}\"", user.name),
+        &["1.9"],
+    );
     if !observed.devices.is_empty() {
         return d;
     }
@@ -56,7 +86,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 CONTROL,
                 resource,
                 Action::Create,
-                super::Op::AdminMfa(Op::EnrollVirtual { user: name.clone() }),
+                Op::EnrollVirtual { user: name.clone() },
             )
             .field(
                 "virtual mfa device",
@@ -67,7 +97,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
         );
     } else {
         d.push(
-            Change::new(CONTROL, resource, Action::Manual, super::Op::Manual)
+            Change::manual(CONTROL, resource)
                 .cis(&["1.9"])
                 .note(format!(
                     "Run aws-harden at a terminal (without --yes) to enroll it there, or enroll in the console: sign in \
@@ -217,10 +247,10 @@ mod tests {
         let d = diff(&ctx, &Observed::default());
         assert_eq!(d.changes[0].action, Action::Create);
         assert_eq!(
-            d.changes[0].op,
-            super::super::Op::AdminMfa(Op::EnrollVirtual {
+            d.changes[0].ops,
+            [Op::EnrollVirtual {
                 user: "admin".into()
-            })
+            }]
         );
         ctx.interactive = false;
         let d = diff(&ctx, &Observed::default());

@@ -7,11 +7,35 @@ use rand::seq::SliceRandom;
 
 use crate::aws::{Aws, SdkResultExt, absent_on, created_or_exists, when_visible};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
-use crate::controls::DiffContext;
+use crate::controls::control::{Control, DiffContext};
 use crate::interact::Interaction;
 use crate::plan::Plan;
 
-const CONTROL: ControlId = ControlId::AdminUser;
+const CONTROL: ControlId = ControlId::named("admin_user");
+
+/// The admin IAM user: console access, group membership, no stray access keys.
+pub struct AdminUser;
+
+impl Control for AdminUser {
+    const ID: ControlId = CONTROL;
+    const TITLE: &'static str = "Admin user";
+    const CIS: &'static [&'static str] = &["1.6", "1.10", "1.14"];
+    type Observed = Observed;
+    type Op = Op;
+
+    fn managed(plan: &Plan) -> bool {
+        plan.admin_user().is_some()
+    }
+    async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+        observe(aws, plan).await
+    }
+    fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
+        diff(ctx, observed)
+    }
+    async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
+        apply(aws, op, io).await
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Observed {
@@ -28,6 +52,7 @@ pub struct UserState {
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     CreateUser {
         user: String,
@@ -118,21 +143,27 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     })
 }
 
-pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
+pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let mut d = Diff::default();
     let Some(plan) = ctx.plan.admin_user() else {
         return d;
     };
     let name = &plan.name;
     let resource = format!("iam user \"{name}\"");
-    let op = |op: Op| super::Op::AdminUser(op);
+    d.checked(CONTROL, &resource, &["1.6", "1.14"]);
+    if plan.console_access {
+        d.checked(CONTROL, format!("iam login profile \"{name}\""), &[]);
+    }
+    if plan.access_key {
+        d.checked(CONTROL, format!("iam access key for \"{name}\""), &["1.10"]);
+    }
     if observed.user.is_none() {
         d.push(
             Change::new(
                 CONTROL,
                 &resource,
                 Action::Create,
-                op(Op::CreateUser { user: name.clone() }),
+                Op::CreateUser { user: name.clone() },
             )
             .field("name", None::<String>, Some(name))
             .cis(&["1.6"]),
@@ -146,14 +177,14 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     CONTROL,
                     format!("iam login profile \"{name}\""),
                     Action::Create,
-                    op(Op::CreateLoginProfile {
+                    Op::CreateLoginProfile {
                         user: name.clone(),
                         min_length: ctx
                             .plan
                             .password_policy()
                             .map(|p| p.minimum_length)
                             .unwrap_or(0),
-                    }),
+                    },
                 )
                 .field(
                     "console password",
@@ -177,10 +208,10 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 CONTROL,
                 &resource,
                 Action::Update,
-                op(Op::AddToGroup {
+                Op::AddToGroup {
                     user: name.clone(),
                     group: group.to_string(),
-                }),
+                },
             )
             .field("groups", None::<String>, Some(group))
             .cis(&["1.14"]),
@@ -190,12 +221,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
         // A key on an admin without a device could never get an MFA session, and is the start of every
         // way around an MFA guard: it waits until the user has one.
         d.push(
-            Change::new(
-                CONTROL,
-                format!("iam access key for \"{name}\""),
-                Action::Manual,
-                super::Op::Manual,
-            )
+            Change::manual(CONTROL, format!("iam access key for \"{name}\""))
             .field(
                 "stored as profile",
                 None::<String>,
@@ -213,10 +239,10 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 CONTROL,
                 format!("iam access key for \"{name}\""),
                 Action::Create,
-                op(Op::CreateAccessKey {
+                Op::CreateAccessKey {
                     user: name.clone(),
                     profile: plan.access_key_profile.clone(),
-                }),
+                },
             )
             .field(
                 "stored as profile",
@@ -611,11 +637,11 @@ mod tests {
         let d = diff(&ctx, &removed);
         assert_eq!(d.changes.len(), 1);
         assert_eq!(
-            d.changes[0].op,
-            super::super::Op::AdminUser(Op::AddToGroup {
+            d.changes[0].ops,
+            [Op::AddToGroup {
                 user: "admin".into(),
                 group: "Administrators".into()
-            })
+            }]
         );
     }
 
@@ -664,9 +690,6 @@ mod tests {
         state.has_mfa_device = true;
         let create = key(&state);
         assert_eq!(create.action, Action::Create);
-        assert!(matches!(
-            create.op,
-            super::super::Op::AdminUser(Op::CreateAccessKey { .. })
-        ));
+        assert!(matches!(create.ops[..], [Op::CreateAccessKey { .. }]));
     }
 }

@@ -1,138 +1,208 @@
-//! The controls. Each file is one control with three parts:
-//! - `observe`: reads only, returns what the account has;
-//! - `diff`: pure, from the plan and what was observed to changes (no I/O; unit-tested);
-//! - `apply`: performs one `Op`, the plain-data description of a write that `diff` produced.
-//!
-//! This module dispatches to them so the engine can treat every control alike.
+//! The controls and their registry. Each control is one type implementing `Control`
+//! (`control.rs`), in its own file or folder; the `registry!` list below is the only place that
+//! names them all. The ids, the dispatch and the apply order all come from that list.
 
 pub mod admin_group;
 pub mod admin_mfa;
 pub mod admin_user;
 pub mod cloudtrail;
+pub mod control;
 pub mod cost_report;
 pub mod mfa_guard;
 pub mod password_policy;
 pub mod root;
 
-use crate::aws::{Aws, Caller};
-use crate::change::{ControlId, Diff};
+pub use control::{Control, DiffContext};
+
+use crate::aws::Aws;
+use crate::change::ControlId;
 use crate::interact::Interaction;
 use crate::plan::Plan;
 
-/// What apply does for one change: plain data, produced by `diff`.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub enum Op {
-    /// Nothing to run: a manual action a person takes.
-    #[default]
-    Manual,
-    AdminGroup(admin_group::Op),
-    AdminUser(admin_user::Op),
-    AdminMfa(admin_mfa::Op),
-    PasswordPolicy(password_policy::Op),
-    Cloudtrail(cloudtrail::Op),
-    CostReport(cost_report::Op),
-    Root(root::Op),
-    /// A write on a hardened audit bucket (`crate::bucket`); the change's `control` owns it.
-    Bucket(crate::bucket::Op),
+/// A change of any control.
+pub type Change = crate::change::Change<Op>;
+/// What the diffs of any controls produced.
+pub type Diff = crate::change::Diff<Op>;
+
+/// Defines, from one ordered list of `Variant = path::Type`: the `ControlId` constants and `ALL`
+/// (in list order), the `Op` and `Observation` enums with one variant per control, and the
+/// dispatch functions below. `[boxed]` after a type boxes its observation (a large one: clippy's
+/// `large_enum_variant`).
+macro_rules! registry {
+    ($($(#[$doc:meta])* $variant:ident = $control:ty $([$boxed:ident])?,)+) => {
+        #[allow(non_upper_case_globals)]
+        impl ControlId {
+            $(
+                $(#[$doc])*
+                pub const $variant: ControlId = <$control as Control>::ID;
+            )+
+            /// Every control, in apply order.
+            pub const ALL: [ControlId; registry!(@count $($variant)+)] = [$(ControlId::$variant),+];
+        }
+
+        /// One write of any control: plain, serializable data. `{"admin_group": {...}}`.
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Op {
+            $($variant(<$control as Control>::Op),)+
+        }
+
+        /// What one control observed.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum Observation {
+            $($variant(registry!(@observed $($boxed)? $control)),)+
+        }
+
+        /// The controls the plan manages, in apply order.
+        pub fn managed(plan: &Plan) -> Vec<ControlId> {
+            let mut ids = Vec::new();
+            $(if <$control as Control>::managed(plan) {
+                ids.push(ControlId::$variant);
+            })+
+            ids
+        }
+
+        /// Observe one control (reads only).
+        pub async fn observe(id: ControlId, aws: &Aws, plan: &Plan) -> anyhow::Result<Observation> {
+            $(if id == ControlId::$variant {
+                return Ok(Observation::$variant(
+                    <$control as Control>::observe(aws, plan).await?.into(),
+                ));
+            })+
+            anyhow::bail!("no control named {:?} (a bug in aws-harden)", id.as_str())
+        }
+
+        /// Diff one control: pure.
+        pub fn diff(ctx: &DiffContext, observation: &Observation) -> Diff {
+            match observation {
+                $(Observation::$variant(o) => <$control as Control>::diff(ctx, o).map_ops(Op::$variant),)+
+            }
+        }
+
+        impl Observation {
+            pub fn control(&self) -> ControlId {
+                match self {
+                    $(Observation::$variant(_) => ControlId::$variant,)+
+                }
+            }
+        }
+
+        /// Perform one write.
+        pub async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
+            match op {
+                $(Op::$variant(op) => <$control as Control>::apply(aws, op, io).await,)+
+            }
+        }
+
+        impl ControlId {
+            /// A short human title for headings.
+            pub fn title(self) -> &'static str {
+                $(if self == ControlId::$variant {
+                    return <$control as Control>::TITLE;
+                })+
+                self.as_str()
+            }
+
+            /// The CIS recommendations the control serves.
+            pub fn cis(self) -> &'static [&'static str] {
+                $(if self == ControlId::$variant {
+                    return <$control as Control>::CIS;
+                })+
+                &[]
+            }
+        }
+    };
+    (@observed boxed $control:ty) => { Box<<$control as Control>::Observed> };
+    (@observed $control:ty) => { <$control as Control>::Observed };
+    (@count $($x:ident)+) => { 0 $(+ registry!(@one $x))+ };
+    (@one $x:ident) => { 1 };
 }
 
-/// What one control observed.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Observation {
-    AdminGroup(admin_group::Observed),
-    AdminUser(admin_user::Observed),
-    AdminMfa(admin_mfa::Observed),
-    PasswordPolicy(password_policy::Observed),
-    /// Boxed: it holds two buckets' worth of state.
-    Cloudtrail(Box<cloudtrail::Observed>),
-    CostReport(cost_report::Observed),
-    Root(root::Observed),
+// The order is the apply order, on purpose: what grants access comes before what depends on it,
+// and root (which takes access away) comes last. Within a control, `Stage` orders further.
+registry! {
+    AdminGroup = admin_group::AdminGroup,
+    /// Before the admin user: a policy the plan tightens is in place before a console password is
+    /// generated against it.
+    PasswordPolicy = password_policy::PasswordPolicy,
+    AdminUser = admin_user::AdminUser,
+    AdminMfa = admin_mfa::AdminMfa,
+    Cloudtrail = cloudtrail::Cloudtrail [boxed],
+    CostReport = cost_report::CostReport,
+    Root = root::Root,
 }
 
-/// Everything `diff` may depend on besides the observation: all of it plain data.
-#[derive(Clone, Debug)]
-pub struct DiffContext<'a> {
-    /// The plan with placeholders expanded.
-    pub plan: &'a Plan,
-    pub caller: &'a Caller,
-    /// A person is at the terminal and may be asked things during apply (not under `--yes`).
-    pub interactive: bool,
-    /// The controls this run has just written to (set only by the verification after apply): what
-    /// depends on a later delivery (a trail's logs) cannot be judged yet.
-    pub written: &'a [ControlId],
+impl ControlId {
+    /// Position in the registry: the apply order.
+    fn position(self) -> usize {
+        ControlId::ALL
+            .iter()
+            .position(|&id| id == self)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The control with this name, if there is one.
+    pub fn from_name(name: &str) -> Option<ControlId> {
+        ControlId::ALL.into_iter().find(|id| id.as_str() == name)
+    }
 }
 
-/// The controls the plan manages, in apply order.
-pub fn managed(plan: &Plan) -> Vec<ControlId> {
-    ControlId::ALL
-        .into_iter()
-        .filter(|id| match id {
-            ControlId::AdminGroup => plan.admin_group().is_some(),
-            ControlId::AdminUser => plan.admin_user().is_some(),
-            ControlId::AdminMfa => plan.admin_user().is_some_and(|u| u.mfa),
-            ControlId::PasswordPolicy => plan.password_policy().is_some(),
-            ControlId::Cloudtrail => plan.cloudtrail().is_some(),
-            ControlId::CostReport => plan.cost_report().is_some(),
-            ControlId::Root => plan.root().is_some(),
+impl PartialOrd for ControlId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Apply order: the registry's.
+impl Ord for ControlId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.position().cmp(&other.position())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ControlId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        ControlId::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!("no control named {name:?} in this aws-harden"))
         })
-        .collect()
-}
-
-/// Observe one control (reads only).
-pub async fn observe(id: ControlId, aws: &Aws, plan: &Plan) -> anyhow::Result<Observation> {
-    Ok(match id {
-        ControlId::AdminGroup => Observation::AdminGroup(admin_group::observe(aws, plan).await?),
-        ControlId::AdminUser => Observation::AdminUser(admin_user::observe(aws, plan).await?),
-        ControlId::AdminMfa => Observation::AdminMfa(admin_mfa::observe(aws, plan).await?),
-        ControlId::PasswordPolicy => {
-            Observation::PasswordPolicy(password_policy::observe(aws, plan).await?)
-        }
-        ControlId::Cloudtrail => {
-            Observation::Cloudtrail(Box::new(cloudtrail::observe(aws, plan).await?))
-        }
-        ControlId::CostReport => Observation::CostReport(cost_report::observe(aws, plan).await?),
-        ControlId::Root => Observation::Root(root::observe(aws, plan).await?),
-    })
-}
-
-/// Diff one control: pure.
-pub fn diff(ctx: &DiffContext, observation: &Observation) -> Diff {
-    match observation {
-        Observation::AdminGroup(o) => admin_group::diff(ctx, o),
-        Observation::AdminUser(o) => admin_user::diff(ctx, o),
-        Observation::AdminMfa(o) => admin_mfa::diff(ctx, o),
-        Observation::PasswordPolicy(o) => password_policy::diff(ctx, o),
-        Observation::Cloudtrail(o) => cloudtrail::diff(ctx, o),
-        Observation::CostReport(o) => cost_report::diff(ctx, o),
-        Observation::Root(o) => root::diff(ctx, o),
     }
 }
 
-impl Observation {
-    pub fn control(&self) -> ControlId {
-        match self {
-            Observation::AdminGroup(_) => ControlId::AdminGroup,
-            Observation::AdminUser(_) => ControlId::AdminUser,
-            Observation::AdminMfa(_) => ControlId::AdminMfa,
-            Observation::PasswordPolicy(_) => ControlId::PasswordPolicy,
-            Observation::Cloudtrail(_) => ControlId::Cloudtrail,
-            Observation::CostReport(_) => ControlId::CostReport,
-            Observation::Root(_) => ControlId::Root,
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Perform one write.
-pub async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
-    match op {
-        Op::Manual => Ok(()),
-        Op::AdminGroup(op) => admin_group::apply(aws, op).await,
-        Op::AdminUser(op) => admin_user::apply(aws, op, io).await,
-        Op::AdminMfa(op) => admin_mfa::apply(aws, op, io).await,
-        Op::PasswordPolicy(op) => password_policy::apply(aws, op).await,
-        Op::Cloudtrail(op) => cloudtrail::apply(aws, op).await,
-        Op::CostReport(op) => cost_report::apply(aws, op).await,
-        Op::Root(op) => root::apply(aws, op, io).await,
-        Op::Bucket(op) => crate::bucket::apply(aws, op).await,
+    #[test]
+    fn each_op_is_tagged_with_its_controls_name() {
+        // The registry's enum variants and the controls' own names must agree: saved changes
+        // name the control twice (`control` and the op's tag).
+        for id in ControlId::ALL {
+            let variant = serde_json::to_value(id).unwrap();
+            assert_eq!(variant, id.as_str());
+            assert_eq!(ControlId::from_name(id.as_str()), Some(id));
+        }
+        let op = Op::PasswordPolicy(password_policy::Op::Put(Default::default()));
+        let json = serde_json::to_value(&op).unwrap();
+        assert!(
+            json.get(ControlId::PasswordPolicy.as_str()).is_some(),
+            "{json}"
+        );
+    }
+
+    #[test]
+    fn apply_order_is_the_registry_order() {
+        let mut ids = ControlId::ALL.to_vec();
+        ids.reverse();
+        ids.sort();
+        assert_eq!(ids, ControlId::ALL.to_vec());
+        assert!(ControlId::PasswordPolicy < ControlId::AdminUser);
+        assert_eq!(ControlId::ALL.last(), Some(&ControlId::Root));
+    }
+
+    #[test]
+    fn an_unknown_name_is_refused_by_name() {
+        let e = serde_json::from_str::<ControlId>("\"admin_grup\"").unwrap_err();
+        assert!(e.to_string().contains("admin_grup"), "{e}");
     }
 }

@@ -2,10 +2,36 @@
 
 use crate::aws::{Aws, SdkResultExt, absent_on};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
-use crate::controls::DiffContext;
+use crate::controls::control::{Control, DiffContext};
+use crate::interact::Interaction;
 use crate::plan::{PasswordPolicyPlan, Plan};
 
-const CONTROL: ControlId = ControlId::PasswordPolicy;
+const CONTROL: ControlId = ControlId::named("password_policy");
+const RESOURCE: &str = "account password policy";
+
+/// The account password policy.
+pub struct PasswordPolicy;
+
+impl Control for PasswordPolicy {
+    const ID: ControlId = CONTROL;
+    const TITLE: &'static str = "Password policy";
+    const CIS: &'static [&'static str] = &["1.7", "1.8"];
+    type Observed = Observed;
+    type Op = Op;
+
+    fn managed(plan: &Plan) -> bool {
+        plan.password_policy().is_some()
+    }
+    async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+        observe(aws, plan).await
+    }
+    fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
+        diff(ctx, observed)
+    }
+    async fn apply(aws: &Aws, op: &Op, _io: &dyn Interaction) -> anyhow::Result<()> {
+        apply(aws, op).await
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Observed {
@@ -14,6 +40,7 @@ pub struct Observed {
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     Put(PasswordPolicyPlan),
 }
@@ -63,19 +90,20 @@ fn fields(p: &PasswordPolicyPlan) -> [(&'static str, String); 9] {
     ]
 }
 
-pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
+pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let mut d = Diff::default();
     let Some(plan) = ctx.plan.password_policy() else {
         return d;
     };
+    d.checked(CONTROL, RESOURCE, &["1.7", "1.8"]);
     let desired = PasswordPolicyPlan {
         enabled: true,
         ..plan.clone()
     };
-    let op = super::Op::PasswordPolicy(Op::Put(desired.clone()));
+    let op = Op::Put(desired.clone());
     let mut change = match &observed.policy {
         None => {
-            let mut c = Change::new(CONTROL, "account password policy", Action::Create, op);
+            let mut c = Change::new(CONTROL, RESOURCE, Action::Create, op);
             for (name, value) in fields(&desired) {
                 c = c.field(name, None::<String>, Some(value));
             }
@@ -83,7 +111,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
         }
         Some(live) if *live == desired => return with_notes(d, plan),
         Some(live) => {
-            let mut c = Change::new(CONTROL, "account password policy", Action::Update, op);
+            let mut c = Change::new(CONTROL, RESOURCE, Action::Update, op);
             for ((name, before), (_, after)) in fields(live).into_iter().zip(fields(&desired)) {
                 if before != after {
                     c = c.field(name, Some(before), Some(after));
@@ -97,7 +125,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
     with_notes(d, plan)
 }
 
-fn with_notes(mut d: Diff, plan: &PasswordPolicyPlan) -> Diff {
+fn with_notes(mut d: Diff<Op>, plan: &PasswordPolicyPlan) -> Diff<Op> {
     if plan.minimum_length < 14 {
         d.notice(
             Notice::warning(CONTROL, "minimum_length below 14 does not meet CIS 1.7").cis(&["1.7"]),

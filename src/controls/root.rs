@@ -12,11 +12,35 @@ use aws_sdk_iam::types::{AssignmentStatusType, SummaryKeyType};
 
 use crate::aws::{Aws, SdkResultExt, error_code};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
-use crate::controls::DiffContext;
+use crate::controls::control::{Control, DiffContext};
 use crate::interact::Interaction;
 use crate::plan::Plan;
 
-const CONTROL: ControlId = ControlId::Root;
+const CONTROL: ControlId = ControlId::named("root");
+
+/// The root user: no access keys, MFA on.
+pub struct Root;
+
+impl Control for Root {
+    const ID: ControlId = CONTROL;
+    const TITLE: &'static str = "Root user";
+    const CIS: &'static [&'static str] = &["1.3", "1.4", "1.5", "1.6"];
+    type Observed = Observed;
+    type Op = Op;
+
+    fn managed(plan: &Plan) -> bool {
+        plan.root().is_some()
+    }
+    async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+        observe(aws, plan).await
+    }
+    fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
+        diff(ctx, observed)
+    }
+    async fn apply(aws: &Aws, op: &Op, io: &dyn Interaction) -> anyhow::Result<()> {
+        apply(aws, op, io).await
+    }
+}
 /// The resource name of the root MFA manual action (also how an interactive run finds it).
 pub const ROOT_MFA_RESOURCE: &str = "mfa for the root user";
 
@@ -46,7 +70,8 @@ pub struct RootHistory {
     pub generated: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     /// Delete one of root's access keys (only works when signed in as root).
     DeleteAccessKey {
@@ -198,23 +223,24 @@ Security credentials, and under \"Multi-factor authentication (MFA)\" choose \"A
 security key is best, an authenticator app works). Then re-run aws-harden.";
 
 /// Root's access keys as a manual action (CIS 1.3): what the account says now, and what it must say.
-fn root_keys_pending(before: &str, after: &str) -> Change {
-    Change::new(
-        CONTROL,
-        "root access keys",
-        Action::Manual,
-        super::Op::Manual,
-    )
-    .field("access keys present", Some(before), Some(after))
-    .cis(&["1.3"])
+fn root_keys_pending(before: &str, after: &str) -> Change<Op> {
+    Change::manual(CONTROL, "root access keys")
+        .field("access keys present", Some(before), Some(after))
+        .cis(&["1.3"])
 }
 
-pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
+pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let mut d = Diff::default();
     let Some(plan) = ctx.plan.root() else {
         return d;
     };
     let caller = ctx.caller;
+    if plan.delete_access_keys {
+        d.checked(CONTROL, "root access keys", &["1.3"]);
+    }
+    if plan.require_mfa {
+        d.checked(CONTROL, ROOT_MFA_RESOURCE, &["1.4", "1.5"]);
+    }
     if plan.delete_access_keys {
         match &observed.root_keys {
             Some(keys) if caller.is_root() => {
@@ -246,12 +272,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 for (key, is_own) in ordered {
                     if is_own && only_way_in {
                         d.push(
-                            Change::new(
-                                CONTROL,
-                                format!("root access key \"{key}\""),
-                                Action::Manual,
-                                super::Op::Manual,
-                            )
+                            Change::manual(CONTROL, format!("root access key \"{key}\""))
                             .field("access key", Some(key), None::<String>)
                             .cis(&["1.3"])
                             .note(
@@ -266,10 +287,10 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                         CONTROL,
                         format!("root access key \"{key}\""),
                         Action::Delete,
-                        super::Op::Root(Op::DeleteAccessKey {
+                        Op::DeleteAccessKey {
                             key_id: key.clone(),
                             own: is_own,
-                        }),
+                        },
                     )
                     .field("access key", Some(key), None::<String>)
                     .cis(&["1.3"]);
@@ -329,12 +350,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
             );
         } else {
             d.push(
-                Change::new(
-                    CONTROL,
-                    ROOT_MFA_RESOURCE,
-                    Action::Manual,
-                    super::Op::Manual,
-                )
+                Change::manual(CONTROL, ROOT_MFA_RESOURCE)
                 .field(
                     "mfa enabled",
                     Some(match observed.mfa_enabled {
@@ -524,11 +540,11 @@ mod tests {
                 .any(|n| n.message.contains("no admin user"))
         );
         assert_eq!(
-            d.changes[1].op,
-            super::super::Op::Root(Op::DeleteAccessKey {
+            d.changes[1].ops,
+            [Op::DeleteAccessKey {
                 key_id: "AKIAOWN".into(),
                 own: true
-            })
+            }]
         );
     }
 
@@ -545,7 +561,7 @@ mod tests {
             .find(|c| c.resource.contains("AKIAOWN"))
             .unwrap();
         assert_eq!(own.action, Action::Manual);
-        assert_eq!(own.op, super::super::Op::Manual);
+        assert!(own.ops.is_empty());
         assert!(
             own.note
                 .as_ref()
@@ -635,7 +651,7 @@ mod tests {
             assert_eq!(d.changes.len(), 1, "{caller:?}");
             let c = &d.changes[0];
             assert_eq!(c.action, Action::Manual);
-            assert_eq!(c.op, super::super::Op::Manual);
+            assert!(c.ops.is_empty());
             assert!(c.note.as_ref().unwrap().contains("Security credentials"));
         }
     }

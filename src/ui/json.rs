@@ -5,7 +5,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::aws::{Aws, CallRecord};
-use crate::change::{Change, Notice, Summary};
+use crate::change::{Notice, Summary};
+use crate::controls::Change;
 use crate::engine::{ApplyReport, Assessment};
 
 #[derive(Serialize)]

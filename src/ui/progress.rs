@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::change::Change;
-use crate::interact::Reporter;
+use crate::controls::Change;
+use crate::engine::Reporter;
 
 /// Reports progress on stderr: animated on a terminal, plain lines when piped, nothing when quiet.
 pub struct Progress {
@@ -110,15 +110,14 @@ impl Reporter for Progress {
 mod tests {
     use super::*;
     use crate::change::{Action, ControlId};
-    use crate::controls::Op;
 
     #[test]
     fn finished_lines_plain_and_on_a_terminal() {
-        let c = Change::new(
+        let c = Change::with_ops(
             ControlId::AdminGroup,
             "iam group \"Administrators\"",
             Action::Create,
-            Op::Manual,
+            Vec::new(),
         );
         assert_eq!(
             finished_line(false, &c, true),

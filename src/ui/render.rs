@@ -6,7 +6,8 @@ use std::fmt::Write;
 use console::Style;
 
 use crate::aws::Caller;
-use crate::change::{Action, Change, ControlId, Notice, NoticeLevel, Stage, Summary};
+use crate::change::{Action, ControlId, Notice, NoticeLevel, Stage, Summary};
+use crate::controls::Change;
 use crate::engine::{ApplyReport, Assessment};
 
 #[derive(Clone, Copy, Debug)]
@@ -89,10 +90,11 @@ pub fn change(p: Palette, c: &Change) -> String {
     out
 }
 
-fn cis_label(ids: &[&str]) -> String {
+fn cis_label<S: AsRef<str>>(ids: &[S]) -> String {
     if ids.is_empty() {
         String::new()
     } else {
+        let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
         format!(" (CIS {})", ids.join(", "))
     }
 }
@@ -114,7 +116,10 @@ pub fn assessment(p: Palette, a: &Assessment) -> String {
         if changes.is_empty() && notices.is_empty() {
             continue;
         }
-        let mut cis: Vec<&str> = changes.iter().flat_map(|c| c.cis.iter().copied()).collect();
+        let mut cis: Vec<&str> = changes
+            .iter()
+            .flat_map(|c| c.cis.iter().map(String::as_str))
+            .collect();
         cis.sort();
         cis.dedup();
         let _ = writeln!(out, "\n{}{}", p.bold(id.title()), cis_label(&cis));
@@ -273,26 +278,25 @@ pub fn reuse_hint(command: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controls::Op;
 
     fn sample() -> Vec<Change> {
         vec![
-            Change::new(
+            Change::with_ops(
                 ControlId::AdminGroup,
                 "iam group \"Administrators\"",
                 Action::Create,
-                Op::Manual,
+                Vec::new(),
             )
             .field("name", None::<String>, Some("Administrators"))
             .cis(&["1.14"]),
-            Change::new(
+            Change::with_ops(
                 ControlId::PasswordPolicy,
                 "account password policy",
                 Action::Update,
-                Op::Manual,
+                Vec::new(),
             )
             .field("minimum_length", Some("8"), Some("14")),
-            Change::new(ControlId::Root, "root user MFA", Action::Manual, Op::Manual)
+            Change::manual(ControlId::Root, "root user MFA")
                 .note("Sign in as root.\nOpen Security credentials."),
         ]
     }

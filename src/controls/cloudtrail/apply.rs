@@ -41,19 +41,7 @@ const POLICY_RETRY_DELAYS: [u64; 5] = [1, 2, 4, 8, 15];
 
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     match op {
-        Op::Steps(steps) => {
-            for step in steps {
-                apply_one(aws, step).await?;
-            }
-            Ok(())
-        }
-        other => apply_one(aws, other).await,
-    }
-}
-
-async fn apply_one(aws: &Aws, op: &Op) -> anyhow::Result<()> {
-    match op {
-        Op::Steps(_) => anyhow::bail!("nested trail steps (a bug in aws-harden)"),
+        Op::Bucket(op) => bucket::apply(aws, op).await?,
         Op::CreateKey { alias, policy } => {
             let key_id = kms::create_tagged_key(
                 aws,

@@ -4,13 +4,13 @@ use super::documents::{bucket_specs, key_policy, trail_arn};
 use super::{AdvancedSelector, CONTROL, Observed, Op, TrailSettings, TrailState};
 use crate::bucket::{self, KmsKey};
 use crate::change::{Action, Change, Diff, Notice};
-use crate::controls::{self, DiffContext};
+use crate::controls::control::DiffContext;
 use crate::policy;
 
 /// A trail set up as planned that does not deliver its logs is not in line: a pending manual action
 /// naming the error and its likely cause. Right after this run wrote to the trail, its bucket or key,
 /// the next delivery (every few minutes) has not happened yet: a warning instead.
-fn delivery_check(ctx: &DiffContext, d: &mut Diff, t: &TrailState) {
+fn delivery_check(ctx: &DiffContext, d: &mut Diff<Op>, t: &TrailState) {
     let Some(error) = &t.delivery_error else {
         return;
     };
@@ -30,12 +30,7 @@ fn delivery_check(ctx: &DiffContext, d: &mut Diff, t: &TrailState) {
         return;
     }
     d.push(
-        Change::new(
-            CONTROL,
-            format!("cloudtrail trail \"{}\" log delivery", t.name),
-            Action::Manual,
-            controls::Op::Manual,
-        )
+        Change::manual(CONTROL, format!("cloudtrail trail \"{}\" log delivery", t.name))
         .field("latest delivery error", Some(error), None::<String>)
         .cis(&["3.1"])
         .note(format!(
@@ -120,7 +115,7 @@ fn adoptable(t: &TrailState) -> bool {
         && t.management_events
 }
 
-pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
+pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff<Op> {
     let mut d = Diff::default();
     let Some(plan) = ctx.plan.cloudtrail() else {
         return d;
@@ -184,8 +179,8 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
     // The KMS key.
     let alias = plan.kms_key_alias.clone();
     let key_resource = format!("kms key \"{alias}\"");
+    d.checked(CONTROL, &key_resource, &["3.5", "3.6"]);
     let desired_key_policy = key_policy(&caller.partition, &caller.account_id, &arn);
-    let key_op = |op: Op| controls::Op::Cloudtrail(op);
     match &o.key {
         None => {
             d.push(
@@ -193,10 +188,10 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                     CONTROL,
                     &key_resource,
                     Action::Create,
-                    key_op(Op::CreateKey {
+                    Op::CreateKey {
                         alias: alias.clone(),
                         policy: desired_key_policy.to_string(),
-                    }),
+                    },
                 )
                 .field("key", None::<String>, Some("customer-managed, symmetric"))
                 .field(
@@ -211,9 +206,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                     CONTROL,
                     &key_resource,
                     Action::Create,
-                    key_op(Op::EnableKeyRotation {
+                    Op::EnableKeyRotation {
                         alias: alias.clone(),
-                    }),
+                    },
                 )
                 .field("automatic rotation", None::<String>, Some("on"))
                 .cis(&["3.6"]),
@@ -221,7 +216,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
         }
         Some(k) if !k.customer_managed => {
             d.push(
-                Change::new(CONTROL, &key_resource, Action::Manual, controls::Op::Manual)
+                Change::manual(CONTROL, &key_resource)
                     .note(format!(
                         "{alias} points to an AWS-managed key; CIS 3.5 needs a customer-managed key. Choose another \
                          kms_key_alias in the plan."
@@ -245,7 +240,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                 ),
             };
             d.push(
-                Change::new(CONTROL, &key_resource, Action::Manual, controls::Op::Manual)
+                Change::manual(CONTROL, &key_resource)
                     .field("key state", Some(&k.state), Some("Enabled"))
                     .note(format!(
                         "The key behind {alias} is {what}. Until then CloudTrail cannot encrypt with it, and aws-harden \
@@ -261,9 +256,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                         CONTROL,
                         &key_resource,
                         Action::Update,
-                        key_op(Op::EnableKeyRotation {
+                        Op::EnableKeyRotation {
                             alias: alias.clone(),
-                        }),
+                        },
                     )
                     .field("automatic rotation", Some("off"), Some("on"))
                     .cis(&["3.6"]),
@@ -279,10 +274,10 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                         CONTROL,
                         &key_resource,
                         Action::Update,
-                        key_op(Op::PutKeyPolicy {
+                        Op::PutKeyPolicy {
                             alias: alias.clone(),
                             policy: desired_key_policy.to_string(),
-                        }),
+                        },
                     )
                     .field(
                         "key policy",
@@ -303,9 +298,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
     let (log_spec, trail_spec) = bucket_specs(plan, home, caller, key_ref.clone());
     if let Some(spec) = &log_spec {
         let observed = o.access_log_bucket.clone().unwrap_or_default();
-        d.extend(bucket::diff(CONTROL, spec, &observed, caller));
+        d.extend(bucket::diff(CONTROL, spec, &observed, caller).map_ops(Op::Bucket));
     }
-    d.extend(bucket::diff(CONTROL, &trail_spec, &o.bucket, caller));
+    d.extend(bucket::diff(CONTROL, &trail_spec, &o.bucket, caller).map_ops(Op::Bucket));
 
     // The trail.
     let settings = TrailSettings {
@@ -314,6 +309,8 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
         kms_key: key_ref,
     };
     let resource = format!("cloudtrail trail \"{}\"", plan.trail_name);
+    d.checked(CONTROL, &resource, &["3.1", "3.2", "3.5"]);
+    d.checked(CONTROL, format!("{resource} log delivery"), &["3.1"]);
     let key_arn = o.key.as_ref().map(|k| k.arn.as_str());
     match &o.trail {
         None => {
@@ -322,7 +319,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                     CONTROL,
                     &resource,
                     Action::Create,
-                    controls::Op::Cloudtrail(Op::CreateTrail(settings)),
+                    Op::CreateTrail(settings),
                 )
                 .field("s3 bucket", None::<String>, Some(&plan.bucket))
                 .field("multi-region", None::<String>, Some("true"))
@@ -336,9 +333,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                     CONTROL,
                     &resource,
                     Action::Create,
-                    controls::Op::Cloudtrail(Op::PutEventSelectors {
+                    Op::PutEventSelectors {
                         trail: plan.trail_name.clone(),
-                    }),
+                    },
                 )
                 .field("management events", None::<String>, Some("read and write"))
                 .cis(&["3.1"]),
@@ -348,9 +345,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                     CONTROL,
                     &resource,
                     Action::Create,
-                    controls::Op::Cloudtrail(Op::StartLogging {
+                    Op::StartLogging {
                         trail: plan.trail_name.clone(),
-                    }),
+                    },
                 )
                 .field("logging", None::<String>, Some("on"))
                 .cis(&["3.1"]),
@@ -363,7 +360,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                     CONTROL,
                     &resource,
                     Action::Update,
-                    controls::Op::Cloudtrail(Op::UpdateTrail(settings)),
+                    Op::UpdateTrail(settings),
                 )
                 .cis(&["3.1", "3.2", "3.5"]);
                 for (field, before, after) in lacks {
@@ -385,18 +382,13 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                     }
                 };
                 d.push(
-                    Change::new(
-                        CONTROL,
-                        &resource,
-                        Action::Update,
-                        controls::Op::Cloudtrail(op),
-                    )
-                    .field(
-                        "management events",
-                        Some("not all recorded"),
-                        Some("read and write"),
-                    )
-                    .cis(&["3.1"]),
+                    Change::new(CONTROL, &resource, Action::Update, op)
+                        .field(
+                            "management events",
+                            Some("not all recorded"),
+                            Some("read and write"),
+                        )
+                        .cis(&["3.1"]),
                 );
             }
             if !t.logging {
@@ -405,9 +397,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
                         CONTROL,
                         &resource,
                         Action::Update,
-                        controls::Op::Cloudtrail(Op::StartLogging {
+                        Op::StartLogging {
                             trail: plan.trail_name.clone(),
-                        }),
+                        },
                     )
                     .field("logging", Some("off"), Some("on"))
                     .cis(&["3.1"]),
@@ -431,30 +423,23 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff {
     d
 }
 
-/// Consecutive writes on the same key or trail become one change (all fields, one `Op::Steps`),
-/// so the trail reads as one resource, like the buckets do.
-fn merge_by_resource(changes: Vec<Change>) -> Vec<Change> {
-    let mut out: Vec<Change> = Vec::new();
+/// Consecutive writes on the same key or trail become one change (all fields, the ops in order),
+/// so the trail reads as one resource, like the buckets do. Bucket changes are already one per
+/// resource, and manual actions have nothing to write.
+fn merge_by_resource(changes: Vec<Change<Op>>) -> Vec<Change<Op>> {
+    let mergeable =
+        |c: &Change<Op>| !c.ops.is_empty() && !c.ops.iter().any(|op| matches!(op, Op::Bucket(_)));
+    let mut out: Vec<Change<Op>> = Vec::new();
     for c in changes {
         let Some(prev) = out.last_mut() else {
             out.push(c);
             continue;
         };
-        let (controls::Op::Cloudtrail(prev_op), controls::Op::Cloudtrail(op)) = (&prev.op, &c.op)
-        else {
-            out.push(c);
-            continue;
-        };
-        if prev.resource != c.resource {
+        if !mergeable(prev) || !mergeable(&c) || prev.resource != c.resource {
             out.push(c);
             continue;
         }
-        let mut steps = match prev_op {
-            Op::Steps(s) => s.clone(),
-            other => vec![other.clone()],
-        };
-        steps.push(op.clone());
-        prev.op = controls::Op::Cloudtrail(Op::Steps(steps));
+        prev.ops.extend(c.ops);
         if prev.action != c.action {
             prev.action = Action::Update;
         }

@@ -19,15 +19,43 @@ mod observe;
 #[cfg(test)]
 mod tests;
 
+use crate::aws::Aws;
 use crate::bucket::{self, KmsKey};
-use crate::change::ControlId;
+use crate::change::{ControlId, Diff};
+use crate::controls::control::{Control, DiffContext};
+use crate::interact::Interaction;
+use crate::plan::Plan;
 
 pub use apply::apply;
 pub use diff::diff;
 pub use documents::{bucket_specs, key_policy, trail_arn, trail_bucket_statements};
 pub use observe::{failing_delivery, observe};
 
-const CONTROL: ControlId = ControlId::Cloudtrail;
+const CONTROL: ControlId = ControlId::named("cloudtrail");
+
+/// A multi-region CloudTrail trail with its KMS key and hardened buckets.
+pub struct Cloudtrail;
+
+impl Control for Cloudtrail {
+    const ID: ControlId = CONTROL;
+    const TITLE: &'static str = "CloudTrail";
+    const CIS: &'static [&'static str] = &["3.1", "3.2", "3.4", "3.5", "3.6"];
+    type Observed = Observed;
+    type Op = Op;
+
+    fn managed(plan: &Plan) -> bool {
+        plan.cloudtrail().is_some()
+    }
+    async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+        observe(aws, plan).await
+    }
+    fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
+        diff(ctx, observed)
+    }
+    async fn apply(aws: &Aws, op: &Op, _io: &dyn Interaction) -> anyhow::Result<()> {
+        apply(aws, op).await
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Observed {
@@ -121,9 +149,10 @@ pub struct TrailSettings {
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
-    /// Several of the others, in order (never nested): one change shown, several writes.
-    Steps(Vec<Op>),
+    /// A write on one of the trail's hardened buckets (`crate::bucket`).
+    Bucket(bucket::Op),
     /// `CreateKey` with the policy, then `CreateAlias`.
     CreateKey {
         alias: String,

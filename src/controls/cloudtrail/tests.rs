@@ -5,7 +5,7 @@ use super::*;
 use crate::aws::Caller;
 use crate::bucket::{AccessLogging, Encryption};
 use crate::change::{Action, Diff};
-use crate::controls::DiffContext;
+use crate::controls::control::DiffContext;
 use crate::plan::{Plan, parse};
 use crate::policy;
 
@@ -122,18 +122,16 @@ fn advanced_selectors_are_kept_and_management_events_added() {
     let d = diff(&ctx(&p, &c), &o);
     let ops = all_ops(&d);
     assert!(
-        ops.contains(&super::super::Op::Cloudtrail(
-            Op::PutAdvancedEventSelectors {
-                trail: "aws-harden".into(),
-                selectors: vec![data_events, AdvancedSelector::management_events()],
-            }
-        )),
+        ops.contains(&Op::PutAdvancedEventSelectors {
+            trail: "aws-harden".into(),
+            selectors: vec![data_events, AdvancedSelector::management_events()],
+        }),
         "{ops:#?}"
     );
-    assert!(!ops.iter().any(|op| matches!(
-        op,
-        super::super::Op::Cloudtrail(Op::PutEventSelectors { .. })
-    )));
+    assert!(
+        !ops.iter()
+            .any(|op| matches!(op, Op::PutEventSelectors { .. }))
+    );
 }
 
 #[test]
@@ -243,36 +241,18 @@ fn converged(p: &Plan) -> Observed {
     }
 }
 
-/// Every write, in order, with the steps of merged changes flattened.
-fn all_ops(d: &Diff) -> Vec<super::super::Op> {
-    use super::super::Op as Any;
-    d.changes
-        .iter()
-        .flat_map(|c| match &c.op {
-            Any::Cloudtrail(Op::Steps(s)) => s.iter().cloned().map(Any::Cloudtrail).collect(),
-            Any::Bucket(bucket::Op::Steps(s)) => s.iter().cloned().map(Any::Bucket).collect(),
-            other => vec![other.clone()],
-        })
-        .collect()
+/// Every write, in order, with the ops of merged changes flattened.
+fn all_ops(d: &Diff<Op>) -> Vec<Op> {
+    d.changes.iter().flat_map(|c| c.ops.clone()).collect()
 }
 
-fn ops(d: &Diff) -> Vec<String> {
-    d.changes
+fn ops(d: &Diff<Op>) -> Vec<String> {
+    let name = |debug: String| debug.split(['(', ' ', '{']).next().unwrap().to_string();
+    all_ops(d)
         .iter()
-        .flat_map(|c| {
-            let name = |debug: String| debug.split(['(', ' ', '{']).next().unwrap().to_string();
-            match &c.op {
-                super::super::Op::Cloudtrail(Op::Steps(steps)) => {
-                    steps.iter().map(|op| name(format!("{op:?}"))).collect()
-                }
-                super::super::Op::Cloudtrail(op) => vec![name(format!("{op:?}"))],
-                super::super::Op::Bucket(bucket::Op::Steps(steps)) => steps
-                    .iter()
-                    .map(|op| name(format!("Bucket::{op:?}")))
-                    .collect(),
-                super::super::Op::Bucket(op) => vec![name(format!("Bucket::{op:?}"))],
-                other => vec![format!("{other:?}")],
-            }
+        .map(|op| match op {
+            Op::Bucket(op) => name(format!("Bucket::{op:?}")),
+            op => name(format!("{op:?}")),
         })
         .collect()
 }
@@ -432,7 +412,7 @@ fn fresh_account_orders_key_bucket_policy_before_trail() {
     let create_key = all
         .iter()
         .find_map(|op| match op {
-            super::super::Op::Cloudtrail(Op::CreateKey { policy, .. }) => Some(policy.clone()),
+            Op::CreateKey { policy, .. } => Some(policy.clone()),
             _ => None,
         })
         .unwrap();
@@ -442,7 +422,7 @@ fn fresh_account_orders_key_bucket_policy_before_trail() {
     ));
     // The bucket is encrypted with the key created in the same run, by alias reference.
     assert!(all.iter().any(|op| matches!(op,
-            super::super::Op::Bucket(bucket::Op::Encrypt { encryption: Encryption::SseKms(KmsKey::Alias(a)), .. })
+            Op::Bucket(bucket::Op::Encrypt { encryption: Encryption::SseKms(KmsKey::Alias(a)), .. })
             if a == "alias/aws-harden-cloudtrail")));
 }
 

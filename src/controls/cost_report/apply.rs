@@ -39,6 +39,7 @@ impl Definition {
 
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     match op {
+        Op::Bucket(op) => crate::bucket::apply(aws, op).await?,
         Op::PutReport(def) => {
             let created = aws
                 .cur

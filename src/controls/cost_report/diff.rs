@@ -3,7 +3,7 @@
 use super::{CONTROL, Definition, Observed, Op, Reports, bucket_spec, sorted};
 use crate::bucket;
 use crate::change::{Action, Change, Diff, Notice};
-use crate::controls::{self, DiffContext};
+use crate::controls::control::DiffContext;
 use crate::plan::{
     CostReportPlan, CurArtifact, CurCompression, CurFormat, CurTimeUnit, CurVersioning,
 };
@@ -111,7 +111,7 @@ impl Definition {
 /// A report whose last delivery failed is not in line: a pending manual action with what the status
 /// means (Cost and Usage Report user guide, troubleshooting). Right after this run wrote to the report
 /// or its bucket, a warning: the next delivery is up to a day away.
-fn delivery_check(ctx: &DiffContext, d: &mut Diff, want: &Definition, status: Option<&String>) {
+fn delivery_check(ctx: &DiffContext, d: &mut Diff<Op>, want: &Definition, status: Option<&String>) {
     let meaning = match status.map(String::as_str) {
         Some("ERROR_PERMISSIONS") => format!(
             "AWS could not write the last report to s3://{}: the bucket policy does not let billingreports.amazonaws.com \
@@ -134,12 +134,7 @@ fn delivery_check(ctx: &DiffContext, d: &mut Diff, want: &Definition, status: Op
         return;
     }
     d.push(
-        Change::new(
-            CONTROL,
-            format!("cost and usage report \"{}\" delivery", want.name),
-            Action::Manual,
-            controls::Op::Manual,
-        )
+        Change::manual(CONTROL, format!("cost and usage report \"{}\" delivery", want.name))
         .field("last status", Some(status), Some("SUCCESS"))
         .note(format!(
             "{meaning}. Fix it (applying this plan sets the bucket and its policy as needed), then wait: AWS delivers \
@@ -163,7 +158,7 @@ pub fn billing_access_steps(caller: &str, code: &str) -> String {
     )
 }
 
-pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
+pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let mut d = Diff::default();
     let Some(plan) = ctx.plan.cost_report() else {
         return d;
@@ -171,16 +166,13 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
     let want = desired(plan, &ctx.plan.home_region);
     // The bucket first: its policy must admit the billing service before the report is defined.
     let spec = bucket_spec(plan, &ctx.plan.home_region, ctx.caller);
-    d.extend(bucket::diff(CONTROL, &spec, &observed.bucket, ctx.caller));
+    d.extend(bucket::diff(CONTROL, &spec, &observed.bucket, ctx.caller).map_ops(Op::Bucket));
+    d.checked(CONTROL, resource(&want.name), &[]);
+    d.checked(CONTROL, format!("{} delivery", resource(&want.name)), &[]);
     let reports = match &observed.reports {
         Reports::Denied { code } => {
             d.push(
-                Change::new(
-                    CONTROL,
-                    resource(&want.name),
-                    Action::Manual,
-                    controls::Op::Manual,
-                )
+                Change::manual(CONTROL, resource(&want.name))
                 .field("billing access for IAM", Some("off"), Some("on"))
                 .note(if ctx.caller.is_root() {
                     format!(
@@ -202,7 +194,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                 CONTROL,
                 resource(&want.name),
                 Action::Create,
-                controls::Op::CostReport(Op::PutReport(want.clone())),
+                Op::PutReport(want.clone()),
             );
             for (field, _, after) in Definition::default().differences(&want) {
                 change = change.field(field, None::<String>, Some(after));
@@ -217,7 +209,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     CONTROL,
                     resource(&want.name),
                     Action::Update,
-                    controls::Op::CostReport(Op::ModifyReport(want.clone())),
+                    Op::ModifyReport(want.clone()),
                 );
                 for (field, before, after) in fields {
                     change = change.field(field, Some(before), Some(after));
@@ -233,7 +225,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff {
                     CONTROL,
                     resource(name),
                     Action::Delete,
-                    controls::Op::CostReport(Op::DeleteReport { name: name.clone() }),
+                    Op::DeleteReport { name: name.clone() },
                 )
                 .field("s3 bucket", Some(&old.bucket), None::<String>)
                 .note("listed in cost_report.delete_reports"),

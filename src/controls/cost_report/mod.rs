@@ -18,15 +18,43 @@ mod observe;
 #[cfg(test)]
 mod tests;
 
+use crate::aws::Aws;
 use crate::bucket;
-use crate::change::ControlId;
+use crate::change::{ControlId, Diff};
+use crate::controls::control::{Control, DiffContext};
+use crate::interact::Interaction;
+use crate::plan::Plan;
 
 pub use apply::apply;
 pub use diff::{billing_access_steps, desired, diff};
 pub use documents::{bucket_spec, delivery_statements};
 pub use observe::observe;
 
-const CONTROL: ControlId = ControlId::CostReport;
+const CONTROL: ControlId = ControlId::named("cost_report");
+
+/// A Cost and Usage Report delivered to a hardened bucket.
+pub struct CostReport;
+
+impl Control for CostReport {
+    const ID: ControlId = CONTROL;
+    const TITLE: &'static str = "Cost and Usage Report";
+    const CIS: &'static [&'static str] = &[];
+    type Observed = Observed;
+    type Op = Op;
+
+    fn managed(plan: &Plan) -> bool {
+        plan.cost_report().is_some()
+    }
+    async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
+        observe(aws, plan).await
+    }
+    fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
+        diff(ctx, observed)
+    }
+    async fn apply(aws: &Aws, op: &Op, _io: &dyn Interaction) -> anyhow::Result<()> {
+        apply(aws, op).await
+    }
+}
 /// The only region the Cost and Usage Report API (and so its `aws:SourceArn`s) lives in.
 const CUR_REGION: &str = "us-east-1";
 
@@ -72,10 +100,15 @@ impl Default for Reports {
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
+    /// A write on the report's hardened bucket (`crate::bucket`).
+    Bucket(bucket::Op),
     PutReport(Definition),
     ModifyReport(Definition),
-    DeleteReport { name: String },
+    DeleteReport {
+        name: String,
+    },
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {

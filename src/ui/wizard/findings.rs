@@ -1,6 +1,7 @@
 //! What the survey of the account found, in a few words per control: pure.
 
-use crate::change::{Action, Change, ControlId};
+use crate::change::{Action, ControlId};
+use crate::controls::Change;
 use crate::controls::{Observation, cloudtrail, cost_report, root};
 use crate::engine::Assessment;
 

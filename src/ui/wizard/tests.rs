@@ -1,6 +1,7 @@
 use super::questions::has_mfa_device;
 use super::*;
-use crate::change::{Action, Change, ControlId};
+use crate::change::{Action, ControlId};
+use crate::controls::Change;
 use crate::controls::{Observation, admin_mfa, cloudtrail, cost_report, password_policy, root};
 use crate::engine::Assessment;
 use crate::plan::{CurFormat, PasswordPolicyPlan};
@@ -118,7 +119,6 @@ fn a_policy_stricter_than_cis_is_kept_a_weaker_one_is_not() {
 
 #[test]
 fn findings_say_what_is_missing_and_what_is_in_place() {
-    use crate::controls::Op;
     let s = survey(
         vec![
             Observation::AdminMfa(admin_mfa::Observed {
@@ -126,11 +126,11 @@ fn findings_say_what_is_missing_and_what_is_in_place() {
             }),
             Observation::PasswordPolicy(password_policy::Observed::default()),
         ],
-        vec![Change::new(
+        vec![Change::with_ops(
             ControlId::PasswordPolicy,
             "account password policy",
             Action::Create,
-            Op::Manual,
+            Vec::new(),
         )],
     );
     assert_eq!(
@@ -156,7 +156,7 @@ fn findings_say_what_is_missing_and_what_is_in_place() {
             },
         )],
         vec![
-            Change::new(ControlId::AdminGroup, "g", Action::Update, Op::Manual).field(
+            Change::with_ops(ControlId::AdminGroup, "g", Action::Update, Vec::new()).field(
                 "attached policy",
                 None::<String>,
                 Some("AdministratorAccess"),
@@ -369,7 +369,7 @@ fn a_declined_control_is_written_enabled_false() {
 }
 
 fn change(control: ControlId, action: Action, fields: usize) -> Change {
-    let mut c = Change::new(control, "r", action, crate::controls::Op::Manual);
+    let mut c = Change::with_ops(control, "r", action, Vec::new());
     for i in 0..fields {
         c = c.field(&format!("f{i}"), None::<String>, Some("x"));
     }
