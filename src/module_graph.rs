@@ -326,7 +326,9 @@ fn the_graph_sees_the_edges_it_should() {
         "{:?}",
         edges("controls::cloudtrail")
     );
-    let tests: Vec<String> = ["controls", "cloudtrail", "tests"].map(String::from).to_vec();
+    let tests: Vec<String> = ["controls", "cloudtrail", "tests"]
+        .map(String::from)
+        .to_vec();
     assert!(!graph.contains_key(&tests));
 
     let mut tiny = BTreeMap::new();
@@ -336,4 +338,28 @@ fn the_graph_sees_the_edges_it_should() {
     assert_eq!(find_cycle(&tiny).map(|c| c.len()), Some(3));
     tiny.insert(m("b"), BTreeSet::new());
     assert_eq!(find_cycle(&tiny), None);
+}
+
+#[test]
+fn diffs_are_free_of_sdk_types_and_files_stay_small() {
+    // The diff is pure: plain data in, plain data out. And no file grows past what one person
+    // reads in one sitting.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut diffs = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let lines = text.lines().count();
+        assert!(lines <= 900, "{} has {lines} lines (at most 900)", file.display());
+        if file.file_name().is_some_and(|n| n == "diff.rs") {
+            diffs += 1;
+            assert!(
+                !text.contains("aws_sdk_"),
+                "{} names an SDK crate",
+                file.display()
+            );
+        }
+    }
+    assert!(diffs >= 3, "found {diffs} diff.rs files");
 }

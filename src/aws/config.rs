@@ -8,8 +8,14 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
-use super::ConnectOptions;
 use super::errors::error_chain;
+
+/// What the command line says about where and as whom to connect.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+}
 
 /// Attempts per call when the person configured none: the SDK's standard mode retries throttling,
 /// 5xx and dropped connections with exponential backoff and jitter; five attempts ride out a burst

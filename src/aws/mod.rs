@@ -24,7 +24,8 @@ use config::credential_source;
 pub use caller::{Caller, CallerKind, check_partition, partition_of};
 pub use calls::{CallLog, CallRecord, is_read_operation};
 pub use config::{
-    ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS, OPERATION_TIMEOUT, load_config, profile_file_paths,
+    ATTEMPT_TIMEOUT, ConnectOptions, DEFAULT_MAX_ATTEMPTS, OPERATION_TIMEOUT, load_config,
+    profile_file_paths,
 };
 pub use errors::{
     CONSISTENCY_WAIT, SdkResultExt, absent_on, created_or_exists, error_chain, error_code,
@@ -34,13 +35,6 @@ pub use errors::{
 /// The tag on everything aws-harden creates that can carry tags (IAM users, KMS keys, S3 buckets,
 /// trails, report definitions; IAM groups cannot be tagged), so a person can tell what it owns.
 pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "aws-harden");
-
-/// What the command line says about where and as whom to connect.
-#[derive(Clone, Debug, Default)]
-pub struct ConnectOptions {
-    pub profile: Option<String>,
-    pub region: Option<String>,
-}
 
 /// The run's AWS context.
 #[derive(Clone, Debug)]

@@ -14,7 +14,9 @@ use aws_sdk_s3::types as s3;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
-use super::{Encryption, KmsKey, LifecycleRule, Op, Tag, client};
+use super::client::client;
+use super::lifecycle::{LifecycleRule, Tag};
+use super::types::{Encryption, KmsKey, Op};
 use crate::aws::{Aws, SdkResultExt, error_chain};
 
 /// Perform one write.

@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::documents::{merged_policy, retention_rule, tls_only_statement};
-use super::{
-    AccessLogging, BucketSpec, Encryption, KmsKey, LifecycleRule, LiveEncryption, Observed, Op,
-    RETENTION_RULE_ID, Retention, TLS_ONLY_SID,
+use super::lifecycle::LifecycleRule;
+use super::types::{
+    AccessLogging, BucketSpec, Encryption, KmsKey, LiveEncryption, Observed, Op, RETENTION_RULE_ID,
+    Retention, TLS_ONLY_SID,
 };
 use crate::aws::Caller;
 use crate::change::{Action, Change, ControlId, Diff, Notice};

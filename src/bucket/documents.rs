@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
-use super::{
+use super::lifecycle::{
     LifecycleExpiration, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
-    RETENTION_RULE_ID, Retention, TLS_ONLY_SID,
 };
+use super::types::{RETENTION_RULE_ID, Retention, TLS_ONLY_SID};
 
 pub fn bucket_arn(partition: &str, name: &str) -> String {
     format!("arn:{partition}:s3:::{name}")

@@ -6,11 +6,12 @@ use aws_sdk_s3::types as s3;
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 
-use super::{
-    AbortIncompleteMultipartUpload, AccessLogging, BucketSpec, LifecycleExpiration, LifecycleRule,
-    LifecycleRuleAndOperator, LifecycleRuleFilter, LiveEncryption, NoncurrentVersionExpiration,
-    NoncurrentVersionTransition, Observed, Tag, Transition, client,
+use super::client::client;
+use super::lifecycle::{
+    AbortIncompleteMultipartUpload, LifecycleExpiration, LifecycleRule, LifecycleRuleAndOperator,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, NoncurrentVersionTransition, Tag, Transition,
 };
+use super::types::{AccessLogging, BucketSpec, LiveEncryption, Observed};
 use crate::aws::{Aws, SdkResultExt, absent_on, error_chain};
 
 /// Read the bucket's state (reads only). A bucket of that name owned by another account, or in

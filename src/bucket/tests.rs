@@ -224,7 +224,7 @@ fn each_drift_is_one_named_change() {
             Observed {
                 lifecycle_rules: vec![{
                     let mut narrowed = retention_rule(Retention::lifetime(365));
-                    narrowed.filter = Some(super::LifecycleRuleFilter {
+                    narrowed.filter = Some(super::lifecycle::LifecycleRuleFilter {
                         prefix: Some("only/".into()),
                         ..Default::default()
                     });

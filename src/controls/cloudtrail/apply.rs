@@ -8,7 +8,7 @@ use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
 use serde_json::Value;
 
 use super::documents::{key_policy, trail_arn};
-use super::{AdvancedSelector, Op, TrailSettings};
+use super::types::{AdvancedSelector, Op, TrailSettings};
 use crate::aws::{Aws, SdkResultExt, created_or_exists, error_chain, error_code};
 use crate::bucket::{self, KmsKey};
 use crate::kms;

@@ -1,7 +1,7 @@
 //! Pure: from the plan and what was observed to changes. No SDK type here.
 
 use super::documents::{bucket_specs, key_policy, trail_arn};
-use super::{AdvancedSelector, CONTROL, Observed, Op, TrailSettings, TrailState};
+use super::types::{AdvancedSelector, CONTROL, Observed, Op, TrailSettings, TrailState};
 use crate::bucket::{self, KmsKey};
 use crate::change::{Action, Change, Diff, Notice};
 use crate::controls::control::DiffContext;

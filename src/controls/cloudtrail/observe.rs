@@ -3,7 +3,7 @@
 use aws_sdk_cloudtrail::types::ReadWriteType;
 
 use super::documents::{bucket_specs, trail_arn};
-use super::{AdvancedSelector, FieldSelector, KeyState, Observed, TrailState};
+use super::types::{AdvancedSelector, FieldSelector, KeyState, Observed, TrailState};
 use crate::aws::{Aws, SdkResultExt, absent_on};
 use crate::bucket::{self, KmsKey};
 use crate::plan::Plan;

@@ -3,6 +3,7 @@ use serde_json::{Value, json};
 use super::apply::culprit;
 use super::*;
 use crate::aws::Caller;
+use crate::bucket::{self, KmsKey};
 use crate::bucket::{AccessLogging, Encryption};
 use crate::change::{Action, Diff};
 use crate::controls::control::DiffContext;

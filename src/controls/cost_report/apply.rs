@@ -5,7 +5,7 @@ use aws_sdk_costandusagereport::types::{
     ReportVersioning, SchemaElement, TimeUnit,
 };
 
-use super::{Definition, Op};
+use super::types::{Definition, Op};
 use crate::aws::{Aws, SdkResultExt, created_or_exists};
 
 impl Definition {

@@ -1,6 +1,7 @@
 //! Pure: from the plan and what was observed to changes. No SDK type here.
 
-use super::{CONTROL, Definition, Observed, Op, Reports, bucket_spec, sorted};
+use super::documents::bucket_spec;
+use super::types::{CONTROL, Definition, Observed, Op, Reports, sorted};
 use crate::bucket;
 use crate::change::{Action, Change, Diff, Notice};
 use crate::controls::control::DiffContext;

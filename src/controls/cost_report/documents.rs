@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::CUR_REGION;
+use super::types::CUR_REGION;
 use crate::aws::Caller;
 use crate::bucket::{self, BucketSpec, Encryption};
 use crate::plan::CostReportPlan;

@@ -2,7 +2,8 @@
 
 use aws_sdk_costandusagereport::types::ReportDefinition;
 
-use super::{Definition, Observed, Reports, bucket_spec, sorted};
+use super::documents::bucket_spec;
+use super::types::{Definition, Observed, Reports, sorted};
 use crate::aws::{Aws, error_code, sdk_error};
 use crate::bucket;
 use crate::plan::Plan;

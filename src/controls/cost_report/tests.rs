@@ -2,6 +2,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::aws::Caller;
+use crate::bucket;
 use crate::bucket::Encryption;
 use crate::change::{Action, Change, ControlId, Diff};
 use crate::controls::DiffContext;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Answers, Choice, TrailAnswers};
+use super::answers::{Answers, Choice, TrailAnswers};
 use crate::controls::Observation;
 use crate::engine::Assessment;
 use crate::plan::{self, CurFormat, PasswordPolicyPlan};
