@@ -351,7 +351,11 @@ fn diffs_are_free_of_sdk_types_and_files_stay_small() {
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         let lines = text.lines().count();
-        assert!(lines <= 900, "{} has {lines} lines (at most 900)", file.display());
+        assert!(
+            lines <= 900,
+            "{} has {lines} lines (at most 900)",
+            file.display()
+        );
         if file.file_name().is_some_and(|n| n == "diff.rs") {
             diffs += 1;
             assert!(

@@ -10,6 +10,7 @@ pub const RETENTION_RULE_ID: &str = "aws-harden-retention";
 
 /// Default encryption of the bucket.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Encryption {
     /// SSE-S3 (`AES256`).
     SseS3,
@@ -19,6 +20,7 @@ pub enum Encryption {
 
 /// A KMS key as the owning control knows it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum KmsKey {
     /// The key exists: its ARN.
     Arn(String),
@@ -119,9 +121,10 @@ pub struct LiveEncryption {
     pub kms_key_id: Option<String>,
 }
 
-/// One write on the bucket (or several, in order). Every variant names the bucket; each call
-/// passes this account as `ExpectedBucketOwner`.
+/// One write on the bucket. Every variant names the bucket; each call passes this account as
+/// `ExpectedBucketOwner`.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Op {
     Create {
         name: String,

@@ -8,6 +8,8 @@ pub mod admin_user;
 pub mod cloudtrail;
 pub mod control;
 pub mod cost_report;
+#[cfg(test)]
+mod golden;
 pub mod mfa_guard;
 pub mod password_policy;
 pub mod root;

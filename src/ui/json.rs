@@ -83,5 +83,22 @@ pub fn document(
         }),
         stats,
     };
+    let mut doc = serde_json::to_value(&doc).expect("serializable");
+    drop_ops(&mut doc);
     serde_json::to_string_pretty(&doc).expect("serializable")
+}
+
+/// The document shows changes as people read them: a change's `ops` (the exact writes, for
+/// saved changes) are left out, as they always were here.
+fn drop_ops(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if o.contains_key("control") && o.contains_key("resource") {
+                o.remove("ops");
+            }
+            o.values_mut().for_each(drop_ops);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_ops),
+        _ => {}
+    }
 }
