@@ -222,6 +222,9 @@ pub struct Check {
     /// The kind of check, the same for every resource of its kind (`iam_group`).
     pub rule: String,
     pub resource: String,
+    /// Where the resource lives; `None` for account-wide ones (IAM, the account's settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub cis: Vec<String>,
     pub passed: bool,
 }
@@ -236,14 +239,23 @@ impl Check {
 
     /// A stable identity for the resource checked, the same from run to run: account, region
     /// (`global` for account-wide resources), control and resource.
-    pub fn identity(&self, account: &str, region: Option<&str>) -> String {
+    pub fn identity(&self, account: &str) -> String {
         format!(
             "{account}/{}/{}/{}",
-            region.unwrap_or("global"),
+            self.region.as_deref().unwrap_or("global"),
             self.control.as_str(),
             self.resource
         )
     }
+}
+
+/// A resource a diff checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LookedAt {
+    pub control: ControlId,
+    pub resource: String,
+    pub region: Option<String>,
+    pub cis: Vec<String>,
 }
 
 /// What one control's diff produced.
@@ -251,9 +263,9 @@ impl Check {
 pub struct Diff<O> {
     pub changes: Vec<Change<O>>,
     pub notices: Vec<Notice>,
-    /// Resources looked at, with their CIS IDs: each becomes a check, failed when a change names
-    /// it (see `checks`). A change's resource counts as looked at without being listed.
-    pub looked_at: Vec<(ControlId, String, Vec<String>)>,
+    /// Resources looked at: each becomes a check, failed when a change names it (see `checks`).
+    /// A change's resource counts as looked at without being listed.
+    pub looked_at: Vec<LookedAt>,
 }
 
 impl<O> Default for Diff<O> {
@@ -273,13 +285,25 @@ impl<O> Diff<O> {
     pub fn notice(&mut self, notice: Notice) {
         self.notices.push(notice);
     }
-    /// Record that `resource` was checked: it passes unless a change names it.
+    /// Record that an account-wide `resource` was checked: it passes unless a change names it.
     pub fn checked(&mut self, control: ControlId, resource: impl Into<String>, cis: &[&str]) {
-        self.looked_at.push((
+        self.checked_in(None, control, resource, cis);
+    }
+
+    /// Record that `resource`, in `region` when it lives in one, was checked.
+    pub fn checked_in(
+        &mut self,
+        region: Option<&str>,
+        control: ControlId,
+        resource: impl Into<String>,
+        cis: &[&str],
+    ) {
+        self.looked_at.push(LookedAt {
             control,
-            resource.into(),
-            cis.iter().map(|c| c.to_string()).collect(),
-        ));
+            resource: resource.into(),
+            region: region.map(str::to_string),
+            cis: cis.iter().map(|c| c.to_string()).collect(),
+        });
     }
     pub fn extend(&mut self, other: Diff<O>) {
         self.changes.extend(other.changes);
@@ -300,12 +324,12 @@ impl<O> Diff<O> {
         let listed = self
             .looked_at
             .iter()
-            .map(|(control, resource, cis)| (*control, resource, cis));
+            .map(|l| (l.control, &l.resource, &l.cis, l.region.as_ref()));
         let changed = self
             .changes
             .iter()
-            .map(|c| (c.control, &c.resource, &c.cis));
-        for (control, resource, cis) in listed.chain(changed) {
+            .map(|c| (c.control, &c.resource, &c.cis, None));
+        for (control, resource, cis, region) in listed.chain(changed) {
             let passed = !self
                 .changes
                 .iter()
@@ -325,6 +349,7 @@ impl<O> Diff<O> {
                     control,
                     rule: Check::rule_of(resource),
                     resource: resource.clone(),
+                    region: region.cloned(),
                     cis: cis.clone(),
                     passed,
                 }),
@@ -358,5 +383,80 @@ impl Summary {
     }
     pub fn is_empty(&self) -> bool {
         *self == Summary::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: ControlId = ControlId::named("example");
+
+    #[test]
+    fn a_resource_checked_passes_unless_a_change_names_it() {
+        let mut d: Diff<()> = Diff::default();
+        d.checked(ID, "iam group \"Admins\"", &["1.14"]);
+        d.checked(ID, "account password policy", &["1.7"]);
+        d.push(Change::new(ID, "account password policy", Action::Update, ()).cis(&["1.8"]));
+        d.push(Change::manual(ID, "mfa for the root user").cis(&["1.5"]));
+        let checks = d.checks();
+        let summary: Vec<(&str, &str, bool, Vec<String>)> = checks
+            .iter()
+            .map(|c| {
+                (
+                    c.rule.as_str(),
+                    c.resource.as_str(),
+                    c.passed,
+                    c.cis.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (
+                    "iam_group",
+                    "iam group \"Admins\"",
+                    true,
+                    vec!["1.14".to_string()]
+                ),
+                (
+                    "account_password_policy",
+                    "account password policy",
+                    false,
+                    vec!["1.7".to_string(), "1.8".to_string()]
+                ),
+                (
+                    "mfa_for_the_root_user",
+                    "mfa for the root user",
+                    false,
+                    vec!["1.5".to_string()]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_checks_identity_names_account_region_control_and_resource() {
+        let check = Check {
+            control: ID,
+            rule: "s3_bucket".into(),
+            resource: "s3 bucket \"logs\"".into(),
+            region: Some("eu-west-1".into()),
+            cis: vec![],
+            passed: true,
+        };
+        assert_eq!(
+            check.identity("123456789012"),
+            "123456789012/eu-west-1/example/s3 bucket \"logs\""
+        );
+        let global = Check {
+            region: None,
+            ..check
+        };
+        assert_eq!(
+            global.identity("123456789012"),
+            "123456789012/global/example/s3 bucket \"logs\""
+        );
     }
 }

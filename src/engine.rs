@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use serde::Serialize;
 
 use crate::aws::Aws;
-use crate::change::{ControlId, Notice, Stage, Summary};
+use crate::change::{self, ControlId, Notice, Stage, Summary};
 use crate::controls::{self, Change, Diff, DiffContext, Observation};
 use crate::interact::{Interaction, Interrupt};
 use crate::plan::Plan;
@@ -32,6 +32,8 @@ pub struct Assessment {
     pub observed: Vec<Observation>,
     pub changes: Vec<Change>,
     pub notices: Vec<Notice>,
+    /// Every check the diffs made, passed or failed (for reports that list passes too).
+    pub checks: Vec<change::Check>,
     /// Controls the plan does not manage.
     pub unmanaged: Vec<ControlId>,
     pub interactive: bool,
@@ -91,6 +93,7 @@ pub async fn assess(
     Ok(Assessment {
         plan: plan.clone(),
         observed,
+        checks: d.checks(),
         changes: d.changes,
         notices: d.notices,
         unmanaged: ControlId::ALL
@@ -204,7 +207,7 @@ pub async fn apply(
                 &remaining,
                 &mut report,
                 reporter,
-                Check::Everything,
+                Verify::Everything,
             )
             .await
             {
@@ -267,7 +270,16 @@ pub async fn apply(
         }
     }
     if !verified_main {
-        if let Err(e) = verify(aws, &ctx, &remaining, &mut report, reporter, Check::Written).await {
+        if let Err(e) = verify(
+            aws,
+            &ctx,
+            &remaining,
+            &mut report,
+            reporter,
+            Verify::Written,
+        )
+        .await
+        {
             report.verification_error = Some(format!("{e:#}"));
         }
     } else if applied_in(&report, Stage::RootKeys)
@@ -277,7 +289,7 @@ pub async fn apply(
         // Root signing with temporary credentials (CloudShell) deleted root's keys but not its own
         // credentials, so it can still look: the keys must be gone from ListAccessKeys and from
         // GetAccountSummary's AccountAccessKeysPresent.
-        match verify(aws, &ctx, &remaining, &mut report, reporter, Check::RootKeys).await {
+        match verify(aws, &ctx, &remaining, &mut report, reporter, Verify::RootKeys).await {
             Err(e) => report.verification_error = Some(format!("{e:#}")),
             Ok(()) if report.not_verified.is_empty() => report.messages.push(
                 "Verified: root has no access keys (ListAccessKeys lists none; GetAccountSummary reports \
@@ -305,7 +317,7 @@ async fn recheck(aws: &Aws, ctx: &DiffContext<'_>, id: ControlId) -> anyhow::Res
 
 /// What a verification observes again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Check {
+enum Verify {
     /// The controls that were changed: every applied change must be gone.
     Written,
     /// Before anything that takes access away, every managed control, changed or not: the admin
@@ -316,19 +328,19 @@ enum Check {
     RootKeys,
 }
 
-/// Observe controls again (see `Check`) and record what did not take effect.
+/// Observe controls again (see `Verify`) and record what did not take effect.
 async fn verify(
     aws: &Aws,
     ctx: &DiffContext<'_>,
     remaining: &BTreeMap<ControlId, Vec<Change>>,
     report: &mut ApplyReport,
     reporter: &dyn Reporter,
-    check: Check,
+    check: Verify,
 ) -> anyhow::Result<()> {
     let mut ids: Vec<ControlId> = match check {
-        Check::Everything => controls::managed(ctx.plan),
-        Check::Written => report.applied.iter().map(|c| c.control).collect(),
-        Check::RootKeys => report
+        Verify::Everything => controls::managed(ctx.plan),
+        Verify::Written => report.applied.iter().map(|c| c.control).collect(),
+        Verify::RootKeys => report
             .applied
             .iter()
             .filter(|c| c.stage == Stage::RootKeys)
@@ -383,7 +395,7 @@ async fn verify(
     };
     reporter.phase_done();
     report.not_verified.extend(unverified);
-    if check == Check::RootKeys {
+    if check == Verify::RootKeys {
         report.not_verified.extend(new_manual);
     } else {
         report.manual.extend(new_manual);

@@ -164,12 +164,15 @@ pub fn diff(
     caller: &Caller,
 ) -> Diff<Op> {
     let mut d = Diff::default();
-    d.checked(control, format!("s3 bucket \"{}\"", spec.name), &["2.1.4"]);
-    d.checked(
+    let region = Some(spec.region.as_str());
+    d.checked_in(
+        region,
         control,
-        format!("s3 bucket policy \"{}\"", spec.name),
-        &["2.1.1"],
+        format!("s3 bucket \"{}\"", spec.name),
+        &["2.1.4"],
     );
+    let policy = format!("s3 bucket policy \"{}\"", spec.name);
+    d.checked_in(region, control, policy, &["2.1.1"]);
     let parts = settings_changes(control, spec, observed);
     if !parts.is_empty() {
         let action = if observed.exists {

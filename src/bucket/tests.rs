@@ -156,6 +156,32 @@ fn hardened_bucket_as_s3_returns_it_has_no_diff() {
 }
 
 #[test]
+fn a_buckets_checks_name_it_with_its_region_and_fail_with_its_changes() {
+    let checks = |o: &Observed| {
+        diff(ControlId::Cloudtrail, &spec(), o, &caller())
+            .checks()
+            .into_iter()
+            .map(|c| (c.identity("123456789012"), c.passed))
+            .collect::<Vec<_>>()
+    };
+    let id = |r: &str| format!("123456789012/eu-west-1/cloudtrail/{r}");
+    assert_eq!(
+        checks(&hardened()),
+        [
+            (id("s3 bucket \"audit-bucket\""), true),
+            (id("s3 bucket policy \"audit-bucket\""), true)
+        ]
+    );
+    assert_eq!(
+        checks(&Observed::default()),
+        [
+            (id("s3 bucket \"audit-bucket\""), false),
+            (id("s3 bucket policy \"audit-bucket\""), false)
+        ]
+    );
+}
+
+#[test]
 fn each_drift_is_one_named_change() {
     let cases: Vec<(&str, Observed)> = vec![
         (

@@ -338,6 +338,7 @@ mod tests {
             plan: crate::plan::parse("version = 1\nhome_region = \"us-east-1\"\n").unwrap(),
             observed: vec![],
             changes: sample(),
+            checks: vec![],
             notices: vec![
                 Notice::info(ControlId::AdminGroup, "Scanners report this group.").cis(&["1.15"]),
             ],

@@ -179,7 +179,7 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff<Op> {
     // The KMS key.
     let alias = plan.kms_key_alias.clone();
     let key_resource = format!("kms key \"{alias}\"");
-    d.checked(CONTROL, &key_resource, &["3.5", "3.6"]);
+    d.checked_in(Some(home), CONTROL, &key_resource, &["3.5", "3.6"]);
     let desired_key_policy = key_policy(&caller.partition, &caller.account_id, &arn);
     match &o.key {
         None => {
@@ -309,8 +309,9 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff<Op> {
         kms_key: key_ref,
     };
     let resource = format!("cloudtrail trail \"{}\"", plan.trail_name);
-    d.checked(CONTROL, &resource, &["3.1", "3.2", "3.5"]);
-    d.checked(CONTROL, format!("{resource} log delivery"), &["3.1"]);
+    d.checked_in(Some(home), CONTROL, &resource, &["3.1", "3.2", "3.5"]);
+    let delivery = format!("{resource} log delivery");
+    d.checked_in(Some(home), CONTROL, delivery, &["3.1"]);
     let key_arn = o.key.as_ref().map(|k| k.arn.as_str());
     match &o.trail {
         None => {

@@ -80,6 +80,7 @@ fn survey(observed: Vec<Observation>, changes: Vec<Change>) -> Assessment {
         plan: build_plan(&recommended("us-east-1")),
         observed,
         changes,
+        checks: vec![],
         notices: vec![],
         unmanaged: vec![],
         interactive: true,
