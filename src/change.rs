@@ -256,6 +256,9 @@ pub struct LookedAt {
     pub resource: String,
     pub region: Option<String>,
     pub cis: Vec<String>,
+    /// Could not be decided from what was observed: fails whatever the changes say (unknown is
+    /// never compliant).
+    pub undecided: bool,
 }
 
 /// What one control's diff produced.
@@ -303,7 +306,17 @@ impl<O> Diff<O> {
             resource: resource.into(),
             region: region.map(str::to_string),
             cis: cis.iter().map(|c| c.to_string()).collect(),
+            undecided: false,
         });
+    }
+
+    /// Record a check on `resource` that could not be decided yet (what it needs does not exist
+    /// yet, say): it fails.
+    pub fn undecided(&mut self, control: ControlId, resource: impl Into<String>, cis: &[&str]) {
+        self.checked(control, resource, cis);
+        if let Some(last) = self.looked_at.last_mut() {
+            last.undecided = true;
+        }
     }
     pub fn extend(&mut self, other: Diff<O>) {
         self.changes.extend(other.changes);
@@ -321,19 +334,25 @@ impl<O> Diff<O> {
     /// Every check this diff made, in the order made: one per resource looked at or changed.
     pub fn checks(&self) -> Vec<Check> {
         let mut checks: Vec<Check> = Vec::new();
-        let listed = self
-            .looked_at
-            .iter()
-            .map(|l| (l.control, &l.resource, &l.cis, l.region.as_ref()));
+        let listed = self.looked_at.iter().map(|l| {
+            (
+                l.control,
+                &l.resource,
+                &l.cis,
+                l.region.as_ref(),
+                l.undecided,
+            )
+        });
         let changed = self
             .changes
             .iter()
-            .map(|c| (c.control, &c.resource, &c.cis, None));
-        for (control, resource, cis, region) in listed.chain(changed) {
-            let passed = !self
-                .changes
-                .iter()
-                .any(|c| c.control == control && &c.resource == resource);
+            .map(|c| (c.control, &c.resource, &c.cis, None, false));
+        for (control, resource, cis, region, undecided) in listed.chain(changed) {
+            let passed = !undecided
+                && !self
+                    .changes
+                    .iter()
+                    .any(|c| c.control == control && &c.resource == resource);
             match checks
                 .iter_mut()
                 .find(|k| k.control == control && &k.resource == resource)
@@ -399,6 +418,7 @@ mod tests {
         d.checked(ID, "account password policy", &["1.7"]);
         d.push(Change::new(ID, "account password policy", Action::Update, ()).cis(&["1.8"]));
         d.push(Change::manual(ID, "mfa for the root user").cis(&["1.5"]));
+        d.undecided(ID, "mfa guard for iam user \"admin\"", &["1.9"]);
         let checks = d.checks();
         let summary: Vec<(&str, &str, bool, Vec<String>)> = checks
             .iter()
@@ -425,6 +445,12 @@ mod tests {
                     "account password policy",
                     false,
                     vec!["1.7".to_string(), "1.8".to_string()]
+                ),
+                (
+                    "mfa_guard_for_iam_user",
+                    "mfa guard for iam user \"admin\"",
+                    false,
+                    vec!["1.9".to_string()]
                 ),
                 (
                     "mfa_for_the_root_user",

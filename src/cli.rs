@@ -51,6 +51,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub output: OutputFormat,
 
+    /// Do not append the Markdown report to the file GITHUB_STEP_SUMMARY names (GitHub Actions'
+    /// job summary), which is done whatever --output is when that variable is set.
+    #[arg(long)]
+    pub no_step_summary: bool,
+
     /// Also report calls made, writes made and time spent.
     #[arg(long)]
     pub stats: bool,
@@ -99,6 +104,10 @@ pub enum OutputFormat {
     Human,
     /// For programs: one JSON document on stdout (fields documented in the README).
     Json,
+    /// For job summaries and pull requests: a table of the changes and the summary line.
+    Markdown,
+    /// For test dashboards: JUnit XML, one test suite per control, one test case per check.
+    Junit,
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 //! The parsed command line turned into what a run needs: its mode, its view, its connection. Every
 //! check that needs no account is made here, before the first AWS call.
 
+use std::path::PathBuf;
+
 use anyhow::bail;
+
+use clap::ValueEnum as _;
 
 use crate::cli::Cli;
 use crate::plan::{self, LoadedPlan};
@@ -55,7 +59,11 @@ impl Settings {
             (false, true) => Mode::ApplyWithYes,
             (false, false) => Mode::ApplyAsking,
         };
-        let view = view_for(cli.output, caps.color);
+        // GitHub Actions names its job summary file here; a run appends its Markdown report.
+        let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
+            .filter(|p| !p.is_empty() && !cli.no_step_summary)
+            .map(PathBuf::from);
+        let view = view_for(cli.output, caps.color, step_summary);
         let loaded = match &cli.file {
             Some(path) => Some(plan::load(path)?),
             None if !caps.interactive => bail!(
@@ -69,7 +77,11 @@ impl Settings {
         if mode == Mode::ApplyAsking && !view.shows_changes_first() {
             // JSON shows no changes on the screen, so nobody can have read what a question is about.
             bail!(
-                "--output json shows no changes to confirm, so applying with it needs --yes (or use --plan for a dry run)"
+                "--output {} shows no changes to confirm, so applying with it needs --yes (or use --plan for a dry run)",
+                cli.output
+                    .to_possible_value()
+                    .map(|v| v.get_name().to_string())
+                    .unwrap_or_default()
             );
         }
         if mode == Mode::ApplyAsking && !caps.interactive {

@@ -301,13 +301,14 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
             format!("iam group policy \"{name}/{MFA_POLICY_NAME}\""),
             &["1.9", "1.14"],
         );
-        // The guard's live behaviour is a check only when IAM's simulator decided it.
-        if let (Guard::Simulated(_), Some(user)) = (&observed.guard, ctx.plan.admin_user()) {
-            d.checked(
-                CONTROL,
-                format!("mfa guard for iam user \"{}\"", user.name),
-                &["1.9"],
-            );
+        // The guard's live behaviour, as IAM's simulator decided it; undecided (a failed check)
+        // while the admin user is not there to simulate.
+        if let Some(user) = ctx.plan.admin_user() {
+            let guard = format!("mfa guard for iam user \"{}\"", user.name);
+            match observed.guard {
+                Guard::Simulated(_) => d.checked(CONTROL, guard, &["1.9"]),
+                Guard::NotChecked | Guard::UserNotMember => d.undecided(CONTROL, guard, &["1.9"]),
+            }
         }
     }
     let group = observed.group.clone();

@@ -2,6 +2,8 @@
 //! prompts (dialoguer), colour. Core code reaches it only through `interact`'s traits.
 
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod progress;
 pub mod prompt;
 pub mod render;

@@ -5,10 +5,12 @@
 //! A view renders; it never computes. Everything it shows is in the `Assessment`, the
 //! `ApplyReport` and the `RunFacts` it is handed.
 
+use std::path::PathBuf;
+
 use crate::aws::Aws;
 use crate::cli::OutputFormat;
 use crate::engine::{ApplyReport, Assessment};
-use crate::ui::{json, render};
+use crate::ui::{json, junit, markdown, render};
 
 /// What a view needs about the run besides the changes: plain facts gathered by the commands.
 pub struct RunFacts<'a> {
@@ -43,13 +45,20 @@ pub trait View: Send + Sync {
     fn applied(&self, run: &RunFacts, a: &Assessment, report: &ApplyReport, closing: &Closing);
 }
 
-/// The view for a format: the only place that branches on `--output`.
-pub fn view_for(format: OutputFormat, color: bool) -> Box<dyn View> {
-    match format {
+/// The view for a format: the only place that branches on `--output`. With `step_summary` (the
+/// file `GITHUB_STEP_SUMMARY` names), the Markdown report is also appended there.
+pub fn view_for(format: OutputFormat, color: bool, step_summary: Option<PathBuf>) -> Box<dyn View> {
+    let view: Box<dyn View> = match format {
         OutputFormat::Human => Box::new(Human {
             palette: render::Palette { color },
         }),
         OutputFormat::Json => Box::new(Json),
+        OutputFormat::Markdown => Box::new(Markdown),
+        OutputFormat::Junit => Box::new(Junit),
+    };
+    match step_summary {
+        Some(path) => Box::new(StepSummary { inner: view, path }),
+        None => view,
     }
 }
 
@@ -135,5 +144,81 @@ impl View for Json {
 
     fn applied(&self, run: &RunFacts, a: &Assessment, report: &ApplyReport, _closing: &Closing) {
         self.print(run, "apply", a, Some(report));
+    }
+}
+
+/// A Markdown table of the changes, at the end.
+struct Markdown;
+
+impl View for Markdown {
+    fn shows_changes_first(&self) -> bool {
+        false
+    }
+
+    fn assessment(&self, _run: &RunFacts, _a: &Assessment) {}
+
+    fn unchanged(&self, run: &RunFacts, a: &Assessment, _closing: &Closing) {
+        print!("{}", markdown::plan(run.aws.account_id(), a));
+    }
+
+    fn applied(&self, run: &RunFacts, a: &Assessment, report: &ApplyReport, _closing: &Closing) {
+        print!("{}", markdown::apply(run.aws.account_id(), a, report));
+    }
+}
+
+/// JUnit XML of the checks, at the end.
+struct Junit;
+
+impl View for Junit {
+    fn shows_changes_first(&self) -> bool {
+        false
+    }
+
+    fn assessment(&self, _run: &RunFacts, _a: &Assessment) {}
+
+    fn unchanged(&self, run: &RunFacts, a: &Assessment, _closing: &Closing) {
+        println!("{}", junit::report(run.aws.account_id(), a, None));
+    }
+
+    fn applied(&self, run: &RunFacts, a: &Assessment, report: &ApplyReport, _closing: &Closing) {
+        println!("{}", junit::report(run.aws.account_id(), a, Some(report)));
+    }
+}
+
+/// Any view, plus the Markdown report appended to GitHub Actions' job summary.
+struct StepSummary {
+    inner: Box<dyn View>,
+    path: PathBuf,
+}
+
+impl StepSummary {
+    fn append(&self, text: &str) {
+        // The job summary is a courtesy: failing to write it must not change the run's result.
+        if let Err(e) = markdown::append_step_summary(&self.path, text) {
+            eprintln!(
+                "warning: cannot append to the job summary {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+impl View for StepSummary {
+    fn shows_changes_first(&self) -> bool {
+        self.inner.shows_changes_first()
+    }
+
+    fn assessment(&self, run: &RunFacts, a: &Assessment) {
+        self.inner.assessment(run, a);
+    }
+
+    fn unchanged(&self, run: &RunFacts, a: &Assessment, closing: &Closing) {
+        self.inner.unchanged(run, a, closing);
+        self.append(&markdown::plan(run.aws.account_id(), a));
+    }
+
+    fn applied(&self, run: &RunFacts, a: &Assessment, report: &ApplyReport, closing: &Closing) {
+        self.inner.applied(run, a, report, closing);
+        self.append(&markdown::apply(run.aws.account_id(), a, report));
     }
 }

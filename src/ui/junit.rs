@@ -1,0 +1,164 @@
+//! `--output junit`: the checks as JUnit XML, which test dashboards read. One test suite per
+//! control, one test case per check; a failing check is a failure whose message is what differs.
+//! Built with `quick-junit`, not by hand.
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::change::ControlId;
+use crate::controls::Change;
+use crate::engine::{ApplyReport, Assessment};
+
+/// What differs, on one line (XML attributes lose their line breaks): `~ resource: field: before
+/// -> after; ...`.
+fn message(c: &Change) -> String {
+    let fields: Vec<String> = c
+        .fields
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {} -> {}",
+                f.field,
+                f.before.as_deref().unwrap_or("(none)"),
+                f.after.as_deref().unwrap_or("(none)")
+            )
+        })
+        .collect();
+    match fields.is_empty() {
+        true => format!("{} {}", c.action.marker(), c.resource),
+        false => format!(
+            "{} {}: {}",
+            c.action.marker(),
+            c.resource,
+            fields.join("; ")
+        ),
+    }
+}
+
+/// The failure's text: the message, then the steps for a person, if any.
+fn description(c: &Change) -> String {
+    match &c.note {
+        Some(note) => format!("{}\n{note}", message(c)),
+        None => message(c),
+    }
+}
+
+/// The report for one account: its checks as assessed, or, after an apply (`applied`), with each
+/// failed check whose changes were all applied and verified counted as passed.
+pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> String {
+    let fixed = |resource: &str, control: ControlId| {
+        applied.is_some_and(|r| {
+            let mine = |c: &&Change| c.control == control && c.resource == resource;
+            let pending = a.changes.iter().filter(mine).count();
+            let done = r.applied.iter().filter(mine).count();
+            pending > 0 && done == pending && !r.not_verified.iter().any(|c| mine(&c))
+        })
+    };
+    let mut report = Report::new("aws-harden");
+    for id in ControlId::ALL {
+        let checks: Vec<_> = a.checks.iter().filter(|c| c.control == id).collect();
+        if checks.is_empty() {
+            continue;
+        }
+        let mut suite = TestSuite::new(format!("{account}/{}", id.as_str()));
+        for check in checks {
+            let status = if check.passed || fixed(&check.resource, check.control) {
+                TestCaseStatus::success()
+            } else {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let changes: Vec<&Change> = a
+                    .changes
+                    .iter()
+                    .filter(|c| c.control == check.control && c.resource == check.resource)
+                    .collect();
+                let messages: Vec<String> = changes.iter().map(|c| message(c)).collect();
+                s.set_message(messages.join(" | "));
+                let texts: Vec<String> = changes.iter().map(|c| description(c)).collect();
+                s.set_description(texts.join("\n\n"));
+                s.set_type(check.rule.clone());
+                s
+            };
+            let mut case = TestCase::new(check.resource.clone(), status);
+            case.set_classname(format!("{account}.{}.{}", id.as_str(), check.rule));
+            suite.add_test_case(case);
+        }
+        report.add_test_suite(suite);
+    }
+    report
+        .to_string()
+        .expect("a JUnit report of plain strings serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::{Action, Diff};
+    use crate::controls::Op;
+    use quick_xml::Reader;
+    use quick_xml::events::Event;
+
+    #[test]
+    fn one_suite_per_control_one_case_per_check_failures_say_what_differs() {
+        let mut d: Diff<Op> = Diff::default();
+        d.checked(ControlId::AdminGroup, "iam group \"Admins\"", &["1.14"]);
+        d.checked(
+            ControlId::PasswordPolicy,
+            "account password policy",
+            &["1.7"],
+        );
+        d.push(
+            Change::with_ops(
+                ControlId::PasswordPolicy,
+                "account password policy",
+                Action::Update,
+                vec![],
+            )
+            .field("minimum_length", Some("8"), Some("14")),
+        );
+        let a = Assessment {
+            plan: crate::plan::parse("version = 1\nhome_region = \"us-east-1\"\n").unwrap(),
+            observed: vec![],
+            checks: d.checks(),
+            changes: d.changes,
+            notices: vec![],
+            unmanaged: vec![],
+            interactive: false,
+        };
+        let xml = report("123456789012", &a, None);
+        // Parsed back: the suites, the cases, and the failure's message.
+        let mut reader = Reader::from_str(&xml);
+        let (mut suites, mut cases, mut failures) = (Vec::new(), Vec::new(), Vec::new());
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Eof => break,
+                Event::Start(e) | Event::Empty(e) => {
+                    let attr = |name: &[u8]| {
+                        e.attributes()
+                            .flatten()
+                            .find(|a| a.key.as_ref() == name)
+                            .map(|a| {
+                                a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                    .unwrap()
+                                    .into_owned()
+                            })
+                    };
+                    match e.name().as_ref() {
+                        b"testsuite" => suites.push(attr(b"name").unwrap()),
+                        b"testcase" => cases.push(attr(b"name").unwrap()),
+                        b"failure" => failures.push(attr(b"message").unwrap()),
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(
+            suites,
+            ["123456789012/admin_group", "123456789012/password_policy"]
+        );
+        assert_eq!(cases, ["iam group \"Admins\"", "account password policy"]);
+        assert_eq!(
+            failures,
+            ["~ account password policy: minimum_length: 8 -> 14"]
+        );
+    }
+}

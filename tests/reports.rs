@@ -1,0 +1,179 @@
+//! CI reports: `--output markdown` and `--output junit` on a fresh and on a hardened account,
+//! parsed back; GitHub's job summary (`GITHUB_STEP_SUMMARY`) appended to, or left alone with
+//! `--no-step-summary`.
+
+mod common;
+
+use common::{Account, IAM_ONLY, assert_no_writes};
+use quick_xml::Reader;
+use quick_xml::events::Event;
+
+/// A JUnit document's test cases: (suite, case, failed).
+fn junit_cases(xml: &str) -> Vec<(String, String, bool)> {
+    let mut reader = Reader::from_str(xml);
+    let (mut suite, mut cases) = (String::new(), Vec::new());
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => {
+                let name = e
+                    .attributes()
+                    .flatten()
+                    .find(|a| a.key.as_ref() == b"name")
+                    .map(|a| {
+                        a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                            .unwrap()
+                            .into_owned()
+                    });
+                match e.name().as_ref() {
+                    b"testsuite" => suite = name.unwrap(),
+                    b"testcase" => cases.push((suite.clone(), name.unwrap(), false)),
+                    b"failure" => cases.last_mut().expect("a failure in a test case").2 = true,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    cases
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn markdown_and_junit_on_a_fresh_then_a_hardened_account() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+
+    let md = acct
+        .run(&["--plan", "--output", "markdown", "-f", &plan])
+        .await;
+    assert_eq!(md.code, 2, "{}", md.all());
+    assert_no_writes(&acct, &md);
+    for expected in [
+        "| account | control | resource | action | CIS |".to_string(),
+        format!(
+            "| {} | admin_group | iam group \"Administrators\" | + create | 1.14 |",
+            acct.id
+        ),
+        format!(
+            "| {} | password_policy | account password policy | + create | 1.7, 1.8 |",
+            acct.id
+        ),
+        "Plan: 5 to create, 2 to change, 0 to delete, 0 manual actions.".to_string(),
+    ] {
+        assert!(
+            md.stdout.contains(&expected),
+            "missing {expected:?}\n{}",
+            md.all()
+        );
+    }
+
+    let junit = acct
+        .run(&["--plan", "--output", "junit", "-f", &plan])
+        .await;
+    assert_eq!(junit.code, 2, "{}", junit.all());
+    let before = junit_cases(&junit.stdout);
+    let suites: std::collections::BTreeSet<&str> =
+        before.iter().map(|(s, _, _)| s.as_str()).collect();
+    for control in ["admin_group", "admin_user", "password_policy"] {
+        assert!(
+            suites.contains(format!("{}/{control}", acct.id).as_str()),
+            "{suites:?}"
+        );
+    }
+    assert!(
+        before
+            .iter()
+            .any(|(_, case, failed)| case == "account password policy" && *failed),
+        "{before:?}"
+    );
+
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    acct.proxy.clear();
+
+    let junit = acct
+        .run(&["--plan", "--output", "junit", "-f", &plan])
+        .await;
+    assert_eq!(junit.code, 0, "{}", junit.all());
+    assert_no_writes(&acct, &junit);
+    let after = junit_cases(&junit.stdout);
+    // The same checks, now all passed.
+    let names = |cases: &[(String, String, bool)]| -> Vec<(String, String)> {
+        cases
+            .iter()
+            .map(|(s, c, _)| (s.clone(), c.clone()))
+            .collect()
+    };
+    assert_eq!(names(&after), names(&before));
+    assert!(after.iter().all(|(_, _, failed)| !failed), "{after:?}");
+
+    let md = acct
+        .run(&["--plan", "--output", "markdown", "-f", &plan])
+        .await;
+    assert_eq!(md.code, 0, "{}", md.all());
+    assert!(!md.stdout.contains("| account |"), "{}", md.all());
+    assert!(
+        md.stdout
+            .contains("No changes. The account matches the plan."),
+        "{}",
+        md.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_job_summary_is_appended_to_whatever_the_output_unless_told_not_to() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    let summary = acct.path("step-summary.md");
+    std::fs::write(&summary, "an earlier step's summary\n").unwrap();
+    let summary_env = summary.display().to_string();
+
+    let run = acct
+        .run_with(
+            &["--plan", "--output", "json", "-f", &plan],
+            &[("GITHUB_STEP_SUMMARY", &summary_env)],
+        )
+        .await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    // stdout is still the JSON document alone.
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(doc["pending"], true);
+    let written = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        written.starts_with("an earlier step's summary\n"),
+        "{written}"
+    );
+    assert!(
+        written.contains(&format!(
+            "| {} | admin_user | iam user \"admin\" | + create |",
+            acct.id
+        )),
+        "{written}"
+    );
+
+    let run = acct
+        .run_with(
+            &["--plan", "--no-step-summary", "-f", &plan],
+            &[("GITHUB_STEP_SUMMARY", &summary_env)],
+        )
+        .await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert_eq!(std::fs::read_to_string(&summary).unwrap(), written);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_format_cannot_apply_with_a_question() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    for format in ["markdown", "junit"] {
+        let run = acct.run(&["--output", format, "-f", &plan]).await;
+        assert_eq!(run.code, 1, "{}", run.all());
+        assert!(
+            run.stderr
+                .contains(&format!("--output {format} shows no changes to confirm")),
+            "{}",
+            run.all()
+        );
+    }
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}
