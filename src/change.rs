@@ -21,7 +21,7 @@ impl ControlId {
     }
 
     /// The name used in plan files, output and JSON.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         self.0
     }
 }

@@ -108,6 +108,8 @@ pub enum OutputFormat {
     Markdown,
     /// For test dashboards: JUnit XML, one test suite per control, one test case per check.
     Junit,
+    /// For code scanning: SARIF 2.1.0, one result per failed check, at the plan's table.
+    Sarif,
 }
 
 #[cfg(test)]

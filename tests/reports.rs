@@ -120,6 +120,80 @@ async fn markdown_and_junit_on_a_fresh_then_a_hardened_account() {
     );
 }
 
+/// Validate a SARIF log against the SARIF 2.1.0 schema (OASIS; the copy shipped in the
+/// serde-sarif 0.8.0 crate, kept in tests/schemas/).
+fn assert_valid_sarif(log: &serde_json::Value) {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("schemas/sarif-schema-2.1.0.json")).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.add_resource("sarif.json", schema).unwrap();
+    let id = compiler.compile("sarif.json", &mut schemas).unwrap();
+    if let Err(e) = schemas.validate(log, id) {
+        panic!("not valid SARIF 2.1.0: {e:#}\n{log:#}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sarif_on_a_fresh_then_a_hardened_account() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", IAM_ONLY);
+    let table_line = |name: &str| {
+        IAM_ONLY
+            .lines()
+            .position(|l| l.trim() == format!("[{name}]"))
+            .unwrap()
+            + 1
+    };
+
+    let run = acct
+        .run(&["--plan", "--output", "sarif", "-f", &plan])
+        .await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert_no_writes(&acct, &run);
+    let log: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_valid_sarif(&log);
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let group = results
+        .iter()
+        .find(|r| r["ruleId"] == "admin_group/iam_group")
+        .unwrap_or_else(|| panic!("{log:#}"));
+    assert_eq!(group["level"], "error");
+    let location = &group["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], plan.as_str());
+    assert_eq!(
+        location["region"]["startLine"].as_u64(),
+        Some(table_line("admin_group") as u64)
+    );
+    assert_eq!(group["properties"]["account"], acct.id.as_str());
+    // One fingerprint per resource.
+    let prints: std::collections::BTreeSet<&str> = results
+        .iter()
+        .map(|r| {
+            r["partialFingerprints"]["primaryLocationLineHash"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(prints.len(), results.len());
+
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let run = acct
+        .run(&["--plan", "--output", "sarif", "-f", &plan])
+        .await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let log: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_valid_sarif(&log);
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]), "{log:#}");
+    assert!(
+        !log["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_job_summary_is_appended_to_whatever_the_output_unless_told_not_to() {
     let acct = Account::new().await;
@@ -165,7 +239,7 @@ async fn the_job_summary_is_appended_to_whatever_the_output_unless_told_not_to()
 async fn a_report_format_cannot_apply_with_a_question() {
     let acct = Account::new().await;
     let plan = acct.write_plan("p.toml", IAM_ONLY);
-    for format in ["markdown", "junit"] {
+    for format in ["markdown", "junit", "sarif"] {
         let run = acct.run(&["--output", format, "-f", &plan]).await;
         assert_eq!(run.code, 1, "{}", run.all());
         assert!(

@@ -140,10 +140,11 @@ impl Session {
         })
     }
 
-    fn facts<'a>(&self, aws: &'a Aws, plan_file: &'a str) -> RunFacts<'a> {
+    fn facts<'a>(&self, aws: &'a Aws, plan_file: &'a str, plan_text: &'a str) -> RunFacts<'a> {
         RunFacts {
             aws,
             plan_file,
+            plan_text,
             seconds: self.started.elapsed().as_secs_f64(),
             stats: self.settings.stats,
         }
@@ -181,7 +182,7 @@ impl Session {
         region?;
         let assessment = assessment?;
         let plan_file = path.display().to_string();
-        view.assessment(&self.facts(&aws, &plan_file), &assessment);
+        view.assessment(&self.facts(&aws, &plan_file, &loaded.text), &assessment);
         let dry_run = settings.mode == Mode::DryRun;
         // Root MFA is console-only: an interactive apply may wait while the person turns it on.
         let assessment = if dry_run {
@@ -199,7 +200,11 @@ impl Session {
         if dry_run || !applicable {
             // A dry run's next step is the run itself, not a hint about re-using the plan.
             closing.from_wizard &= !dry_run;
-            view.unchanged(&self.facts(&aws, &plan_file), &assessment, &closing);
+            view.unchanged(
+                &self.facts(&aws, &plan_file, &loaded.text),
+                &assessment,
+                &closing,
+            );
             return Ok(if dry_run && assessment.pending() {
                 Outcome::Pending
             } else {
@@ -228,7 +233,7 @@ impl Session {
             });
         }
         view.applied(
-            &self.facts(&aws, &plan_file),
+            &self.facts(&aws, &plan_file, &loaded.text),
             &assessment,
             &report,
             &closing,

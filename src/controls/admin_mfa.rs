@@ -17,6 +17,8 @@ impl Control for AdminMfa {
     const ID: ControlId = CONTROL;
     const TITLE: &'static str = "Admin user MFA";
     const CIS: &'static [&'static str] = &["1.9"];
+    /// Configured by `mfa` in the admin user's table.
+    const PLAN_TABLE: &'static str = "admin_user";
     type Observed = Observed;
     type Op = Op;
 

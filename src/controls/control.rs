@@ -24,6 +24,8 @@ pub trait Control {
     const TITLE: &'static str;
     /// The CIS AWS Foundations Benchmark v5.0 recommendations the control serves.
     const CIS: &'static [&'static str];
+    /// The plan file's table that configures it (reports point there).
+    const PLAN_TABLE: &'static str = Self::ID.as_str();
     /// What `observe` found: plain data, no SDK types.
     type Observed: Clone + Debug + PartialEq + Send + Sync;
     /// One write: plain, serializable data, no SDK types.

@@ -105,6 +105,14 @@ macro_rules! registry {
                 self.as_str()
             }
 
+            /// The plan file's table that configures the control.
+            pub fn plan_table(self) -> &'static str {
+                $(if self == ControlId::$variant {
+                    return <$control as Control>::PLAN_TABLE;
+                })+
+                self.as_str()
+            }
+
             /// The CIS recommendations the control serves.
             pub fn cis(self) -> &'static [&'static str] {
                 $(if self == ControlId::$variant {

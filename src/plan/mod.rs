@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 pub struct LoadedPlan {
     pub path: PathBuf,
     pub plan: Plan,
+    /// The file's text as read (reports point at lines in it).
+    pub text: String,
 }
 
 /// Plans are a few KiB; anything past this is a mistake (`-f /dev/zero`, a log file).
@@ -64,6 +66,16 @@ pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
     Ok(LoadedPlan {
         path: path.to_path_buf(),
         plan,
+        text,
+    })
+}
+
+/// Where the table `[name]` starts in plan text: its 1-based line and column.
+pub fn table_position(text: &str, name: &str) -> Option<(usize, usize)> {
+    text.lines().enumerate().find_map(|(i, line)| {
+        let trimmed = line.trim_start();
+        let header = trimmed.strip_prefix('[')?.split(']').next()?.trim();
+        (header == name).then(|| (i + 1, line.len() - trimmed.len() + 1))
     })
 }
 
@@ -85,4 +97,17 @@ pub fn resolve(plan: &Plan, ph: &Placeholders) -> Result<Plan, PlanError> {
 /// Render a plan back to TOML (the wizard writes plans with it).
 pub fn to_toml(plan: &Plan) -> String {
     toml::to_string_pretty(plan).expect("a plan always serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table_position;
+
+    #[test]
+    fn a_tables_position_is_its_header_line_and_column() {
+        let text = "version = 1\n# [root] in a comment\n  [admin_group]\nname = \"A\"\n[root]\n";
+        assert_eq!(table_position(text, "admin_group"), Some((3, 3)));
+        assert_eq!(table_position(text, "root"), Some((5, 1)));
+        assert_eq!(table_position(text, "cloudtrail"), None);
+    }
 }

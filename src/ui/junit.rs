@@ -7,38 +7,13 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 use crate::change::ControlId;
 use crate::controls::Change;
 use crate::engine::{ApplyReport, Assessment};
-
-/// What differs, on one line (XML attributes lose their line breaks): `~ resource: field: before
-/// -> after; ...`.
-fn message(c: &Change) -> String {
-    let fields: Vec<String> = c
-        .fields
-        .iter()
-        .map(|f| {
-            format!(
-                "{}: {} -> {}",
-                f.field,
-                f.before.as_deref().unwrap_or("(none)"),
-                f.after.as_deref().unwrap_or("(none)")
-            )
-        })
-        .collect();
-    match fields.is_empty() {
-        true => format!("{} {}", c.action.marker(), c.resource),
-        false => format!(
-            "{} {}: {}",
-            c.action.marker(),
-            c.resource,
-            fields.join("; ")
-        ),
-    }
-}
+use crate::ui::render;
 
 /// The failure's text: the message, then the steps for a person, if any.
 fn description(c: &Change) -> String {
     match &c.note {
-        Some(note) => format!("{}\n{note}", message(c)),
-        None => message(c),
+        Some(note) => format!("{}\n{note}", render::one_line(c)),
+        None => render::one_line(c),
     }
 }
 
@@ -70,7 +45,7 @@ pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> S
                     .iter()
                     .filter(|c| c.control == check.control && c.resource == check.resource)
                     .collect();
-                let messages: Vec<String> = changes.iter().map(|c| message(c)).collect();
+                let messages: Vec<String> = changes.iter().map(|c| render::one_line(c)).collect();
                 s.set_message(messages.join(" | "));
                 let texts: Vec<String> = changes.iter().map(|c| description(c)).collect();
                 s.set_description(texts.join("\n\n"));

@@ -7,6 +7,7 @@ pub mod markdown;
 pub mod progress;
 pub mod prompt;
 pub mod render;
+pub mod sarif;
 pub mod terminal;
 pub mod view;
 pub mod wizard;

@@ -262,6 +262,32 @@ pub fn next_steps(signin_url: &str, password: Option<NewPassword>, manual: &[Cha
     out
 }
 
+/// What differs, on one line (for reports whose messages are one line: JUnit, SARIF): `~ resource: field: before
+/// -> after; ...`.
+pub fn one_line(c: &Change) -> String {
+    let fields: Vec<String> = c
+        .fields
+        .iter()
+        .map(|f| {
+            format!(
+                "{}: {} -> {}",
+                f.field,
+                f.before.as_deref().unwrap_or("(none)"),
+                f.after.as_deref().unwrap_or("(none)")
+            )
+        })
+        .collect();
+    match fields.is_empty() {
+        true => format!("{} {}", c.action.marker(), c.resource),
+        false => format!(
+            "{} {}: {}",
+            c.action.marker(),
+            c.resource,
+            fields.join("; ")
+        ),
+    }
+}
+
 /// After an apply that stopped early: how to carry on. A re-run observes again and applies only
 /// what is still missing.
 pub fn rerun_hint(command: &str) -> String {

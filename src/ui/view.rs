@@ -10,13 +10,15 @@ use std::path::PathBuf;
 use crate::aws::Aws;
 use crate::cli::OutputFormat;
 use crate::engine::{ApplyReport, Assessment};
-use crate::ui::{json, junit, markdown, render};
+use crate::ui::{json, junit, markdown, render, sarif};
 
 /// What a view needs about the run besides the changes: plain facts gathered by the commands.
 pub struct RunFacts<'a> {
     pub aws: &'a Aws,
     /// The plan file as given.
     pub plan_file: &'a str,
+    /// Its text (reports point at lines in it).
+    pub plan_text: &'a str,
     pub seconds: f64,
     /// `--stats`: also report calls, writes and time.
     pub stats: bool,
@@ -55,6 +57,7 @@ pub fn view_for(format: OutputFormat, color: bool, step_summary: Option<PathBuf>
         OutputFormat::Json => Box::new(Json),
         OutputFormat::Markdown => Box::new(Markdown),
         OutputFormat::Junit => Box::new(Junit),
+        OutputFormat::Sarif => Box::new(Sarif),
     };
     match step_summary {
         Some(path) => Box::new(StepSummary { inner: view, path }),
@@ -182,6 +185,32 @@ impl View for Junit {
 
     fn applied(&self, run: &RunFacts, a: &Assessment, report: &ApplyReport, _closing: &Closing) {
         println!("{}", junit::report(run.aws.account_id(), a, Some(report)));
+    }
+}
+
+/// SARIF 2.1.0 of the failed checks, at the end. After an apply, the checks as they were before it
+/// (the apply's own result is in the exit code; run `--plan` again for the account as it is).
+struct Sarif;
+
+impl View for Sarif {
+    fn shows_changes_first(&self) -> bool {
+        false
+    }
+
+    fn assessment(&self, _run: &RunFacts, _a: &Assessment) {}
+
+    fn unchanged(&self, run: &RunFacts, a: &Assessment, _closing: &Closing) {
+        println!(
+            "{}",
+            sarif::report(run.aws.account_id(), a, run.plan_file, run.plan_text)
+        );
+    }
+
+    fn applied(&self, run: &RunFacts, a: &Assessment, _report: &ApplyReport, _closing: &Closing) {
+        println!(
+            "{}",
+            sarif::report(run.aws.account_id(), a, run.plan_file, run.plan_text)
+        );
     }
 }
 
