@@ -91,6 +91,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Print the least-privilege IAM policy a role needs to run aws-harden.
+    Policy {
+        /// The read-only policy for `--plan` (a scheduled drift check). Required: applying needs
+        /// write access to everything the plan manages.
+        #[arg(long, required = true)]
+        plan_only: bool,
+    },
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -140,5 +147,55 @@ mod tests {
     fn output_json() {
         let cli = Cli::try_parse_from(["aws-harden", "--output", "json", "-f", "p.toml"]).unwrap();
         assert_eq!(cli.output, OutputFormat::Json);
+    }
+
+    /// The aws-harden command lines of a workflow's `run:` blocks, as argument lists (read line
+    /// by line, like tests/release.rs: no YAML parser for one file; shell redirections cut off).
+    fn commands_in(workflow: &str) -> Vec<Vec<String>> {
+        workflow
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("aws-harden ") || l.starts_with("./aws-harden "))
+            .map(|l| {
+                l.split_whitespace()
+                    .take_while(|w| !matches!(*w, ">" | ">>" | "|" | "&&" | ";" | "||"))
+                    .map(|w| w.trim_start_matches("./").to_string())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_drift_check_example_runs_valid_commands() {
+        let workflow = include_str!("../examples/github-actions/drift-check.yml");
+        let commands = commands_in(workflow);
+        assert_eq!(commands.len(), 1, "{commands:?}");
+        for args in &commands {
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(cli.plan, "a drift check never writes: {args:?}");
+            assert_eq!(cli.output, OutputFormat::Sarif, "{args:?}");
+        }
+        // What the issue and GitHub require of the job around it.
+        for line in [
+            "id-token: write",
+            "contents: read",
+            "security-events: write",
+            "uses: github/codeql-action/upload-sarif@v3",
+            "if: always()",
+            "if: steps.check.outputs.exit != '0'",
+        ] {
+            assert!(
+                workflow
+                    .lines()
+                    .any(|l| l.trim().trim_start_matches("- ").starts_with(line)),
+                "missing {line:?}"
+            );
+        }
+        // The check can fail: a mistyped flag is refused.
+        assert!(Cli::try_parse_from(["aws-harden", "--plna"]).is_err());
+        assert_eq!(
+            commands_in("  run: |\n    aws-harden --plan -f p.toml > out\n"),
+            [["aws-harden", "--plan", "-f", "p.toml"]]
+        );
     }
 }

@@ -251,3 +251,58 @@ async fn a_report_format_cannot_apply_with_a_question() {
     }
     assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
 }
+
+/// Every operation of a `--plan` (as the binary records them, bound to the proxy's own count) has
+/// a row in the permissions table, and `aws-harden policy --plan-only` grants exactly its actions.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_only_policy_covers_every_read_of_a_dry_run() {
+    use aws_harden::aws::permissions::{READS, action_for};
+    let acct = Account::new().await;
+    common::CurStub::install(&acct.proxy);
+    let plan = acct.write_plan("baseline.toml", &common::baseline());
+    let mut seen = std::collections::BTreeSet::new();
+    for step in ["fresh", "hardened"] {
+        if step == "hardened" {
+            let applied = acct.run(&["-f", &plan, "--yes"]).await;
+            assert_eq!(applied.code, 0, "{}", applied.all());
+        }
+        acct.proxy.clear();
+        let run = acct.run(&["--plan", "--output", "json", "-f", &plan]).await;
+        assert_eq!(run.code, 2, "{step}: {}", run.all());
+        assert_no_writes(&acct, &run);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let ops = doc["stats"]["operations"].as_array().unwrap();
+        assert_eq!(
+            ops.len(),
+            acct.proxy.calls().len(),
+            "{step}: the binary's count is the proxy's"
+        );
+        let mut missing = Vec::new();
+        for op in ops {
+            let service = op["service"].as_str().unwrap();
+            let operation = op["operation"].as_str().unwrap();
+            if action_for(service, operation).is_none() {
+                missing.push(format!("{service}:{operation}"));
+            }
+            seen.insert(format!("{service}:{operation}"));
+        }
+        assert!(
+            missing.is_empty(),
+            "{step}: not in src/aws/permissions.rs: {missing:?}"
+        );
+    }
+    assert!(seen.len() > 20, "{seen:?}");
+
+    let printed = acct.run(&["policy", "--plan-only"]).await;
+    assert_eq!(printed.code, 0, "{}", printed.all());
+    let policy: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
+    let granted: std::collections::BTreeSet<&str> = policy["Statement"][0]["Action"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let table: std::collections::BTreeSet<&str> = READS.iter().filter_map(|(_, _, a)| *a).collect();
+    assert_eq!(granted, table);
+    assert_eq!(policy["Statement"][0]["Effect"], "Allow");
+}

@@ -9,6 +9,7 @@ mod caller;
 mod calls;
 mod config;
 mod errors;
+pub mod permissions;
 #[cfg(test)]
 mod tests;
 

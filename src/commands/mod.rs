@@ -59,6 +59,11 @@ struct Session {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    if let Some(Command::Policy { .. }) = cli.command {
+        let policy = crate::aws::permissions::plan_only_policy();
+        println!("{}", serde_json::to_string_pretty(&policy)?);
+        return Ok(Outcome::Success);
+    }
     if let Some(Command::Completions { shell }) = cli.command {
         clap_complete::generate(
             shell,

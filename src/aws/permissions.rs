@@ -1,0 +1,186 @@
+//! The IAM actions each read needs, so that `--plan` can run under a least-privilege, read-only
+//! role (a scheduled drift check in CI, say). One row per operation aws-harden reads with: the
+//! service as the SDK names it (its metadata), the operation, and the IAM action from the Service Authorization
+//! Reference ("Actions, resources, and condition keys for ..."), `None` where AWS checks none.
+//! They are not always the operation's name: `HeadBucket` needs `s3:ListBucket` (HeadBucket, S3
+//! API reference), `GetBucketEncryption` needs `s3:GetEncryptionConfiguration`, and STS's
+//! `GetCallerIdentity` needs no permission at all (GetCallerIdentity, STS API reference: "No
+//! permissions are required to perform this operation").
+//!
+//! A test runs `--plan` on fresh and hardened accounts and fails if any operation the run makes
+//! is missing here; `aws-harden policy --plan-only` prints the policy built from this table.
+
+use serde_json::{Value, json};
+
+/// (service, operation, IAM action).
+pub const READS: &[(&str, &str, Option<&str>)] = &[
+    // STS: identifying the caller needs no permission; an MFA session is not policy-controlled
+    // (GetSessionToken, STS API reference: "You cannot use policies to control authentication
+    // operations").
+    ("sts", "GetCallerIdentity", None),
+    ("sts", "GetSessionToken", None),
+    // EC2: the regions the account can use (the home_region check).
+    ("ec2", "DescribeRegions", Some("ec2:DescribeRegions")),
+    // IAM (Service Authorization Reference, "Actions defined by AWS Identity and Access
+    // Management"): the action names equal the operation names.
+    (
+        "iam",
+        "GetAccountPasswordPolicy",
+        Some("iam:GetAccountPasswordPolicy"),
+    ),
+    ("iam", "GetAccountSummary", Some("iam:GetAccountSummary")),
+    (
+        "iam",
+        "GenerateCredentialReport",
+        Some("iam:GenerateCredentialReport"),
+    ),
+    (
+        "iam",
+        "GetCredentialReport",
+        Some("iam:GetCredentialReport"),
+    ),
+    ("iam", "GetGroup", Some("iam:GetGroup")),
+    ("iam", "GetGroupPolicy", Some("iam:GetGroupPolicy")),
+    (
+        "iam",
+        "ListAttachedGroupPolicies",
+        Some("iam:ListAttachedGroupPolicies"),
+    ),
+    ("iam", "ListGroupPolicies", Some("iam:ListGroupPolicies")),
+    ("iam", "GetUser", Some("iam:GetUser")),
+    ("iam", "ListGroupsForUser", Some("iam:ListGroupsForUser")),
+    ("iam", "GetLoginProfile", Some("iam:GetLoginProfile")),
+    ("iam", "ListAccessKeys", Some("iam:ListAccessKeys")),
+    ("iam", "ListMFADevices", Some("iam:ListMFADevices")),
+    (
+        "iam",
+        "ListVirtualMFADevices",
+        Some("iam:ListVirtualMFADevices"),
+    ),
+    ("iam", "ListAccountAliases", Some("iam:ListAccountAliases")),
+    (
+        "iam",
+        "SimulatePrincipalPolicy",
+        Some("iam:SimulatePrincipalPolicy"),
+    ),
+    // KMS ("Actions defined by AWS Key Management Service").
+    ("kms", "DescribeKey", Some("kms:DescribeKey")),
+    ("kms", "GetKeyPolicy", Some("kms:GetKeyPolicy")),
+    (
+        "kms",
+        "GetKeyRotationStatus",
+        Some("kms:GetKeyRotationStatus"),
+    ),
+    ("kms", "ListAliases", Some("kms:ListAliases")),
+    ("kms", "ListResourceTags", Some("kms:ListResourceTags")),
+    // CloudTrail ("Actions defined by AWS CloudTrail").
+    (
+        "cloudtrail",
+        "DescribeTrails",
+        Some("cloudtrail:DescribeTrails"),
+    ),
+    ("cloudtrail", "GetTrail", Some("cloudtrail:GetTrail")),
+    (
+        "cloudtrail",
+        "GetTrailStatus",
+        Some("cloudtrail:GetTrailStatus"),
+    ),
+    (
+        "cloudtrail",
+        "GetEventSelectors",
+        Some("cloudtrail:GetEventSelectors"),
+    ),
+    ("cloudtrail", "ListTags", Some("cloudtrail:ListTags")),
+    // S3 ("Actions defined by Amazon S3"): several differ from the operation's name.
+    ("s3", "HeadBucket", Some("s3:ListBucket")),
+    ("s3", "GetBucketLocation", Some("s3:GetBucketLocation")),
+    (
+        "s3",
+        "GetBucketEncryption",
+        Some("s3:GetEncryptionConfiguration"),
+    ),
+    ("s3", "GetBucketVersioning", Some("s3:GetBucketVersioning")),
+    ("s3", "GetBucketPolicy", Some("s3:GetBucketPolicy")),
+    (
+        "s3",
+        "GetPublicAccessBlock",
+        Some("s3:GetBucketPublicAccessBlock"),
+    ),
+    (
+        "s3",
+        "GetBucketOwnershipControls",
+        Some("s3:GetBucketOwnershipControls"),
+    ),
+    (
+        "s3",
+        "GetBucketLifecycleConfiguration",
+        Some("s3:GetLifecycleConfiguration"),
+    ),
+    ("s3", "GetBucketLogging", Some("s3:GetBucketLogging")),
+    ("s3", "GetBucketTagging", Some("s3:GetBucketTagging")),
+    ("s3", "GetBucketAcl", Some("s3:GetBucketAcl")),
+    // Cost and Usage Report ("Actions defined by AWS Cost and Usage Report").
+    (
+        "Cost and Usage Report Service",
+        "DescribeReportDefinitions",
+        Some("cur:DescribeReportDefinitions"),
+    ),
+];
+
+/// The IAM action a read needs: `Some(None)` for a read AWS checks no permission for, `None` for
+/// an operation not in the table.
+pub fn action_for(service: &str, operation: &str) -> Option<Option<&'static str>> {
+    READS
+        .iter()
+        .find(|(s, o, _)| s.eq_ignore_ascii_case(service) && *o == operation)
+        .map(|(_, _, a)| *a)
+}
+
+/// The least-privilege identity policy for `--plan`: every action in the table, read-only, on
+/// every resource (the reads name resources the plan chooses, so no narrower ARN fits every plan).
+pub fn plan_only_policy() -> Value {
+    let mut actions: Vec<&str> = READS.iter().filter_map(|(_, _, a)| *a).collect();
+    actions.sort_unstable();
+    actions.dedup();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AwsHardenPlanOnly",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": "*"
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_action_is_a_read_and_the_policy_grants_exactly_the_tables_actions() {
+        let policy = plan_only_policy();
+        let granted: Vec<&str> = policy["Statement"][0]["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let mut table: Vec<&str> = READS.iter().filter_map(|(_, _, a)| *a).collect();
+        table.sort_unstable();
+        table.dedup();
+        assert_eq!(granted, table);
+        for action in granted {
+            let name = action.split(':').nth(1).unwrap();
+            assert!(
+                ["Get", "List", "Describe", "Simulate", "Generate"]
+                    .iter()
+                    .any(|p| name.starts_with(p)),
+                "{action} is not a read"
+            );
+        }
+        assert_eq!(action_for("s3", "HeadBucket"), Some(Some("s3:ListBucket")));
+        assert_eq!(action_for("sts", "GetCallerIdentity"), Some(None));
+        assert_eq!(action_for("iam", "CreateUser"), None);
+    }
+}
