@@ -8,6 +8,7 @@ pub mod commands;
 pub mod controls;
 pub mod ctrl_c;
 pub mod engine;
+pub mod files;
 pub mod interact;
 pub mod kms;
 pub mod mfa_session;
