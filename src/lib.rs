@@ -14,6 +14,7 @@ pub mod kms;
 pub mod mfa_session;
 pub mod plan;
 pub mod policy;
+pub mod saved;
 pub mod settings;
 pub mod ui;
 

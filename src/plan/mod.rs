@@ -25,6 +25,8 @@ use std::path::{Path, PathBuf};
 pub struct LoadedPlan {
     pub path: PathBuf,
     pub plan: Plan,
+    /// The file's text as read: saved changes embed it, so they never depend on the file again.
+    pub text: String,
 }
 
 /// Plans are a few KiB; anything past this is a mistake (`-f /dev/zero`, a log file).
@@ -64,6 +66,7 @@ pub fn load(path: &Path) -> Result<LoadedPlan, PlanError> {
     Ok(LoadedPlan {
         path: path.to_path_buf(),
         plan,
+        text,
     })
 }
 
