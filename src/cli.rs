@@ -1,11 +1,12 @@
 //! Command-line definitions only. Each flag is documented where it is defined.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
-Three ways to use it:
+Four ways to use it:
   1. First-time setup, at a terminal. The wizard looks at the account, asks a few questions (with
      defaults that fit what it found), saves plans/<account-id>.toml, shows the changes and asks
      before applying anything:
@@ -16,6 +17,10 @@ Three ways to use it:
   3. Re-run later to confirm the account still matches, and repair any drift:
        aws-harden -f plans/123456789012.toml
        aws-harden -f plans/123456789012.toml --yes    # from CI or cron: never prompts
+  4. Save the changes a dry run shows, then apply exactly those (refused if the account, the
+     caller or the changes differ by then, or the file is over --max-age old):
+       aws-harden --plan -f plans/baseline.toml --out changes.json
+       aws-harden apply changes.json
 
 Shell completions:
   aws-harden completions bash > ~/.local/share/bash-completion/completions/aws-harden
@@ -42,13 +47,18 @@ pub struct Cli {
     #[arg(long)]
     pub plan: bool,
 
+    /// With --plan -f PLAN: also save the changes shown to this file (JSON, mode 0600), for
+    /// `aws-harden apply FILE`.
+    #[arg(long, value_name = "FILE", requires_all = ["plan", "file"])]
+    pub out: Option<PathBuf>,
+
     /// Apply without asking and never prompt; steps that need a person become manual actions.
     /// With --plan: a dry run of exactly that.
-    #[arg(short = 'y', long)]
+    #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 
     /// Output format for the changes and the result.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human, global = true)]
     pub output: OutputFormat,
 
     /// Do not append the Markdown report to the file GITHUB_STEP_SUMMARY names (GitHub Actions'
@@ -57,32 +67,32 @@ pub struct Cli {
     pub no_step_summary: bool,
 
     /// Also report calls made, writes made and time spent.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub stats: bool,
 
     /// AWS profile to use: its credentials only, even with keys in the environment (as in the AWS
     /// CLI). A profile that does not exist or has no credentials is an error. Default:
     /// AWS_PROFILE (after environment keys), then "default".
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", global = true)]
     pub profile: Option<String>,
 
     /// AWS region for the API calls (default: AWS_REGION or the profile's). Resources still go in
     /// the plan's home_region.
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", global = true)]
     pub region: Option<String>,
 
     /// A current 6-digit code from your MFA device, to run with an MFA session (needed once the
     /// admin group enforces MFA and you use an IAM user's access keys; not used by root, roles or
     /// sessions, which says so).
-    #[arg(long, value_name = "CODE")]
+    #[arg(long, value_name = "CODE", global = true)]
     pub mfa_code: Option<String>,
 
     /// Serial number (ARN) of the MFA device for --mfa-code; found automatically when omitted.
-    #[arg(long, value_name = "ARN", requires = "mfa_code")]
+    #[arg(long, value_name = "ARN", requires = "mfa_code", global = true)]
     pub mfa_serial: Option<String>,
 
     /// Log what happens on stderr (-v: info, -vv: debug, including every AWS call).
-    #[arg(short, long, action = clap::ArgAction::Count)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
     #[command(subcommand)]
@@ -103,6 +113,38 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Apply exactly the changes saved by `--plan -f PLAN --out FILE`. Refused, with nothing
+    /// written, when the file was edited, is too old, or the account, the caller or the changes
+    /// differ now. Asks first unless --yes.
+    Apply {
+        /// The saved-changes file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Refuse a file saved longer ago than this: a number and a unit, s, m, h or d (90s,
+        /// 30m, 1h, 2d).
+        #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
+        max_age: Duration,
+    },
+}
+
+/// A duration as `--max-age` takes it: digits, then one unit (`s`, `m`, `h`, `d`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let usage = "expected a number and a unit, s, m, h or d (90s, 30m, 1h, 2d)";
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let scale: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(usage.into()),
+    };
+    let n: u64 = digits.parse().map_err(|_| usage.to_string())?;
+    n.checked_mul(scale)
+        .map(Duration::from_secs)
+        .ok_or_else(|| "too long".into())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -141,6 +183,81 @@ mod tests {
         assert!(
             Cli::try_parse_from(["aws-harden", "--mfa-serial", "arn:aws:iam::1:mfa/x"]).is_err()
         );
+    }
+
+    #[test]
+    fn out_needs_plan_and_file() {
+        assert!(Cli::try_parse_from(["aws-harden", "-f", "p.toml", "--out", "c.json"]).is_err());
+        assert!(Cli::try_parse_from(["aws-harden", "--plan", "--out", "c.json"]).is_err());
+        let cli =
+            Cli::try_parse_from(["aws-harden", "--plan", "-f", "p", "--out", "c.json"]).unwrap();
+        assert_eq!(cli.out, Some(PathBuf::from("c.json")));
+    }
+
+    #[test]
+    fn apply_takes_a_file_and_the_connection_flags_after_it() {
+        let cli = Cli::try_parse_from([
+            "aws-harden",
+            "apply",
+            "c.json",
+            "--yes",
+            "--profile",
+            "p",
+            "--max-age",
+            "30m",
+        ])
+        .unwrap();
+        assert!(cli.yes);
+        assert_eq!(cli.profile.as_deref(), Some("p"));
+        match cli.command {
+            Some(Command::Apply { file, max_age }) => {
+                assert_eq!(file, PathBuf::from("c.json"));
+                assert_eq!(max_age, Duration::from_secs(1800));
+            }
+            other => panic!("{other:?}"),
+        }
+        let default = Cli::try_parse_from(["aws-harden", "apply", "c.json"]).unwrap();
+        assert!(matches!(
+            default.command,
+            Some(Command::Apply { max_age, .. }) if max_age == Duration::from_secs(3600)
+        ));
+        // A dry run has no place here: the plan comes from the file.
+        assert!(Cli::try_parse_from(["aws-harden", "apply", "c.json", "--plan"]).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        for (text, secs) in [
+            ("90s", 90),
+            ("30m", 1800),
+            ("1h", 3600),
+            ("2d", 172_800),
+            ("0s", 0),
+        ] {
+            assert_eq!(
+                parse_duration(text),
+                Ok(Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
+        for bad in [
+            "",
+            "1",
+            "h",
+            "1x",
+            "-1h",
+            "1.5h",
+            "1h30m",
+            " 1h",
+            "99999999999999999999s",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_duration("99999999999999999d"), Err("too long".into()));
+        let e = Cli::try_parse_from(["aws-harden", "apply", "c.json", "--max-age", "5x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'5x'") && e.contains("--max-age"), "{e}");
     }
 
     #[test]

@@ -8,11 +8,13 @@ pub mod commands;
 pub mod controls;
 pub mod ctrl_c;
 pub mod engine;
+pub mod files;
 pub mod interact;
 pub mod kms;
 pub mod mfa_session;
 pub mod plan;
 pub mod policy;
+pub mod saved;
 pub mod settings;
 pub mod ui;
 

@@ -7,8 +7,9 @@ use anyhow::bail;
 
 use clap::ValueEnum as _;
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Command};
 use crate::plan::{self, LoadedPlan};
+use crate::saved::SavedChanges;
 use crate::ui::TermCaps;
 use crate::ui::view::{View, view_for};
 
@@ -45,6 +46,17 @@ pub struct Settings {
     /// `--stats`.
     pub stats: bool,
     pub caps: TermCaps,
+    /// `--out FILE` (with `--plan -f PLAN`): save the changes shown to this file.
+    pub out: Option<PathBuf>,
+    /// `apply FILE`: the saved changes, read and checked as far as they can be without AWS (the
+    /// caller and the account's state are checked once connected). `loaded` is their plan.
+    pub saved: Option<Saved>,
+}
+
+/// Saved changes to apply, and the file they came from.
+pub struct Saved {
+    pub path: PathBuf,
+    pub changes: SavedChanges,
 }
 
 impl Settings {
@@ -64,15 +76,32 @@ impl Settings {
             .filter(|p| !p.is_empty() && !cli.no_step_summary)
             .map(PathBuf::from);
         let view = view_for(cli.output, caps.color, step_summary);
-        let loaded = match &cli.file {
-            Some(path) => Some(plan::load(path)?),
-            None if !caps.interactive => bail!(
+
+        let saved = match &cli.command {
+            Some(Command::Apply { file, max_age }) => {
+                if cli.plan || cli.file.is_some() {
+                    bail!(
+                        "apply {} takes its plan from that file: -f and --plan do not go with it (to save changes: aws-harden --plan -f PLAN --out FILE)",
+                        file.display()
+                    );
+                }
+                Some(Saved {
+                    changes: SavedChanges::load(file, *max_age, std::time::SystemTime::now())?,
+                    path: file.clone(),
+                })
+            }
+            _ => None,
+        };
+        let loaded = match (&saved, &cli.file) {
+            (Some(s), _) => Some(saved_plan(s)?),
+            (None, Some(path)) => Some(plan::load(path)?),
+            (None, None) if !caps.interactive => bail!(
                 "no plan file: use -f plans/x.toml (plans/baseline.toml is the recommended one), or run at a terminal for the setup wizard"
             ),
-            None if cli.yes => bail!(
+            (None, None) if cli.yes => bail!(
                 "no plan file: --yes never asks questions, so it needs one: use -f plans/x.toml (without --yes at a terminal, the setup wizard writes one)"
             ),
-            None => None,
+            (None, None) => None,
         };
         if mode == Mode::ApplyAsking && !view.shows_changes_first() {
             // JSON shows no changes on the screen, so nobody can have read what a question is about.
@@ -102,6 +131,27 @@ impl Settings {
             view,
             stats: cli.stats,
             caps,
+            out: cli.out,
+            saved,
         })
     }
+}
+
+/// The plan embedded in saved changes, parsed and checked like a plan file (the hash says it is
+/// the text that was saved, but this aws-harden may check plans more strictly than the one that
+/// saved it).
+fn saved_plan(saved: &Saved) -> anyhow::Result<LoadedPlan> {
+    let c = &saved.changes;
+    let plan = plan::parse(&c.plan_text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: the plan saved in it (from {}): {e}",
+            saved.path.display(),
+            c.plan_file
+        )
+    })?;
+    Ok(LoadedPlan {
+        path: PathBuf::from(&c.plan_file),
+        plan,
+        text: c.plan_text.clone(),
+    })
 }

@@ -1,8 +1,10 @@
 //! The commands: each returns an `Outcome`; `main` turns it into an exit code.
 //!
 //! A run is: connect -> (the wizard, when there is no plan file) -> load the plan -> assess ->
-//! show -> confirm -> apply -> show the result. Each step is one function below.
+//! show -> confirm -> apply -> show the result. Each step is one function below. `apply FILE` is
+//! the same run with the plan and the changes from a saved file (`apply_saved`).
 
+mod apply_saved;
 mod root_mfa;
 
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::CommandFactory;
 
-use crate::aws::{self, Aws, CallLog, ConnectOptions};
+use crate::aws::{self, Aws, CallLog, Caller, ConnectOptions};
 use crate::cli::{Cli, Command};
 use crate::ctrl_c::{CtrlC, is_interrupted};
 use crate::engine;
@@ -93,7 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 
 impl Session {
     async fn run(&self, loaded: Option<LoadedPlan>) -> anyhow::Result<Outcome> {
-        let aws = self
+        let (aws, signed_in) = self
             .ctrl_c
             .or_interrupted(self.connect(loaded.as_ref()))
             .await?;
@@ -108,12 +110,14 @@ impl Session {
                 }
             },
         };
-        self.check_and_apply(&aws, &loaded, from_wizard).await
+        self.check_and_apply(&aws, &signed_in, &loaded, from_wizard)
+            .await
     }
 
     /// Identify the caller; check the plan's names with the real account ID right away, before
-    /// any other call; then start an MFA session if one applies.
-    async fn connect(&self, loaded: Option<&LoadedPlan>) -> anyhow::Result<Aws> {
+    /// any other call; then start an MFA session if one applies. Also returns the caller as
+    /// signed in, before any MFA session (saved changes record and compare that one).
+    async fn connect(&self, loaded: Option<&LoadedPlan>) -> anyhow::Result<(Aws, Caller)> {
         let connection = &self.settings.connection;
         let calls = Arc::new(CallLog::default());
         let sdk = aws::load_config(&ConnectOptions {
@@ -122,18 +126,24 @@ impl Session {
         })
         .await?;
         let aws = Aws::connect(sdk, connection.profile.as_deref(), calls).await?;
+        // Saved changes are for one account and one caller: refused before any other call.
+        if let Some(saved) = &self.settings.saved {
+            saved.changes.check_caller(&saved.path, &aws.caller)?;
+        }
+        let signed_in = aws.caller.clone();
         if let Some(l) = loaded {
             plan::resolve(&l.plan, &placeholders(&aws, l)).map_err(|e| e.in_file(&l.path))?;
             aws::check_partition(&aws.caller, &l.plan.home_region)?;
         }
         // IAM users with an MFA device continue with an MFA session (needed once MFA is enforced).
-        crate::mfa_session::establish(
+        let aws = crate::mfa_session::establish(
             aws,
             connection.mfa_code.as_deref(),
             connection.mfa_serial.as_deref(),
             &self.terminal()?,
         )
-        .await
+        .await?;
+        Ok((aws, signed_in))
     }
 
     fn terminal(&self) -> anyhow::Result<Terminal> {
@@ -160,6 +170,7 @@ impl Session {
     async fn check_and_apply(
         &self,
         aws: &Aws,
+        signed_in: &Caller,
         loaded: &LoadedPlan,
         from_wizard: bool,
     ) -> anyhow::Result<Outcome> {
@@ -185,9 +196,17 @@ impl Session {
             })
             .await?;
         region?;
-        let assessment = assessment?;
+        let mut assessment = assessment?;
+        if let Some(saved) = &settings.saved {
+            // `apply FILE`: exactly the saved changes, or nothing.
+            apply_saved::check_unchanged(saved, &assessment)?;
+            assessment.changes = saved.changes.changes.clone();
+        }
         let plan_file = path.display().to_string();
         view.assessment(&self.facts(&aws, &plan_file, &loaded.text), &assessment);
+        if let Some(out) = &settings.out {
+            apply_saved::save(out, signed_in, loaded, &assessment)?;
+        }
         let dry_run = settings.mode == Mode::DryRun;
         // Root MFA is console-only: an interactive apply may wait while the person turns it on.
         let assessment = if dry_run {
@@ -217,10 +236,11 @@ impl Session {
             });
         }
         if settings.mode == Mode::ApplyAsking && !terminal.confirm("Apply these changes?", false)? {
-            eprintln!(
-                "Nothing was changed. To apply later: {}",
-                rerun_command(path)
-            );
+            let later = match &settings.saved {
+                Some(saved) => format!("aws-harden apply {}", saved.path.display()),
+                None => rerun_command(path),
+            };
+            eprintln!("Nothing was changed. To apply later: {later}");
             return Ok(Outcome::Success);
         }
         let report = self.apply(&aws, &assessment, &terminal).await;

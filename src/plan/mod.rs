@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 pub struct LoadedPlan {
     pub path: PathBuf,
     pub plan: Plan,
-    /// The file's text as read (reports point at lines in it).
+    /// The file's text as read: saved changes embed it, and reports point at lines in it.
     pub text: String,
 }
 

@@ -22,6 +22,7 @@ use anyhow::Context as _;
 use crate::aws::Aws;
 use crate::ctrl_c::CtrlC;
 use crate::engine;
+use crate::files::{Access, write_atomically};
 use crate::plan::{self, Placeholders};
 use crate::ui::progress::Progress;
 
@@ -31,7 +32,7 @@ pub use answers::{
 pub use findings::{Finding, findings};
 use questions::ask_path;
 pub use questions::{Ask, AtTerminal, ask};
-pub use saved::{PLAN_DIR, find_saved_plan, plan_text, write_atomically};
+pub use saved::{PLAN_DIR, find_saved_plan, plan_text};
 
 /// How the wizard ended.
 #[derive(Debug)]
@@ -94,7 +95,7 @@ pub async fn run(aws: &Aws, progress: &Progress, ctrl_c: &CtrlC) -> anyhow::Resu
     let Some(path) = ask_path(q, dir, &account_id)? else {
         return Ok(Ending::NotSaved);
     };
-    write_atomically(&path, &plan_text(&account_id, &path, &plan))?;
+    write_atomically(&path, &plan_text(&account_id, &path, &plan), Access::Shared)?;
     eprintln!("Saved the plan to {}.\n", path.display());
     Ok(Ending::Plan(path))
 }

@@ -1,8 +1,6 @@
-//! The plan file: its text, finding one saved earlier, writing it whole or not at all.
+//! The plan file: its text, and finding one saved earlier (written with `files::write_atomically`).
 
 use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
 
 use crate::plan::{self, Plan};
 
@@ -42,35 +40,4 @@ pub fn find_saved_plan(dir: &Path, account_id: &str) -> Option<PathBuf> {
         .collect();
     found.sort();
     found.into_iter().next()
-}
-
-/// Write `text` to `path` whole or not at all: into a new temporary file beside it, flushed to
-/// disk, then renamed over the target (atomic on one file system).
-pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file name", path.display()))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("writing {}", path.display()))
 }

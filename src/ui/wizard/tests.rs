@@ -177,26 +177,17 @@ fn saved_plans_are_found_by_name_or_marker() {
     assert_eq!(find_saved_plan(dir.path(), "123456789012"), None);
     let plan = build_plan(&recommended("us-east-1"));
     let other = dir.path().join("mine.toml");
-    write_atomically(&other, &plan_text("123456789012", &other, &plan)).unwrap();
+    crate::files::write_atomically(
+        &other,
+        &plan_text("123456789012", &other, &plan),
+        crate::files::Access::Shared,
+    )
+    .unwrap();
     assert_eq!(find_saved_plan(dir.path(), "123456789012"), Some(other));
     assert_eq!(find_saved_plan(dir.path(), "999999999999"), None);
     let by_name = dir.path().join("123456789012.toml");
     std::fs::write(&by_name, "version = 1\n").unwrap();
     assert_eq!(find_saved_plan(dir.path(), "123456789012"), Some(by_name));
-}
-
-#[test]
-fn atomic_write_leaves_only_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("sub").join("p.toml");
-    write_atomically(&path, "one").unwrap();
-    write_atomically(&path, "two").unwrap();
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
-    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("p.toml")]);
 }
 
 /// Answers read from a script, in order, each checked to be for the question expected. An
