@@ -73,7 +73,7 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
         "Admin user             no IAM user named \"admin\"",
         "Admin user MFA         \"admin\" has no MFA device",
         "Password policy        none set",
-        "S3 Block Public Access none set: any bucket can be made public",
+        "S3 Block Public Access none set: only each bucket's own settings block public access",
         // Nothing exists on a fresh account, so nothing is "set up" and nothing "differs".
         "CloudTrail             no trail\n",
         "Cost and Usage Report  no report\n",

@@ -124,7 +124,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
             for (name, after) in wanted.fields() {
                 c = c.field(name, None::<bool>, Some(after));
             }
-            c.note("the account has no Block Public Access configuration: nothing stops a bucket from being made public")
+            c.note("none set for the account: only each bucket's own settings block public access")
         }
         Some(live) => {
             let mut c = Change::new(CONTROL, RESOURCE, Action::Update, op);

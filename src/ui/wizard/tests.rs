@@ -464,7 +464,10 @@ fn s3_block_public_access_findings() {
         Observation::S3PublicAccess(s3_public_access::Observed::default()),
         vec![change(ControlId::S3PublicAccess, Action::Create, 4)],
     );
-    assert_eq!(none, "none set: any bucket can be made public");
+    assert_eq!(
+        none,
+        "none set: only each bucket's own settings block public access"
+    );
     let all_on = s3_public_access::Observed {
         block: Some(s3_public_access::Settings::ALL_ON),
     };
