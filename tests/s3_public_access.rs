@@ -251,6 +251,31 @@ async fn a_read_that_fails_otherwise_is_an_error_never_a_pass() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_refused_write_says_an_organization_policy_may_manage_the_setting() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", PLAN);
+    // An account under an organization-level Block Public Access policy: AWS answers the write
+    // 403 AccessDenied (PutPublicAccessBlock, S3 Control API reference).
+    acct.proxy.fail_on(
+        Which::Every("PutPublicAccessBlock"),
+        Fault::Error {
+            status: 403,
+            code: "AccessDenied",
+        },
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all()
+            .contains("organization-level S3 Block Public Access policy")
+            && run.all().contains("s3:PutAccountPublicAccessBlock"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(settings(&acct).await, None, "nothing was set");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn json_output_names_the_control_and_its_cis_id() {
     let acct = Account::new().await;
     let plan = acct.write_plan("p.toml", PLAN);
