@@ -11,7 +11,8 @@
 //! Every third seed runs with AWS_MAX_ATTEMPTS=2, so that faults often outlast the retries and
 //! stopped applies are checked as well as completed ones.
 //! Each seed first applies a partial plan that sets the account-wide settings (the password
-//! policy) to the same weak start, so a seed behaves the same whichever account it runs on.
+//! policy) to the same weak start, and removes the account's S3 Block Public Access in moto, so a
+//! seed behaves the same whichever account it runs on.
 //! Replay one seed: AWS_HARDEN_SEED=17 scripts/test --test convergence. More seeds:
 //! AWS_HARDEN_SEEDS=500.
 
@@ -183,6 +184,14 @@ async fn one_seed(acct: &Account, stub: &CurStub, seed: u64) -> Result<SeedResul
     if run.code != 0 {
         return Err(format!("setting up the start\n{}", run.all()));
     }
+    // The account's S3 Block Public Access is account-wide as well, and aws-harden only ever turns
+    // it on: removed in moto, so every seed starts with none set and turns it on under faults.
+    acct.s3control()
+        .delete_public_access_block()
+        .account_id(&acct.id)
+        .send()
+        .await
+        .map_err(|e| format!("removing the account's Block Public Access: {e:?}"))?;
     let before = pending(acct, &plan).await?;
 
     acct.proxy.clear();

@@ -50,6 +50,7 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
             "Admin group name",
             "Admin user name",
             "Require MFA for admin",
+            "S3 Block Public Access for the whole account",
             "Password policy",
             "Save the plan as",
             "Apply these changes?",
@@ -72,6 +73,7 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
         "Admin user             no IAM user named \"admin\"",
         "Admin user MFA         \"admin\" has no MFA device",
         "Password policy        none set",
+        "S3 Block Public Access none set: only each bucket's own settings block public access",
         // Nothing exists on a fresh account, so nothing is "set up" and nothing "differs".
         "CloudTrail             no trail\n",
         "Cost and Usage Report  no report\n",
@@ -88,16 +90,18 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
     assert!(!root.contains("as recommended"), "{root}");
     // The diff exactly as --plan shows it, then live progress with a mark per change.
     assert!(out.contains("+ iam group \"Administrators\""), "{out}");
+    // Enter at the S3 Block Public Access question (default yes): one more create.
+    assert!(out.contains("+ s3 account public access block"), "{out}");
     assert!(
-        out.contains("Plan: 4 to create, 2 to change, 0 to delete,"),
+        out.contains("Plan: 5 to create, 2 to change, 0 to delete,"),
         "{out}"
     );
     assert!(out.contains("✓ + iam user \"admin\""), "{out}");
     assert!(
-        out.contains("Apply complete: 4 created, 2 changed, 0 deleted in "),
+        out.contains("Apply complete: 5 created, 2 changed, 0 deleted in "),
         "{out}"
     );
-    assert_eq!(acct.proxy.writes().len(), 6, "{:?}", acct.proxy.writes());
+    assert_eq!(acct.proxy.writes().len(), 7, "{:?}", acct.proxy.writes());
 
     // The saved plan: named after the account, valid, what was answered, nothing left beside it.
     let file = format!("{}.toml", acct.id);
@@ -110,6 +114,7 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
     for line in [
         "[admin_group]\nenabled = true\nname = \"Administrators\"",
         "[admin_user]\nenabled = true\nname = \"admin\"",
+        "[s3_public_access]\nenabled = true\n",
         "mfa = false",
         "minimum_length = 14",
     ] {

@@ -10,6 +10,7 @@ mod calls;
 mod config;
 mod errors;
 pub mod permissions;
+mod s3control;
 #[cfg(test)]
 mod tests;
 
@@ -48,6 +49,9 @@ pub struct Aws {
     pub s3: aws_sdk_s3::Client,
     pub kms: aws_sdk_kms::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
+    /// S3 Control (account-level Block Public Access); behind an endpoint override its requests
+    /// go to the override's host, not `{account}.{host}` (see `s3control.rs`).
+    pub s3control: aws_sdk_s3control::Client,
     /// Always us-east-1: the Cost and Usage Report API exists nowhere else.
     pub cur: aws_sdk_costandusagereport::Client,
     pub calls: Arc<CallLog>,
@@ -193,6 +197,7 @@ impl Aws {
                 .interceptor(rec())
                 .build(),
         );
+        let s3control = s3control::client(&sdk, calls.clone());
         let cur = aws_sdk_costandusagereport::Client::from_conf(
             aws_sdk_costandusagereport::config::Builder::from(&sdk)
                 .region(Region::from_static("us-east-1"))
@@ -208,6 +213,7 @@ impl Aws {
             s3,
             kms,
             cloudtrail,
+            s3control,
             cur,
             calls,
             own_mfa_devices: None,

@@ -119,6 +119,14 @@ pub const READS: &[(&str, &str, Option<&str>)] = &[
     ("s3", "GetBucketLogging", Some("s3:GetBucketLogging")),
     ("s3", "GetBucketTagging", Some("s3:GetBucketTagging")),
     ("s3", "GetBucketAcl", Some("s3:GetBucketAcl")),
+    // S3 Control, the account's Block Public Access: the action is named for the account, not
+    // the operation (GetPublicAccessBlock in the S3 Control API reference: "you must have the
+    // s3:GetAccountPublicAccessBlock permission"; "Actions defined by Amazon S3").
+    (
+        "S3 Control",
+        "GetPublicAccessBlock",
+        Some("s3:GetAccountPublicAccessBlock"),
+    ),
     // Cost and Usage Report ("Actions defined by AWS Cost and Usage Report").
     (
         "Cost and Usage Report Service",

@@ -6,6 +6,7 @@ use crate::bucket::{self, AccessLogging, Encryption, KmsKey};
 use crate::change::{Action, Change, ControlId, Stage};
 use crate::controls::{
     Op, admin_group, admin_mfa, admin_user, cloudtrail, cost_report, password_policy, root,
+    s3_public_access,
 };
 use crate::plan::PasswordPolicyPlan;
 
@@ -128,6 +129,9 @@ fn samples() -> Vec<Op> {
             profile: s("admin"),
         }),
         Op::AdminMfa(admin_mfa::Op::EnrollVirtual { user: s("admin") }),
+        Op::S3PublicAccess(s3_public_access::Op::Put(
+            s3_public_access::Settings::ALL_ON,
+        )),
         Op::Cloudtrail(cloudtrail::Op::CreateKey {
             alias: s("alias/trail"),
             policy: s(r#"{"Version":"2012-10-17","Statement":[]}"#),
@@ -218,6 +222,7 @@ fn the_samples_cover_every_op() {
     assert_eq!(per_control("password_policy."), 1);
     assert_eq!(per_control("admin_user."), 4);
     assert_eq!(per_control("admin_mfa."), 1);
+    assert_eq!(per_control("s3_public_access."), 1);
     assert_eq!(per_control("cloudtrail."), 9);
     assert_eq!(per_control("cost_report."), 4);
     assert_eq!(per_control("root."), 1);

@@ -13,6 +13,7 @@ mod golden;
 pub mod mfa_guard;
 pub mod password_policy;
 pub mod root;
+pub mod s3_public_access;
 
 pub use control::{Control, DiffContext};
 
@@ -137,6 +138,8 @@ registry! {
     PasswordPolicy = password_policy::PasswordPolicy,
     AdminUser = admin_user::AdminUser,
     AdminMfa = admin_mfa::AdminMfa,
+    /// Before the controls that make buckets: the account blocks public access before any exists.
+    S3PublicAccess = s3_public_access::S3PublicAccess,
     Cloudtrail = cloudtrail::Cloudtrail [boxed],
     CostReport = cost_report::CostReport,
     Root = root::Root,

@@ -20,6 +20,8 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_policy: Option<PasswordPolicyPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3_public_access: Option<S3PublicAccessPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<RootPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloudtrail: Option<CloudTrailPlan>,
@@ -41,6 +43,9 @@ impl Plan {
     }
     pub fn password_policy(&self) -> Option<&PasswordPolicyPlan> {
         managed(&self.password_policy, |s| s.enabled)
+    }
+    pub fn s3_public_access(&self) -> Option<&S3PublicAccessPlan> {
+        managed(&self.s3_public_access, |s| s.enabled)
     }
     pub fn root(&self) -> Option<&RootPlan> {
         managed(&self.root, |s| s.enabled)
@@ -144,6 +149,20 @@ impl Default for PasswordPolicyPlan {
             password_reuse_prevention: 24,
             hard_expiry: false,
         }
+    }
+}
+
+/// The account-level S3 Block Public Access (CIS 2.1.4): all four settings on. Nothing else to
+/// choose: a setting left off is how buckets become public.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct S3PublicAccessPlan {
+    pub enabled: bool,
+}
+
+impl Default for S3PublicAccessPlan {
+    fn default() -> Self {
+        S3PublicAccessPlan { enabled: true }
     }
 }
 

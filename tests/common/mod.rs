@@ -181,6 +181,29 @@ impl Account {
         )
     }
 
+    /// S3 Control straight to moto (not through the proxy): for setting up drift. Its
+    /// account-scoped operations go to `{account}.{endpoint host}` (the SDK's endpoint rules), which
+    /// resolves nowhere on loopback; this resolver sends them to moto's own host instead, the
+    /// account ID still in the `x-amz-account-id` header. Written here, not taken from
+    /// aws-harden's client, so that the drift does not depend on the code under test.
+    pub fn s3control(&self) -> aws_sdk_s3control::Client {
+        use aws_sdk_s3control::config::endpoint::{
+            Endpoint, EndpointFuture, Params, ResolveEndpoint,
+        };
+        #[derive(Debug)]
+        struct Moto(String);
+        impl ResolveEndpoint for Moto {
+            fn resolve_endpoint<'a>(&'a self, _: &'a Params) -> EndpointFuture<'a> {
+                EndpointFuture::ready(Ok(Endpoint::builder().url(self.0.clone()).build()))
+            }
+        }
+        aws_sdk_s3control::Client::from_conf(
+            aws_sdk_s3control::config::Builder::from(&self.sdk())
+                .endpoint_resolver(Moto(moto()))
+                .build(),
+        )
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }

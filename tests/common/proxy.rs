@@ -30,10 +30,11 @@ use tokio::net::{TcpListener, TcpStream};
 /// One request that passed through.
 #[derive(Clone, Debug)]
 pub struct Call {
-    /// From the SigV4 credential scope: iam, sts, s3, kms, cloudtrail, cur...
+    /// From the SigV4 credential scope: iam, sts, s3, kms, cloudtrail, cur...; `s3control` for S3
+    /// Control (signed as `s3`, told apart by its path).
     pub service: String,
     /// The operation: `Action=` for query protocols, the `X-Amz-Target` suffix for JSON protocols,
-    /// and `METHOD ?subresource` for S3.
+    /// `METHOD ?subresource` for S3, and the operation's name for S3 Control.
     pub operation: String,
     pub write: bool,
     /// The HTTP status the client got; 0 when the connection was dropped without an answer.
@@ -146,7 +147,7 @@ impl Request {
 
     /// Every form parameter of a query-protocol request, URL-decoded (empty for other protocols).
     pub fn params(&self) -> Vec<(String, String)> {
-        if self.header("x-amz-target").is_some() || self.service == "s3" {
+        if self.header("x-amz-target").is_some() || ["s3", "s3control"].contains(&&*self.service) {
             return Vec::new();
         }
         self.body_text()
@@ -626,7 +627,7 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
             body.extend_from_slice(&chunk[..n]);
         }
     }
-    let service = get("authorization")
+    let mut service = get("authorization")
         .and_then(|a| {
             a.split("Credential=")
                 .nth(1)
@@ -640,7 +641,11 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
                 .map(|c| c.split('/').next().unwrap_or("").to_string())
         })
         .unwrap_or_default();
-    let operation = if let Some(target) = get("x-amz-target") {
+    let s3control = s3control_operation(&service, &method, &path);
+    let operation = if let Some(op) = s3control {
+        service = "s3control".into();
+        op
+    } else if let Some(target) = get("x-amz-target") {
         target.rsplit('.').next().unwrap_or_default().to_string()
     } else if let Some(action) = form_action(&body) {
         action
@@ -668,6 +673,24 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
             access_key,
         },
     )))
+}
+
+/// S3 Control signs as `s3` (its model's signing name) but is another API: REST paths under
+/// `/v20180820/` (S3 API reference, "Amazon S3 Control"). Its requests are recorded as service
+/// `s3control`, named by the operation (`GetPublicAccessBlock`...) so that the read allow-list
+/// applies to them as to any other service; a path not listed here is `METHOD /path`.
+fn s3control_operation(service: &str, method: &str, path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap_or_default();
+    if service != "s3" || !path.starts_with("/v20180820/") {
+        return None;
+    }
+    let name = match (method, path) {
+        ("GET", "/v20180820/configuration/publicAccessBlock") => "GetPublicAccessBlock",
+        ("PUT", "/v20180820/configuration/publicAccessBlock") => "PutPublicAccessBlock",
+        ("DELETE", "/v20180820/configuration/publicAccessBlock") => "DeletePublicAccessBlock",
+        _ => return Some(format!("{method} {path}")),
+    };
+    Some(name.to_string())
 }
 
 fn form_action(body: &[u8]) -> Option<String> {

@@ -4,7 +4,7 @@ use crate::controls::Observation;
 use crate::engine::Assessment;
 use crate::plan::{
     AdminGroupPlan, AdminUserPlan, CloudTrailPlan, CostReportPlan, CurFormat, PLAN_VERSION,
-    PasswordPolicyPlan, Plan, RootPlan,
+    PasswordPolicyPlan, Plan, RootPlan, S3PublicAccessPlan,
 };
 
 /// A question about a control: not asked (left out of the plan), declined, or accepted.
@@ -38,6 +38,8 @@ pub struct Answers {
     /// Require (and enroll) an MFA device for the admin user; the group's MFA policy follows it.
     pub admin_mfa: bool,
     pub password_policy: PasswordPolicyPlan,
+    /// The account-level S3 Block Public Access (all four settings; nothing more to choose).
+    pub s3_public_access: Choice<()>,
     pub cloudtrail: Choice<TrailAnswers>,
     /// Cost and Usage Report, with its format (`parquet` or `csv`).
     pub cost_report: Choice<CurFormat>,
@@ -68,6 +70,11 @@ pub fn build_plan(a: &Answers) -> Plan {
             ..AdminUserPlan::default()
         }),
         password_policy: Some(a.password_policy.clone()),
+        s3_public_access: section(
+            &a.s3_public_access,
+            S3PublicAccessPlan { enabled: false },
+            |_| S3PublicAccessPlan::default(),
+        ),
         cloudtrail: section(
             &a.cloudtrail,
             CloudTrailPlan {
@@ -122,6 +129,7 @@ pub fn recommended(home_region: &str) -> Answers {
         user_name: AdminUserPlan::default().name,
         admin_mfa: true,
         password_policy: PasswordPolicyPlan::default(),
+        s3_public_access: Choice::On(()),
         cloudtrail: Choice::On(TrailAnswers {
             retention_days: CloudTrailPlan::default().retention_days,
             access_logging: true,

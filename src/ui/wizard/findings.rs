@@ -64,6 +64,9 @@ pub fn findings(survey: &Assessment) -> Vec<Finding> {
                 }
                 Observation::AdminMfa(_) => format!("\"{user}\" has an MFA device"),
                 Observation::PasswordPolicy(p) if p.policy.is_none() => "none set".to_string(),
+                Observation::S3PublicAccess(s) if s.block.is_none() => {
+                    "none set: only each bucket's own settings block public access".to_string()
+                }
                 Observation::Cloudtrail(t) => {
                     let name = plan.cloudtrail().map(|c| c.trail_name.as_str());
                     format!("{}{differ}", trail_status(t, name, changes.is_empty()))

@@ -90,6 +90,9 @@ impl Ask for AtTerminal {
 pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<Answers> {
     let mut a = d.clone();
     ask_admin(q, d, survey, &mut a)?;
+    if d.s3_public_access != Choice::NotOffered {
+        a.s3_public_access = ask_s3_public_access(q)?;
+    }
     if let Choice::On(t) = &d.cloudtrail {
         a.cloudtrail = ask_cloudtrail(q, t)?;
     }
@@ -142,6 +145,14 @@ fn ask_admin(
         );
     }
     Ok(())
+}
+
+fn ask_s3_public_access(q: &mut dyn Ask) -> anyhow::Result<Choice<()>> {
+    let on = q.yes_no(
+        "Turn on S3 Block Public Access for the whole account (CIS 2.1.4: no bucket can then be made public by an ACL or a policy)?",
+        true,
+    )?;
+    Ok(if on { Choice::On(()) } else { Choice::Off })
 }
 
 fn ask_cloudtrail(q: &mut dyn Ask, t: &TrailAnswers) -> anyhow::Result<Choice<TrailAnswers>> {

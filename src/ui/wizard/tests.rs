@@ -2,7 +2,9 @@ use super::questions::has_mfa_device;
 use super::*;
 use crate::change::{Action, ControlId};
 use crate::controls::Change;
-use crate::controls::{Observation, admin_mfa, cloudtrail, cost_report, password_policy, root};
+use crate::controls::{
+    Observation, admin_mfa, cloudtrail, cost_report, password_policy, root, s3_public_access,
+};
 use crate::engine::Assessment;
 use crate::plan::{CurFormat, PasswordPolicyPlan};
 
@@ -13,6 +15,7 @@ fn all_offered() -> Answers {
         user_name: "alice".into(),
         admin_mfa: true,
         password_policy: PasswordPolicyPlan::default(),
+        s3_public_access: Choice::On(()),
         cloudtrail: Choice::On(TrailAnswers {
             retention_days: 90,
             access_logging: false,
@@ -30,6 +33,7 @@ fn answers_become_plan_sections() {
     assert!(plan.admin_group().unwrap().require_mfa);
     assert_eq!(plan.admin_user().unwrap().name, "alice");
     assert!(plan.admin_user().unwrap().mfa);
+    assert!(plan.s3_public_access().is_some());
     assert_eq!(plan.cloudtrail().unwrap().retention_days, 90);
     assert_eq!(plan.cost_report().unwrap().format, CurFormat::Csv);
     assert!(plan.cost_report().unwrap().artifacts.is_empty());
@@ -43,8 +47,11 @@ fn declined_is_recorded_and_not_offered_is_left_out() {
     let mut a = all_offered();
     a.cloudtrail = Choice::Off;
     a.cost_report = Choice::NotOffered;
+    a.s3_public_access = Choice::Off;
     a.admin_mfa = false;
     let plan = build_plan(&a);
+    assert!(plan.s3_public_access.as_ref().is_some_and(|s| !s.enabled));
+    assert!(plan.s3_public_access().is_none());
     assert!(plan.cloudtrail.as_ref().is_some_and(|t| !t.enabled));
     assert!(plan.cloudtrail().is_none());
     assert!(plan.cost_report.is_none());
@@ -307,6 +314,7 @@ fn all_defaults_give_the_baseline_on_every_table_it_has() {
         admin_group,
         admin_user,
         password_policy,
+        s3_public_access,
         cloudtrail,
         cost_report,
         root
@@ -325,6 +333,7 @@ fn a_declined_control_is_written_enabled_false() {
         ("Admin group name", ""),
         ("Admin user name", ""),
         ("Require MFA", ""),
+        ("S3 Block Public Access", "n"),
         ("Turn on CloudTrail", "n"),
         ("Cost and Usage Report", "n"),
         ("root user's access keys", ""),
@@ -332,7 +341,7 @@ fn a_declined_control_is_written_enabled_false() {
     ]);
     let a = ask(&mut q, &recommended("us-east-1"), &empty_survey()).unwrap();
     let text = plan_text("123456789012", Path::new("plans/x.toml"), &build_plan(&a));
-    for table in ["[cloudtrail]", "[cost_report]"] {
+    for table in ["[s3_public_access]", "[cloudtrail]", "[cost_report]"] {
         assert!(
             text.contains(&format!("{table}\nenabled = false\n")),
             "{table}\n{text}"
@@ -343,6 +352,7 @@ fn a_declined_control_is_written_enabled_false() {
         ("Admin group name", ""),
         ("Admin user name", ""),
         ("Require MFA", ""),
+        ("S3 Block Public Access", ""),
         ("Turn on CloudTrail", ""),
         ("Keep CloudTrail logs", ""),
         (
@@ -355,7 +365,9 @@ fn a_declined_control_is_written_enabled_false() {
         ("Password policy", ""),
     ]);
     let a = ask(&mut q, &recommended("us-east-1"), &empty_survey()).unwrap();
-    let trail = build_plan(&a).cloudtrail.unwrap();
+    let plan = build_plan(&a);
+    assert!(plan.s3_public_access().is_some(), "Enter keeps it on");
+    let trail = plan.cloudtrail.unwrap();
     assert!(trail.enabled);
     assert_eq!(trail.access_log_bucket, "");
 }
@@ -438,6 +450,34 @@ fn first_run_findings_say_what_is_there_and_count_only_what_exists() {
 }
 
 #[test]
+fn s3_block_public_access_findings() {
+    let none = status_of(
+        Observation::S3PublicAccess(s3_public_access::Observed::default()),
+        vec![change(ControlId::S3PublicAccess, Action::Create, 4)],
+    );
+    assert_eq!(
+        none,
+        "none set: only each bucket's own settings block public access"
+    );
+    let all_on = s3_public_access::Observed {
+        block: Some(s3_public_access::Settings::ALL_ON),
+    };
+    let on = status_of(Observation::S3PublicAccess(all_on), vec![]);
+    assert_eq!(on, "in place, as recommended");
+    let one_off = s3_public_access::Observed {
+        block: Some(s3_public_access::Settings {
+            block_public_policy: false,
+            ..s3_public_access::Settings::ALL_ON
+        }),
+    };
+    let partly = status_of(
+        Observation::S3PublicAccess(one_off),
+        vec![change(ControlId::S3PublicAccess, Action::Update, 1)],
+    );
+    assert_eq!(partly, "set up; 1 difference from the recommendation");
+}
+
+#[test]
 fn root_is_not_as_recommended_while_its_mfa_is_off() {
     let unknown = status_of(Observation::Root(root::Observed::default()), vec![]);
     assert_eq!(
@@ -489,6 +529,7 @@ fn root_is_not_as_recommended_while_its_mfa_is_off() {
 /// tests must not change when a control lands.
 fn iam_only() -> Answers {
     Answers {
+        s3_public_access: Choice::NotOffered,
         cloudtrail: Choice::NotOffered,
         cost_report: Choice::NotOffered,
         root: Choice::NotOffered,
@@ -505,6 +546,7 @@ fn every_question_when_every_control_is_offered() {
         ("Admin group name", ""),
         ("Admin user name", "alice"),
         ("Require MFA for alice", ""),
+        ("S3 Block Public Access", "y"),
         ("Turn on CloudTrail", ""),
         ("Keep CloudTrail logs", "30"),
         ("log each access to the trail's bucket", "n"),
@@ -525,6 +567,7 @@ fn every_question_when_every_control_is_offered() {
             access_logging: false
         })
     );
+    assert_eq!(a.s3_public_access, Choice::On(()));
     assert_eq!(a.cost_report, Choice::On(CurFormat::Csv));
     assert_eq!(a.root, Choice::On(false));
     assert_eq!(a.password_policy, PasswordPolicyPlan::default());
