@@ -9,8 +9,9 @@
 //! or the tests' recording proxy) that name, `123456789012.127.0.0.1`, resolves nowhere, so every
 //! call would fail with a dispatch error.
 //!
-//! So when, and only when, an endpoint override is set, `OverrideHost` sends the request to the
-//! override's own host. The account ID still travels in the `x-amz-account-id` header, which is
+//! So when, and only when, an endpoint override is set and its host is an IP address or
+//! `localhost`, `OverrideHost` sends the request to the override's own host (a DNS name keeps the
+//! prefix: an S3 Control VPC endpoint expects it). The account ID still travels in the `x-amz-account-id` header, which is
 //! what the service reads (GetPublicAccessBlock, S3 API reference: "x-amz-account-id: AccountId").
 //! It rewrites the URI in `modify_before_signing`: the orchestrator applies the resolved endpoint
 //! to the request before that hook and signs right after it, so the SigV4 signature (which covers
@@ -51,10 +52,26 @@ fn scheme_and_authority(url: &str) -> Option<(&str, &str)> {
     (!authority.is_empty()).then_some((scheme, authority))
 }
 
+/// Whether the override's host is an IP address or `localhost`: a name under which
+/// `{AccountId}.` can never be a real host. A DNS name keeps the SDK's prefix: an S3 Control VPC
+/// endpoint (`control.vpce-....s3.REGION.vpce.amazonaws.com`) answers under
+/// `{AccountId}.control.vpce-...` ("Accessing Amazon S3 Control through an interface endpoint",
+/// S3 user guide), and so may a proxy of one's own.
+fn is_loopback_style(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok()
+}
+
 /// The request URI sent to the override's host, when the SDK put `{account_id}.` in front of it;
 /// `None` for any other URI (left as it is).
 fn rewritten(uri: &str, override_url: &str, account_id: &str) -> Option<String> {
     let (scheme, authority) = scheme_and_authority(override_url)?;
+    if !is_loopback_style(authority) {
+        return None;
+    }
     let prefixed = format!("{scheme}://{account_id}.{authority}");
     let rest = uri.strip_prefix(&prefixed)?;
     // Only a whole authority: `...:4566/path`, not `...:45661/path`.
@@ -131,6 +148,21 @@ mod tests {
             assert_eq!(rewritten(&uri, o, "123456789012"), None, "{uri}");
         }
         assert_eq!(scheme_and_authority("not a url"), None);
+        // A DNS name (a VPC endpoint, say) keeps the SDK's account prefix.
+        let vpce = "https://control.vpce-1a2b.s3.us-east-1.vpce.amazonaws.com";
+        assert_eq!(
+            rewritten(
+                &format!(
+                    "https://123456789012.control.vpce-1a2b.s3.us-east-1.vpce.amazonaws.com{path}"
+                ),
+                vpce,
+                "123456789012"
+            ),
+            None
+        );
+        assert!(is_loopback_style("[::1]:4566"));
+        assert!(is_loopback_style("127.0.0.1"));
+        assert!(!is_loopback_style("moto.internal:5000"));
     }
 
     /// Records each request as the HTTP client receives it (after signing), answers 200 with an
