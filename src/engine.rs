@@ -40,6 +40,45 @@ pub struct Assessment {
 }
 
 impl Assessment {
+    /// An assessment of nothing observed, with a diff's changes, notices and checks (for tests of
+    /// the views).
+    #[cfg(test)]
+    pub fn of_diff(d: Diff) -> Assessment {
+        Assessment {
+            plan: crate::plan::parse("version = 1\nhome_region = \"us-east-1\"\n").unwrap(),
+            observed: vec![],
+            checks: d.checks(),
+            changes: d.changes,
+            notices: d.notices,
+            unmanaged: vec![],
+            interactive: false,
+        }
+    }
+
+    /// The diff the report views' tests share: an admin group in line, a password policy that
+    /// differs in one field.
+    #[cfg(test)]
+    pub fn sample_diff() -> Diff {
+        use crate::change::Action;
+        let mut d = Diff::default();
+        d.checked(ControlId::AdminGroup, "iam group \"Admins\"", &["1.14"]);
+        d.checked(
+            ControlId::PasswordPolicy,
+            "account password policy",
+            &["1.7"],
+        );
+        d.push(
+            Change::with_ops(
+                ControlId::PasswordPolicy,
+                "account password policy",
+                Action::Update,
+                vec![],
+            )
+            .field("minimum_length", Some("8"), Some("14")),
+        );
+        d
+    }
+
     pub fn summary(&self) -> Summary {
         Summary::of(&self.changes)
     }

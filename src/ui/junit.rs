@@ -66,38 +66,12 @@ pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::{Action, Diff};
-    use crate::controls::Op;
     use quick_xml::Reader;
     use quick_xml::events::Event;
 
     #[test]
     fn one_suite_per_control_one_case_per_check_failures_say_what_differs() {
-        let mut d: Diff<Op> = Diff::default();
-        d.checked(ControlId::AdminGroup, "iam group \"Admins\"", &["1.14"]);
-        d.checked(
-            ControlId::PasswordPolicy,
-            "account password policy",
-            &["1.7"],
-        );
-        d.push(
-            Change::with_ops(
-                ControlId::PasswordPolicy,
-                "account password policy",
-                Action::Update,
-                vec![],
-            )
-            .field("minimum_length", Some("8"), Some("14")),
-        );
-        let a = Assessment {
-            plan: crate::plan::parse("version = 1\nhome_region = \"us-east-1\"\n").unwrap(),
-            observed: vec![],
-            checks: d.checks(),
-            changes: d.changes,
-            notices: vec![],
-            unmanaged: vec![],
-            interactive: false,
-        };
+        let a = Assessment::of_diff(Assessment::sample_diff());
         let xml = report("123456789012", &a, None);
         // Parsed back: the suites, the cases, and the failure's message.
         let mut reader = Reader::from_str(&xml);

@@ -113,15 +113,10 @@ mod tests {
     use crate::change::{Action, ControlId};
 
     fn assessment(changes: Vec<Change>) -> Assessment {
-        Assessment {
-            plan: crate::plan::parse("version = 1\nhome_region = \"us-east-1\"\n").unwrap(),
-            observed: vec![],
+        Assessment::of_diff(crate::change::Diff {
             changes,
-            notices: vec![],
-            checks: vec![],
-            unmanaged: vec![],
-            interactive: false,
-        }
+            ..Default::default()
+        })
     }
 
     #[test]

@@ -241,8 +241,6 @@ pub fn report(account: &str, a: &Assessment, plan_file: &str, plan_text: &str) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::Diff;
-    use crate::controls::Op;
 
     /// The SARIF 2.1.0 schema (OASIS), as shipped in the serde-sarif 0.8.0 crate.
     const SCHEMA: &str = include_str!("../../tests/schemas/sarif-schema-2.1.0.json");
@@ -263,36 +261,9 @@ mod tests {
         }
     }
 
-    fn assessment(d: Diff<Op>) -> Assessment {
-        Assessment {
-            plan: crate::plan::parse("version = 1\nhome_region = \"us-east-1\"\n").unwrap(),
-            observed: vec![],
-            checks: d.checks(),
-            changes: d.changes,
-            notices: vec![],
-            unmanaged: vec![],
-            interactive: false,
-        }
-    }
-
     #[test]
     fn failed_checks_are_results_at_their_table_valid_against_the_schema() {
-        let mut d: Diff<Op> = Diff::default();
-        d.checked(ControlId::AdminGroup, "iam group \"Admins\"", &["1.14"]);
-        d.checked(
-            ControlId::PasswordPolicy,
-            "account password policy",
-            &["1.7"],
-        );
-        d.push(
-            Change::with_ops(
-                ControlId::PasswordPolicy,
-                "account password policy",
-                Action::Update,
-                vec![],
-            )
-            .field("minimum_length", Some("8"), Some("14")),
-        );
+        let mut d = Assessment::sample_diff();
         d.push(Change::manual(ControlId::Root, "mfa for the root user").cis(&["1.5"]));
         d.checked_in(
             Some("eu-west-1"),
@@ -307,7 +278,12 @@ mod tests {
             vec![],
         ));
         let text = "version = 1\n\n[admin_group]\n[password_policy]\nminimum_length = 14\n";
-        let log = report("123456789012", &assessment(d), "plans/x.toml", text);
+        let log = report(
+            "123456789012",
+            &Assessment::of_diff(d),
+            "plans/x.toml",
+            text,
+        );
         validate(&log);
         let v: serde_json::Value = serde_json::from_str(&log).unwrap();
         let results = v["runs"][0]["results"].as_array().unwrap();
