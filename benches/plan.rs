@@ -95,7 +95,7 @@ async fn plan_benchmark() {
         );
         if ms == 0 {
             verdict.push(format!(
-                "calls: {calls} (bound in tests/perf.rs: 57): {}",
+                "calls: {calls} (bound in tests/e2e/perf.rs: 57): {}",
                 if calls <= 57 { "met" } else { "NOT met" }
             ));
         }

@@ -267,7 +267,7 @@ mod tests {
     }
 
     /// The aws-harden command lines of a workflow's `run:` blocks, as argument lists (read line
-    /// by line, like tests/release.rs: no YAML parser for one file; shell redirections cut off).
+    /// by line, like tests/e2e/release.rs: no YAML parser for one file; shell redirections cut off).
     fn commands_in(workflow: &str) -> Vec<Vec<String>> {
         workflow
             .lines()

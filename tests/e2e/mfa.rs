@@ -5,7 +5,7 @@
 //! (QR code and secret on the screen, codes typed, device enabled); a proxy hook answers one
 //! `InvalidAuthenticationCode` (which moto never sends) to prove a wrong code is retried.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! Performance by counts (never by the clock): a dry run of the baseline makes a bounded number of
 //! calls, and that number does not grow with the number of IAM users in the account.
 
-mod common;
+use crate::common;
 
 use common::{Account, CurStub, baseline};
 use futures_util::StreamExt;

@@ -1,7 +1,7 @@
 //! `--plan --yes`: a dry run that never prompts and shows the changes exactly as an unattended
 //! apply would make them. Run at a pseudo-terminal, where a plain `--plan` would ask.
 
-mod common;
+use crate::common;
 
 use common::Account;
 

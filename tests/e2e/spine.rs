@@ -1,6 +1,6 @@
 //! End-to-end: the real binary against moto, through the recording proxy.
 
-mod common;
+use crate::common;
 
 use common::{Account, CurStub, IAM_ONLY, assert_no_writes, baseline};
 

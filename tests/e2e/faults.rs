@@ -4,7 +4,7 @@
 //! just created not yet visible) is waited out; and a run made stale by a concurrent change is
 //! refused with nothing more written.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The finishing touches: completions, help, version, and what happens without a plan or terminal.
 
-mod common;
+use crate::common;
 
 use common::Account;
 

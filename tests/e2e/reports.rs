@@ -2,7 +2,7 @@
 //! parsed back; GitHub's job summary (`GITHUB_STEP_SUMMARY`) appended to, or left alone with
 //! `--no-step-summary`.
 
-mod common;
+use crate::common;
 
 use common::{Account, IAM_ONLY, assert_no_writes};
 use quick_xml::Reader;
@@ -124,7 +124,7 @@ async fn markdown_and_junit_on_a_fresh_then_a_hardened_account() {
 /// serde-sarif 0.8.0 crate, kept in tests/schemas/).
 fn assert_valid_sarif(log: &serde_json::Value) {
     let schema: serde_json::Value =
-        serde_json::from_str(include_str!("schemas/sarif-schema-2.1.0.json")).unwrap();
+        serde_json::from_str(include_str!("../schemas/sarif-schema-2.1.0.json")).unwrap();
     let mut schemas = boon::Schemas::new();
     let mut compiler = boon::Compiler::new();
     compiler.add_resource("sarif.json", schema).unwrap();

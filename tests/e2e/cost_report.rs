@@ -2,7 +2,7 @@
 //! is the loopback STUB in tests/common/cur_stub.rs (no emulator serves it), answered by the same
 //! recording proxy so every call is counted alike.
 
-mod common;
+use crate::common;
 
 use common::{Account, CurStub, assert_no_writes};
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! missing profile stops the run before any call, and the header says where the credentials came
 //! from. moto routes by access key, so the proxy's record of the signing key proves who signed.
 
-mod common;
+use crate::common;
 
 use common::Account;
 

@@ -3,7 +3,7 @@
 //! src/controls/cloudtrail/tests.rs and src/bucket/tests.rs; here: the writes happen, in the right
 //! order, the account ends as planned, re-runs write nothing, and drift is found and repaired.
 
-mod common;
+use crate::common;
 
 use aws_harden::controls::cloudtrail::{key_policy, trail_arn};
 use std::sync::{Arc, Mutex};

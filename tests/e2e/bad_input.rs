@@ -1,6 +1,6 @@
 //! Bad input: a clear error naming the file, key or value, exit 1, nothing changed, no panic.
 
-mod common;
+use crate::common;
 
 use common::Account;
 

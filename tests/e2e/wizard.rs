@@ -1,7 +1,7 @@
 //! First-time setup at a terminal: the wizard, live progress and Ctrl-C, through a pseudo-terminal
 //! against moto (each test its own account), with writes counted by the proxy.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -85,7 +85,7 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
         .find(|l| l.starts_with("  Root user "))
         .unwrap_or_else(|| panic!("no root finding\n{out}"));
     // The proxy reports root's MFA on and its password present, as a finished account does (moto
-    // cannot be root; tests/root.rs turns them off).
+    // cannot be root; tests/e2e/root.rs turns them off).
     assert!(root.contains("MFA on"), "{root}");
     assert!(!root.contains("as recommended"), "{root}");
     // The diff exactly as --plan shows it, then live progress with a mark per change.

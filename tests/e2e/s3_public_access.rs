@@ -1,7 +1,7 @@
 //! The account-level S3 Block Public Access (`s3_public_access`, CIS 2.1.4), end to end: the real
 //! binary against moto through the recording proxy, writes counted by the proxy.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

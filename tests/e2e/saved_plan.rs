@@ -2,7 +2,7 @@
 //! changes, `aws-harden apply FILE` applies exactly those, or refuses with nothing written. The real
 //! binary against moto, through the recording proxy, which counts calls and writes by itself.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -11,7 +11,7 @@
 //!
 //! Everything else (the admin group, user, password policy) is served by moto for real.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 

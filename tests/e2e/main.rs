@@ -1,0 +1,25 @@
+//! The end-to-end tests, as one test binary: each module was its own `tests/*.rs` binary, each
+//! linking the whole AWS SDK; one binary links it once (figures in the commit that merged them).
+//! Run one module with `scripts/test --test e2e spine::`. The harness stays in tests/common/,
+//! which benches/plan.rs and examples/cur_stub.rs also include by path.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod bad_input;
+mod cli;
+mod cloudtrail;
+mod convergence;
+mod cost_report;
+mod credentials;
+mod faults;
+mod mfa;
+mod perf;
+mod plan_yes;
+mod release;
+mod reports;
+mod root;
+mod s3_public_access;
+mod saved_plan;
+mod spine;
+mod wizard;
