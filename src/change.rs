@@ -237,6 +237,11 @@ impl Check {
         kind.replace([' ', '-'], "_")
     }
 
+    /// Whether `change` is about the resource this check looked at (a failed check's reason).
+    pub fn is_about<O>(&self, change: &Change<O>) -> bool {
+        change.control == self.control && change.resource == self.resource
+    }
+
     /// A stable identity for the resource checked, the same from run to run: account, region
     /// (`global` for account-wide resources), control and resource.
     pub fn identity(&self, account: &str) -> String {

@@ -82,6 +82,10 @@ impl Assessment {
     pub fn summary(&self) -> Summary {
         Summary::of(&self.changes)
     }
+    /// The changes a failed check is about: what differs, for reports that list checks.
+    pub fn changes_for<'a>(&'a self, check: &'a change::Check) -> impl Iterator<Item = &'a Change> {
+        self.changes.iter().filter(|c| check.is_about(c))
+    }
     pub fn pending(&self) -> bool {
         !self.changes.is_empty()
     }

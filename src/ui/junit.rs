@@ -4,7 +4,7 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::change::ControlId;
+use crate::change::{Check, ControlId};
 use crate::controls::Change;
 use crate::engine::{ApplyReport, Assessment};
 use crate::ui::render;
@@ -20,12 +20,11 @@ fn description(c: &Change) -> String {
 /// The report for one account: its checks as assessed, or, after an apply (`applied`), with each
 /// failed check whose changes were all applied and verified counted as passed.
 pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> String {
-    let fixed = |resource: &str, control: ControlId| {
+    let fixed = |check: &Check| {
         applied.is_some_and(|r| {
-            let mine = |c: &&Change| c.control == control && c.resource == resource;
-            let pending = a.changes.iter().filter(mine).count();
-            let done = r.applied.iter().filter(mine).count();
-            pending > 0 && done == pending && !r.not_verified.iter().any(|c| mine(&c))
+            let pending = a.changes_for(check).count();
+            let done = r.applied.iter().filter(|c| check.is_about(c)).count();
+            pending > 0 && done == pending && !r.not_verified.iter().any(|c| check.is_about(c))
         })
     };
     let mut report = Report::new("aws-harden");
@@ -36,15 +35,11 @@ pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> S
         }
         let mut suite = TestSuite::new(format!("{account}/{}", id.as_str()));
         for check in checks {
-            let status = if check.passed || fixed(&check.resource, check.control) {
+            let status = if check.passed || fixed(check) {
                 TestCaseStatus::success()
             } else {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                let changes: Vec<&Change> = a
-                    .changes
-                    .iter()
-                    .filter(|c| c.control == check.control && c.resource == check.resource)
-                    .collect();
+                let changes: Vec<&Change> = a.changes_for(check).collect();
                 let messages: Vec<String> = changes.iter().map(|c| render::one_line(c)).collect();
                 s.set_message(messages.join(" | "));
                 let texts: Vec<String> = changes.iter().map(|c| description(c)).collect();

@@ -31,24 +31,26 @@ fn table(out: &mut String, account: &str, changes: &[Change]) {
     }
 }
 
-/// The report for a dry run (or a run that had nothing to apply).
-pub fn plan(account: &str, a: &Assessment) -> String {
+/// The account's heading, then the table of its changes (none when there are none).
+fn heading_and_table(account: &str, a: &Assessment) -> String {
     let mut out = format!("### aws-harden: account {account}\n\n");
     if !a.changes.is_empty() {
         table(&mut out, account, &a.changes);
         out.push('\n');
     }
+    out
+}
+
+/// The report for a dry run (or a run that had nothing to apply).
+pub fn plan(account: &str, a: &Assessment) -> String {
+    let mut out = heading_and_table(account, a);
     let _ = writeln!(out, "{}", render::plan_summary(&a.summary()));
     out
 }
 
 /// The report for an apply: what was applied, what was not, and the result.
 pub fn apply(account: &str, a: &Assessment, r: &ApplyReport) -> String {
-    let mut out = format!("### aws-harden: account {account}\n\n");
-    if !a.changes.is_empty() {
-        table(&mut out, account, &a.changes);
-        out.push('\n');
-    }
+    let mut out = heading_and_table(account, a);
     let s = r.summary();
     let outcome = if r.succeeded() {
         "succeeded"

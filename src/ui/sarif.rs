@@ -173,11 +173,7 @@ pub fn report(account: &str, a: &Assessment, plan_file: &str, plan_text: &str) -
         .iter()
         .filter(|c| !c.passed)
         .map(|check| {
-            let changes: Vec<&Change> = a
-                .changes
-                .iter()
-                .filter(|c| c.control == check.control && c.resource == check.resource)
-                .collect();
+            let changes: Vec<&Change> = a.changes_for(check).collect();
             let message = match changes.is_empty() {
                 true => format!(
                     "{}: not yet decided (what it needs does not exist yet)",
