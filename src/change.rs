@@ -81,6 +81,19 @@ impl FieldChange {
     }
 }
 
+/// A change placed in no region is about its resource wherever the check found it (a bucket's
+/// name already says which bucket); a regional change only about the check in its region.
+fn in_same_region(change: Option<&String>, check: Option<&String>) -> bool {
+    change.is_none() || change == check
+}
+
+fn located(resource: &str, region: Option<&str>) -> String {
+    match region {
+        Some(r) => format!("{resource} in {r}"),
+        None => resource.to_string(),
+    }
+}
+
 /// One change to one resource, with the ops that make it (in order). Self-contained: apply needs
 /// nothing but the ops.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,6 +101,10 @@ pub struct Change<O> {
     pub control: ControlId,
     /// What the change is about, e.g. `iam group "Administrators"`.
     pub resource: String,
+    /// The region the resource lives in, for a regional control's per-region settings; `None` for
+    /// account-wide resources and for those in home_region that name their region otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub action: Action,
     pub fields: Vec<FieldChange>,
     /// CIS AWS Foundations Benchmark v5.0 recommendation IDs this change serves.
@@ -116,6 +133,7 @@ impl<O> Change<O> {
         Change {
             control,
             resource: resource.into(),
+            region: None,
             action,
             fields: Vec::new(),
             cis: Vec::new(),
@@ -145,6 +163,12 @@ impl<O> Change<O> {
         self
     }
 
+    /// The change is to `region`'s setting of the resource.
+    pub fn in_region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_string());
+        self
+    }
+
     pub fn note(mut self, note: impl Into<String>) -> Self {
         self.note = Some(note.into());
         self
@@ -159,11 +183,17 @@ impl<O> Change<O> {
         self.action == Action::Manual
     }
 
+    /// The resource with its region when it has one: `ebs default encryption in eu-west-1`.
+    pub fn located(&self) -> String {
+        located(&self.resource, self.region.as_deref())
+    }
+
     /// The same change with each op wrapped (a control's op into the registry's).
     pub fn map_ops<P>(self, f: impl Fn(O) -> P) -> Change<P> {
         Change {
             control: self.control,
             resource: self.resource,
+            region: self.region,
             action: self.action,
             fields: self.fields,
             cis: self.cis,
@@ -237,9 +267,16 @@ impl Check {
         kind.replace([' ', '-'], "_")
     }
 
+    /// The resource with its region when it has one.
+    pub fn located(&self) -> String {
+        located(&self.resource, self.region.as_deref())
+    }
+
     /// Whether `change` is about the resource this check looked at (a failed check's reason).
     pub fn is_about<O>(&self, change: &Change<O>) -> bool {
-        change.control == self.control && change.resource == self.resource
+        change.control == self.control
+            && change.resource == self.resource
+            && in_same_region(change.region.as_ref(), self.region.as_ref())
     }
 
     /// A stable identity for the resource checked, the same from run to run: account, region
@@ -318,7 +355,18 @@ impl<O> Diff<O> {
     /// Record a check on `resource` that could not be decided yet (what it needs does not exist
     /// yet, say): it fails.
     pub fn undecided(&mut self, control: ControlId, resource: impl Into<String>, cis: &[&str]) {
-        self.checked(control, resource, cis);
+        self.undecided_in(None, control, resource, cis);
+    }
+
+    /// Record a check on `resource`, in `region` when it lives in one, that could not be decided.
+    pub fn undecided_in(
+        &mut self,
+        region: Option<&str>,
+        control: ControlId,
+        resource: impl Into<String>,
+        cis: &[&str],
+    ) {
+        self.checked_in(region, control, resource, cis);
         if let Some(last) = self.looked_at.last_mut() {
             last.undecided = true;
         }
@@ -351,17 +399,19 @@ impl<O> Diff<O> {
         let changed = self
             .changes
             .iter()
-            .map(|c| (c.control, &c.resource, &c.cis, None, false));
+            .map(|c| (c.control, &c.resource, &c.cis, c.region.as_ref(), false));
         for (control, resource, cis, region, undecided) in listed.chain(changed) {
             let passed = !undecided
-                && !self
-                    .changes
-                    .iter()
-                    .any(|c| c.control == control && &c.resource == resource);
-            match checks
-                .iter_mut()
-                .find(|k| k.control == control && &k.resource == resource)
-            {
+                && !self.changes.iter().any(|c| {
+                    c.control == control
+                        && &c.resource == resource
+                        && in_same_region(c.region.as_ref(), region)
+                });
+            match checks.iter_mut().find(|k| {
+                k.control == control
+                    && &k.resource == resource
+                    && in_same_region(region, k.region.as_ref())
+            }) {
                 Some(k) => {
                     for id in cis {
                         if !k.cis.contains(id) {

@@ -426,7 +426,7 @@ async fn verify(
                 !report
                     .manual
                     .iter()
-                    .any(|m| m.control == c.control && m.resource == c.resource)
+                    .any(|m| m.control == c.control && m.located() == c.located())
             })
             .collect();
         let settled = unverified.is_empty() && new_manual.is_empty();

@@ -118,6 +118,27 @@ async fn retry_configured_by_user(profile: Option<&str>) -> bool {
     })
 }
 
+/// One HTTPS client for every SDK client of the run, so the per-region clients share one
+/// connection pool instead of each building its own (without one in the config, every client
+/// builds the SDK's default). The same client the SDK builds by default
+/// (aws-smithy-runtime `default_https_client`: hyper 1.x, rustls with aws-lc, the proxy
+/// settings from the environment), and the connector per timeout setting is cached by it.
+fn shared_https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut conn =
+            ConnectorBuilder::default().tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        conn.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            conn.set_sleep_impl(components.sleep_impl());
+        }
+        conn.set_proxy_config(Some(ProxyConfig::from_env()));
+        conn.build()
+    })
+}
+
 /// Load the SDK configuration the way the AWS CLI does (env, profiles, SSO, ...). With
 /// `--profile NAME` the credentials come only from that profile, as in the CLI (the SDK's default
 /// chain would read environment keys first); `AWS_PROFILE` alone keeps the SDK's (and CLI's) order.
@@ -125,12 +146,14 @@ pub async fn load_config(opts: &ConnectOptions) -> anyhow::Result<SdkConfig> {
     if let Some(p) = &opts.profile {
         check_profile(p).await?;
     }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-            .operation_timeout(OPERATION_TIMEOUT)
-            .build(),
-    );
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared_https_client())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
     if !retry_configured_by_user(opts.profile.as_deref()).await {
         loader =
             loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));

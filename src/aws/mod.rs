@@ -10,6 +10,7 @@ mod calls;
 mod config;
 mod errors;
 pub mod permissions;
+mod regions;
 mod s3control;
 #[cfg(test)]
 mod tests;
@@ -22,6 +23,7 @@ use aws_credential_types::provider::ProvideCredentials;
 
 use calls::Recorder;
 use config::credential_source;
+use regions::RegionCache;
 
 pub use caller::{Caller, CallerKind, check_partition, partition_of};
 pub use calls::{CallLog, CallRecord, is_read_operation};
@@ -33,6 +35,7 @@ pub use errors::{
     CONSISTENCY_WAIT, SdkResultExt, absent_on, created_or_exists, error_chain, error_code,
     is_transient, sdk_error, when_visible,
 };
+pub use regions::{InRegion, ListedRegion, PerRegion, RegionError};
 
 /// The tag on everything aws-harden creates that can carry tags (IAM users, KMS keys, S3 buckets,
 /// trails, report definitions; IAM groups cannot be tagged), so a person can tell what it owns.
@@ -62,6 +65,8 @@ pub struct Aws {
     /// The sign-in URL once read: the next steps reuse it, so no call follows the deletion of the
     /// key this run signs with.
     signin: Arc<Mutex<Option<String>>>,
+    /// The account's regions, read once, and one EC2 client per region (`regions.rs`).
+    regions: Arc<RegionCache>,
 }
 
 const NO_CREDENTIALS_HELP: &str = "configure credentials with `aws configure` or `aws sso login --profile NAME` and pass --profile NAME, \
@@ -218,6 +223,7 @@ impl Aws {
             calls,
             own_mfa_devices: None,
             signin: Arc::default(),
+            regions: Arc::default(),
         }
     }
 
@@ -225,6 +231,7 @@ impl Aws {
     pub fn in_home_region(&self, home_region: &str) -> Aws {
         Aws {
             signin: self.signin.clone(),
+            regions: self.regions.clone(),
             ..Aws::build(
                 self.sdk.clone(),
                 self.caller.clone(),
@@ -254,45 +261,64 @@ impl Aws {
     pub fn account_id(&self) -> &str {
         &self.caller.account_id
     }
+
+    /// Every region of the caller's partition with its opt-in status, read once per run and
+    /// shared by every control (`regions.rs`).
+    pub async fn listed_regions(&self) -> anyhow::Result<Arc<Vec<ListedRegion>>> {
+        self.regions
+            .listed(&self.sdk, &self.caller.partition, &self.calls)
+            .await
+    }
+
+    /// The EC2 client for `region`, built once per run.
+    pub fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
+        self.regions.ec2_in(&self.sdk, &self.calls, region)
+    }
+
+    /// The regions the plan's regional controls act in (`regions.rs`, `choose`).
+    pub async fn plan_regions(&self, wanted: &crate::plan::Regions) -> anyhow::Result<Vec<String>> {
+        let listed = self.listed_regions().await?;
+        regions::choose(
+            &listed,
+            wanted.list(),
+            &self.caller.partition,
+            &self.caller.account_id,
+        )
+    }
+
+    /// `read` in each of `regions` at once, with that region's client; a region a policy denies
+    /// is skipped (`regions.rs`, `read_each_region`).
+    pub async fn read_each_region<T, F, Fut>(
+        &self,
+        regions: &[String],
+        what: &str,
+        read: F,
+    ) -> anyhow::Result<PerRegion<T>>
+    where
+        F: Fn(aws_sdk_ec2::Client, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RegionError>>,
+    {
+        let clients = regions
+            .iter()
+            .map(|r| (r.clone(), self.ec2_in(r)))
+            .collect();
+        regions::read_each_region(clients, what, read).await
+    }
 }
 
-/// Can the account use home_region? EC2 `DescribeRegions` with `AllRegions` lists every region of
-/// the endpoint's partition with its `OptInStatus` (`opt-in-not-required`, `opted-in`,
-/// `not-opted-in`): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRegions.html
-/// Asked in the SDK's region (home_region may be the one not enabled). Regions of other
-/// partitions are dropped (emulators list China regions too).
+/// Can the account use home_region? It must be a usable region of the caller's partition, by the
+/// run's one `DescribeRegions` answer (see `regions.rs`).
 pub async fn check_home_region(aws: &Aws, home_region: &str) -> anyhow::Result<()> {
-    let ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(&aws.sdk)
-            .interceptor(Recorder(aws.calls.clone()))
-            .build(),
-    );
-    let out = ec2
-        .describe_regions()
-        .all_regions(true)
-        .send()
-        .await
-        .describe(format!(
-            "checking that the account can use home_region {home_region} (EC2 DescribeRegions)"
-        ))?;
-    let partition = &aws.caller.partition;
-    let region = out
-        .regions()
-        .iter()
-        .find(|r| r.region_name() == Some(home_region) && partition_of(home_region) == partition);
-    let Some(region) = region else {
-        anyhow::bail!(
-            "home_region = {home_region:?} is not a region of partition {partition} (EC2 DescribeRegions \
-             does not list it); nothing was changed"
-        );
-    };
-    match region.opt_in_status() {
-        Some("opt-in-not-required" | "opted-in") => Ok(()),
-        status => anyhow::bail!(
-            "home_region = {home_region:?} is not enabled for account {} (opt-in status {}): enable it in the \
-             console (Account > AWS Regions) or choose another home_region; nothing was changed",
-            aws.caller.account_id,
-            status.unwrap_or("unknown")
-        ),
-    }
+    let listed = aws.listed_regions().await.map_err(|e| {
+        e.context(format!(
+            "checking that the account can use home_region {home_region}"
+        ))
+    })?;
+    regions::check_listed(
+        &listed,
+        home_region,
+        &aws.caller.partition,
+        &aws.caller.account_id,
+    )
+    .map_err(|why| anyhow!("home_region = {home_region:?} {why}; nothing was changed"))
 }

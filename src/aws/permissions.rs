@@ -19,8 +19,24 @@ pub const READS: &[(&str, &str, Option<&str>)] = &[
     // operations").
     ("sts", "GetCallerIdentity", None),
     ("sts", "GetSessionToken", None),
-    // EC2: the regions the account can use (the home_region check).
+    // EC2 ("Actions defined by Amazon EC2"): the regions the account can use, and the regional
+    // guardrails' settings (ebs_encryption, imds_defaults), read in every region.
     ("ec2", "DescribeRegions", Some("ec2:DescribeRegions")),
+    (
+        "ec2",
+        "GetEbsEncryptionByDefault",
+        Some("ec2:GetEbsEncryptionByDefault"),
+    ),
+    (
+        "ec2",
+        "GetEbsDefaultKmsKeyId",
+        Some("ec2:GetEbsDefaultKmsKeyId"),
+    ),
+    (
+        "ec2",
+        "GetInstanceMetadataDefaults",
+        Some("ec2:GetInstanceMetadataDefaults"),
+    ),
     // IAM (Service Authorization Reference, "Actions defined by AWS Identity and Access
     // Management"): the action names equal the operation names.
     (

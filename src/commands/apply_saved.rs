@@ -78,8 +78,8 @@ pub fn check_unchanged(saved: &Saved, fresh: &Assessment) -> anyhow::Result<()> 
 
 /// The first change where the saved changes and a fresh diff part, said for a person.
 fn first_difference(saved: &[Change], fresh: &[Change]) -> String {
-    let same = |a: &Change, b: &Change| a.control == b.control && a.resource == b.resource;
-    let name = |c: &Change| format!("{} ({})", c.resource, c.control.as_str());
+    let same = |a: &Change, b: &Change| a.control == b.control && a.located() == b.located();
+    let name = |c: &Change| format!("{} ({})", c.located(), c.control.as_str());
     let i = saved
         .iter()
         .zip(fresh)

@@ -5,8 +5,8 @@
 use crate::bucket::{self, AccessLogging, Encryption, KmsKey};
 use crate::change::{Action, Change, ControlId, Stage};
 use crate::controls::{
-    Op, admin_group, admin_mfa, admin_user, cloudtrail, cost_report, password_policy, root,
-    s3_public_access,
+    Op, admin_group, admin_mfa, admin_user, cloudtrail, cost_report, ebs_encryption, imds_defaults,
+    password_policy, root, s3_public_access,
 };
 use crate::plan::PasswordPolicyPlan;
 
@@ -169,6 +169,21 @@ fn samples() -> Vec<Op> {
         Op::CostReport(cost_report::Op::DeleteReport {
             name: s("someone-elses"),
         }),
+        Op::EbsEncryption(ebs_encryption::Op::Enable {
+            region: s("eu-west-1"),
+        }),
+        Op::EbsEncryption(ebs_encryption::Op::SetKey {
+            region: s("eu-west-1"),
+            alias: s("alias/ebs-default"),
+        }),
+        Op::EbsEncryption(ebs_encryption::Op::ResetKey {
+            region: s("eu-west-1"),
+        }),
+        Op::ImdsDefaults(imds_defaults::Op::Require {
+            region: s("eu-west-1"),
+            hop_limit: 2,
+            http_tokens_enforced: Some(true),
+        }),
         Op::Root(root::Op::DeleteAccessKey {
             key_id: s("AKIAEXAMPLE"),
             own: false,
@@ -225,6 +240,8 @@ fn the_samples_cover_every_op() {
     assert_eq!(per_control("s3_public_access."), 1);
     assert_eq!(per_control("cloudtrail."), 9);
     assert_eq!(per_control("cost_report."), 4);
+    assert_eq!(per_control("ebs_encryption."), 3);
+    assert_eq!(per_control("imds_defaults."), 1);
     assert_eq!(per_control("root."), 1);
     for id in ControlId::ALL {
         assert!(per_control(&format!("{}.", id.as_str())) > 0, "{id:?}");

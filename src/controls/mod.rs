@@ -8,10 +8,13 @@ pub mod admin_user;
 pub mod cloudtrail;
 pub mod control;
 pub mod cost_report;
+pub mod ebs_encryption;
 #[cfg(test)]
 mod golden;
+pub mod imds_defaults;
 pub mod mfa_guard;
 pub mod password_policy;
+mod regional;
 pub mod root;
 pub mod s3_public_access;
 
@@ -142,6 +145,9 @@ registry! {
     S3PublicAccess = s3_public_access::S3PublicAccess,
     Cloudtrail = cloudtrail::Cloudtrail [boxed],
     CostReport = cost_report::CostReport,
+    /// Account-wide guardrails set per region; nothing else depends on them.
+    EbsEncryption = ebs_encryption::EbsEncryption,
+    ImdsDefaults = imds_defaults::ImdsDefaults,
     Root = root::Root,
 }
 

@@ -13,6 +13,10 @@ pub struct Plan {
     pub version: u32,
     /// Where regional resources (trail, buckets, key) live, whatever `--region` a run uses.
     pub home_region: String,
+    /// The regions regional controls (`ebs_encryption`, `imds_defaults`) act in: `"all"` (every
+    /// region the account can use) or a list.
+    #[serde(default, skip_serializing_if = "Regions::is_all")]
+    pub regions: Regions,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_group: Option<AdminGroupPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,6 +25,10 @@ pub struct Plan {
     pub password_policy: Option<PasswordPolicyPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3_public_access: Option<S3PublicAccessPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ebs_encryption: Option<EbsEncryptionPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imds_defaults: Option<ImdsDefaultsPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<RootPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,6 +54,12 @@ impl Plan {
     }
     pub fn s3_public_access(&self) -> Option<&S3PublicAccessPlan> {
         managed(&self.s3_public_access, |s| s.enabled)
+    }
+    pub fn ebs_encryption(&self) -> Option<&EbsEncryptionPlan> {
+        managed(&self.ebs_encryption, |s| s.enabled)
+    }
+    pub fn imds_defaults(&self) -> Option<&ImdsDefaultsPlan> {
+        managed(&self.imds_defaults, |s| s.enabled)
     }
     pub fn root(&self) -> Option<&RootPlan> {
         managed(&self.root, |s| s.enabled)
@@ -163,6 +177,78 @@ pub struct S3PublicAccessPlan {
 impl Default for S3PublicAccessPlan {
     fn default() -> Self {
         S3PublicAccessPlan { enabled: true }
+    }
+}
+
+/// `regions = "all"` or `regions = ["us-east-1", ...]`, as written; `check_static` accepts only
+/// the word `all` and lists of known region codes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Regions {
+    Word(String),
+    List(Vec<String>),
+}
+
+impl Default for Regions {
+    fn default() -> Self {
+        Regions::Word("all".into())
+    }
+}
+
+impl Regions {
+    pub fn is_all(&self) -> bool {
+        matches!(self, Regions::Word(w) if w == "all")
+    }
+    /// The listed regions; `None` for every usable region.
+    pub fn list(&self) -> Option<&[String]> {
+        match self {
+            Regions::List(l) => Some(l),
+            Regions::Word(_) => None,
+        }
+    }
+}
+
+/// EBS encryption by default (CIS 5.1.1) in every region of `regions`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EbsEncryptionPlan {
+    pub enabled: bool,
+    /// The default key for new volumes, as an alias name (`alias/NAME`: one name means the same
+    /// thing in every region; a key ID or ARN belongs to one region). `None`: the AWS managed key
+    /// `alias/aws/ebs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+}
+
+impl Default for EbsEncryptionPlan {
+    fn default() -> Self {
+        EbsEncryptionPlan {
+            enabled: true,
+            kms_key: None,
+        }
+    }
+}
+
+/// The region's instance metadata defaults for new instances (CIS 5.7): IMDSv2 required.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImdsDefaultsPlan {
+    pub enabled: bool,
+    /// `HttpPutResponseHopLimit`, 1-64; 2 lets a container on the instance reach IMDSv2.
+    pub hop_limit: u32,
+    /// `HttpTokensEnforced`: `true` refuses launches that ask for IMDSv1, `false` allows them;
+    /// absent leaves the account's setting as it is (opt-in: enforcing breaks such launches).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_tokens_enforced: Option<bool>,
+}
+
+impl Default for ImdsDefaultsPlan {
+    fn default() -> Self {
+        ImdsDefaultsPlan {
+            enabled: true,
+            hop_limit: 2,
+            http_tokens_enforced: None,
+        }
     }
 }
 

@@ -105,6 +105,9 @@ pub fn is_valid_trail_name(name: &str) -> bool {
             .any(|w| !w[0].is_ascii_alphanumeric() && !w[1].is_ascii_alphanumeric())
 }
 
+/// The AWS managed key EBS uses when no other is set.
+pub const EBS_MANAGED_KEY: &str = "alias/aws/ebs";
+
 /// KMS alias names: `alias/` then 1-250 of letters, digits, `/_-`; `alias/aws/` is AWS's own.
 pub fn is_valid_kms_alias(alias: &str) -> bool {
     alias.strip_prefix("alias/").is_some_and(|rest| {
@@ -223,7 +226,120 @@ pub fn check_static(plan: &Plan) -> Result<()> {
     if let Some(r) = &plan.cost_report {
         cost_report::check_static(r, &plan.home_region, &stand_ins)?;
     }
+    check_regions(&plan.regions)?;
+    if let Some(e) = &plan.ebs_encryption {
+        check_ebs_encryption(e)?;
+    }
+    if let Some(i) = &plan.imds_defaults
+        && !(1..=64).contains(&i.hop_limit)
+    {
+        return Err(PlanError::invalid(
+            "imds_defaults.hop_limit",
+            i.hop_limit,
+            "must be 1-64 (EC2 ModifyInstanceMetadataDefaults HttpPutResponseHopLimit); 2 lets \
+             containers on the instance reach IMDSv2",
+        ));
+    }
     Ok(())
+}
+
+/// Every region code of the AWS partitions this build knows (EC2 DescribeRegions, late 2026). A
+/// region AWS adds later is reached with `regions = "all"`, or by a newer aws-harden.
+pub const KNOWN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "cn-north-1",
+    "cn-northwest-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+];
+
+/// `regions`: the word "all", or a list of known region codes without repeats.
+fn check_regions(regions: &Regions) -> Result<()> {
+    let list = match regions {
+        Regions::Word(w) if w == "all" => return Ok(()),
+        Regions::Word(w) => {
+            return Err(PlanError::invalid(
+                "regions",
+                w.as_str(),
+                "must be \"all\" (every region the account can use) or a list such as \
+                 [\"us-east-1\", \"eu-west-1\"]",
+            ));
+        }
+        Regions::List(l) => l,
+    };
+    if list.is_empty() {
+        return Err(PlanError::invalid(
+            "regions",
+            "[]",
+            "lists no region: regional controls would act nowhere; write \"all\" or name regions",
+        ));
+    }
+    for (i, name) in list.iter().enumerate() {
+        if !KNOWN_REGIONS.contains(&name.as_str()) {
+            return Err(PlanError::invalid(
+                "regions",
+                name.as_str(),
+                "is not an AWS region code such as \"eu-west-1\" (regions = \"all\" covers \
+                 regions newer than this aws-harden)",
+            ));
+        }
+        if list[..i].contains(name) {
+            return Err(PlanError::invalid(
+                "regions",
+                name.as_str(),
+                "is listed twice",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `ebs_encryption.kms_key`: an alias name, the same in every region.
+fn check_ebs_encryption(e: &EbsEncryptionPlan) -> Result<()> {
+    match e.kms_key.as_deref() {
+        None | Some(EBS_MANAGED_KEY) => Ok(()),
+        Some(k) if is_valid_kms_alias(k) => Ok(()),
+        Some(k) => Err(PlanError::invalid(
+            "ebs_encryption.kms_key",
+            k,
+            "must be a KMS alias name such as \"alias/ebs-default\" (alias/ then 1-250 of letters, \
+             digits and /_-), or \"alias/aws/ebs\": one alias names a key in every region, a key \
+             ID or ARN only in its own",
+        )),
+    }
 }
 
 /// Range checks for a password policy (also used by the wizard on each typed value).

@@ -47,7 +47,7 @@ pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> S
                 s.set_type(check.rule.clone());
                 s
             };
-            let mut case = TestCase::new(check.resource.clone(), status);
+            let mut case = TestCase::new(check.located(), status);
             case.set_classname(format!("{account}.{}.{}", id.as_str(), check.rule));
             suite.add_test_case(case);
         }

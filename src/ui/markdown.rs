@@ -23,7 +23,7 @@ fn table(out: &mut String, account: &str, changes: &[Change]) {
             out,
             "| {account} | {} | {} | {} {} | {} |",
             c.control.as_str(),
-            cell(&c.resource),
+            cell(&c.located()),
             c.action.marker(),
             format!("{:?}", c.action).to_lowercase(),
             c.cis.join(", ")
@@ -76,7 +76,7 @@ pub fn apply(account: &str, a: &Assessment, r: &ApplyReport) -> String {
         let _ = writeln!(
             out,
             "\nFailed: {}: {}",
-            cell(&f.change.resource),
+            cell(&f.change.located()),
             cell(&f.error)
         );
     }

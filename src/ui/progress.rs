@@ -76,7 +76,7 @@ impl Progress {
 }
 
 fn describe(c: &Change) -> String {
-    format!("{} {}", c.action.marker(), c.resource)
+    format!("{} {}", c.action.marker(), c.located())
 }
 
 /// The line a change leaves behind: a mark on a terminal (coloured unless NO_COLOR), a word when

@@ -68,9 +68,21 @@ fn value(v: &Option<String>) -> String {
 pub fn change(p: Palette, c: &Change) -> String {
     let mut out = String::new();
     let marker = p.action(c.action, &c.action.marker().to_string());
-    let _ = write!(out, "  {marker} {}", c.resource);
+    let _ = write!(out, "  {marker} {}", c.located());
     if c.stage > Stage::Main {
         let _ = write!(out, " {}", p.dim("(last)"));
+    }
+    // A regional setting with one field is one line per region; its note is shown once for the
+    // control (`assessment`).
+    if let (Some(_), [f]) = (&c.region, c.fields.as_slice()) {
+        let _ = writeln!(
+            out,
+            ": {}: {} -> {}",
+            f.field,
+            value(&f.before),
+            value(&f.after)
+        );
+        return out;
     }
     out.push('\n');
     for f in &c.fields {
@@ -82,7 +94,7 @@ pub fn change(p: Palette, c: &Change) -> String {
             value(&f.after)
         );
     }
-    if let Some(note) = &c.note {
+    if let (Some(note), None) = (&c.note, &c.region) {
         for line in note.lines() {
             let _ = writeln!(out, "      {}", p.dim(line));
         }
@@ -123,8 +135,18 @@ pub fn assessment(p: Palette, a: &Assessment) -> String {
         cis.sort();
         cis.dedup();
         let _ = writeln!(out, "\n{}{}", p.bold(id.title()), cis_label(&cis));
-        for c in changes {
+        for c in &changes {
             out.push_str(&change(p, c));
+        }
+        // Regional changes share their notes: each once, after the regions' lines.
+        let mut notes: Vec<&str> = Vec::new();
+        for c in changes.iter().filter(|c| c.region.is_some()) {
+            if let Some(n) = c.note.as_deref().filter(|n| !notes.contains(n)) {
+                notes.push(n);
+            }
+        }
+        for line in notes.iter().flat_map(|n| n.lines()) {
+            let _ = writeln!(out, "    {}", p.dim(line));
         }
         for n in notices {
             out.push_str(&notice(p, n));
@@ -250,7 +272,7 @@ pub fn next_steps(signin_url: &str, password: Option<NewPassword>, manual: &[Cha
         steps.push("Change the password when asked (required at first sign-in).".into());
     }
     for c in manual {
-        steps.push(format!("Manual action: {} (steps above).", c.resource));
+        steps.push(format!("Manual action: {} (steps above).", c.located()));
     }
     if steps.is_empty() {
         return String::new();
@@ -278,11 +300,11 @@ pub fn one_line(c: &Change) -> String {
         })
         .collect();
     match fields.is_empty() {
-        true => format!("{} {}", c.action.marker(), c.resource),
+        true => format!("{} {}", c.action.marker(), c.located()),
         false => format!(
             "{} {}: {}",
             c.action.marker(),
-            c.resource,
+            c.located(),
             fields.join("; ")
         ),
     }

@@ -177,7 +177,7 @@ pub fn report(account: &str, a: &Assessment, plan_file: &str, plan_text: &str) -
             let message = match changes.is_empty() {
                 true => format!(
                     "{}: not yet decided (what it needs does not exist yet)",
-                    check.resource
+                    check.located()
                 ),
                 false => changes
                     .iter()

@@ -95,12 +95,7 @@ impl CurStub {
         let op = req.header("x-amz-target")?.strip_prefix(TARGET_PREFIX)?;
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(json!({}));
         let mut st = self.state.lock().unwrap();
-        let region = req
-            .header("authorization")
-            .and_then(|a| a.split("Credential=").nth(1))
-            .and_then(|c| c.split('/').nth(2))
-            .unwrap_or_default();
-        st.regions.push(region.to_string());
+        st.regions.push(req.region.clone());
         if st.deny_access {
             // Not in the service's model (botocore cur/2017-01-06 lists no AccessDeniedException):
             // it is one of the common errors of every operation, AWS Billing and Cost Management API

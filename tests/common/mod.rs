@@ -5,6 +5,7 @@
 
 pub mod container_creds;
 pub mod cur_stub;
+pub mod ec2_stub;
 pub mod proxy;
 pub mod pty;
 
@@ -15,6 +16,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
 pub use cur_stub::CurStub;
+pub use ec2_stub::Ec2Stub;
 pub use proxy::{Call, Proxy, iam_eval};
 
 /// moto's endpoint, from scripts/test. Missing moto is a failure, never a skip.
@@ -30,6 +32,9 @@ pub struct Account {
     pub secret_access_key: String,
     pub session_token: Option<String>,
     pub proxy: Proxy,
+    /// The EC2 settings moto does not serve (IMDS defaults, the default EBS key), answered on this
+    /// account's proxies: every run sees them, as on AWS.
+    pub ec2: Ec2Stub,
     pub dir: tempfile::TempDir,
 }
 
@@ -78,24 +83,30 @@ impl Account {
             .await
             .unwrap_or_else(|e| panic!("moto at {moto} did not answer AssumeRole: {e:?}"));
         let c = out.credentials.expect("credentials");
+        let proxy = Proxy::start(&moto).await;
+        let ec2 = Ec2Stub::install(&proxy, &id);
         Account {
             id,
             access_key_id: c.access_key_id,
             secret_access_key: c.secret_access_key,
             session_token: Some(c.session_token),
-            proxy: Proxy::start(&moto).await,
+            proxy,
+            ec2,
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
 
     /// The same account signed in as an IAM user (with that user's access key).
     pub fn as_user(&self, access_key_id: &str, secret: &str) -> Account {
+        let proxy = futures_block(Proxy::start(&moto()));
+        self.ec2.serve(&proxy);
         Account {
             id: self.id.clone(),
             access_key_id: access_key_id.into(),
             secret_access_key: secret.into(),
             session_token: None,
-            proxy: futures_block(Proxy::start(&moto())),
+            proxy,
+            ec2: self.ec2.clone(),
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
@@ -186,6 +197,15 @@ impl Account {
     /// resolves nowhere on loopback; this resolver sends them to moto's own host instead, the
     /// account ID still in the `x-amz-account-id` header. Written here, not taken from
     /// aws-harden's client, so that the drift does not depend on the code under test.
+    /// EC2 in `region`, straight to moto (not through the proxy): for setting up drift.
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&self.sdk())
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
     pub fn s3control(&self) -> aws_sdk_s3control::Client {
         use aws_sdk_s3control::config::endpoint::{
             Endpoint, EndpointFuture, Params, ResolveEndpoint,

@@ -41,6 +41,8 @@ pub struct Call {
     pub status: u16,
     /// The access key ID the request was signed with (from the SigV4 credential scope).
     pub access_key: String,
+    /// The region the request was signed for (from the SigV4 credential scope).
+    pub region: String,
     /// The fault injected instead of (or after) forwarding, if any.
     pub fault: Option<Fault>,
     /// Arrival order at the proxy (1-based since the last `clear`): the order the client sent in.
@@ -133,15 +135,18 @@ pub struct Request {
     pub operation: String,
     /// The access key ID the request was signed with.
     pub access_key: String,
+    /// The region the request was signed for (its SigV4 credential scope).
+    pub region: String,
 }
 
 impl Request {
     /// A form parameter of a query-protocol request (IAM, STS), e.g. `UserName`.
+    /// One form parameter, decoded.
     pub fn param(&self, name: &str) -> Option<String> {
         let body = self.body_text();
         body.split('&').find_map(|kv| {
             let (k, v) = kv.split_once('=')?;
-            (k == name).then(|| v.to_string())
+            (k == name).then(|| decode(v))
         })
     }
 
@@ -184,6 +189,18 @@ pub fn query_error(status: u16, code: &str, message: &str) -> Response {
         body: format!(
             "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
              <Code>{code}</Code><Message>{message}</Message></Error><RequestId>hook</RequestId></ErrorResponse>"
+        ),
+    }
+}
+
+/// An EC2 error response: EC2's own query-protocol shape (Response/Errors/Error), not IAM's
+/// ErrorResponse (EC2 API reference, "Error responses").
+pub fn ec2_error(status: u16, code: &str, message: &str) -> Response {
+    Response {
+        status,
+        content_type: "text/xml".into(),
+        body: format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy</RequestID></Response>"
         ),
     }
 }
@@ -571,6 +588,33 @@ impl Proxy {
         refused
     }
 
+    /// Emulate an SCP that denies every action in `region` (AWS Organizations user guide, "Deny
+    /// access to AWS based on the requested AWS Region", condition `aws:RequestedRegion`): moto
+    /// evaluates no SCP. EC2 answers such a request `UnauthorizedOperation` (HTTP 403) with the
+    /// message format of the IAM user guide's "Access denied error messages" ("... with an explicit
+    /// deny in a service control policy"). Requests signed for other regions pass.
+    pub fn deny_region(&self, region: &str) {
+        let region = region.to_string();
+        // Before every other hook: the policy is evaluated before any service (or stub) answers.
+        self.shared.hooks.lock().unwrap().insert(
+            0,
+            Box::new(move |req| {
+                (req.region == region && req.service == "ec2").then(|| {
+                    ec2_error(
+                        403,
+                        "UnauthorizedOperation",
+                        &format!(
+                            "You are not authorized to perform this operation. User: \
+                         arn:aws:sts::123456789012:assumed-role/test/test is not authorized to \
+                         perform: ec2:{} with an explicit deny in a service control policy",
+                            req.operation
+                        ),
+                    )
+                })
+            }),
+        );
+    }
+
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
     pub fn hook(&self, hook: Hook) {
         self.shared.hooks.lock().unwrap().push(hook);
@@ -641,6 +685,13 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
                 .map(|c| c.split('/').next().unwrap_or("").to_string())
         })
         .unwrap_or_default();
+    let region = get("authorization")
+        .and_then(|a| {
+            a.split("Credential=")
+                .nth(1)
+                .map(|c| c.split('/').nth(2).unwrap_or("").to_string())
+        })
+        .unwrap_or_default();
     let s3control = s3control_operation(&service, &method, &path);
     let operation = if let Some(op) = s3control {
         service = "s3control".into();
@@ -671,6 +722,7 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
             service,
             operation,
             access_key,
+            region,
         },
     )))
 }
@@ -812,6 +864,7 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
             status,
             fault,
             access_key: req.access_key.clone(),
+            region: req.region.clone(),
             seq,
             at: arrived,
             params: req.params(),
@@ -910,14 +963,7 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
             ),
         }
     } else if req.service == "ec2" {
-        // EC2's own query-protocol error shape (Response/Errors/Error), not IAM's ErrorResponse.
-        Response {
-            status,
-            content_type: "text/xml".into(),
-            body: format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>proxy</RequestID></Response>"
-            ),
-        }
+        ec2_error(status, code, message)
     } else if req.header("x-amz-target").is_some() {
         Response {
             status,

@@ -1,7 +1,7 @@
 //! The end-to-end tests, as one test binary: each module was its own `tests/*.rs` binary, each
 //! linking the whole AWS SDK; one binary links it once (figures in the commit that merged them).
 //! Run one module with `scripts/test --test e2e spine::`. The harness stays in tests/common/,
-//! which benches/plan.rs and examples/cur_stub.rs also include by path.
+//! which benches/plan.rs and examples/sandbox_stubs.rs also include by path.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -16,6 +16,7 @@ mod faults;
 mod mfa;
 mod perf;
 mod plan_yes;
+mod regional;
 mod release;
 mod reports;
 mod root;

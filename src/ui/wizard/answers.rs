@@ -3,8 +3,9 @@
 use crate::controls::Observation;
 use crate::engine::Assessment;
 use crate::plan::{
-    AdminGroupPlan, AdminUserPlan, CloudTrailPlan, CostReportPlan, CurFormat, PLAN_VERSION,
-    PasswordPolicyPlan, Plan, RootPlan, S3PublicAccessPlan,
+    AdminGroupPlan, AdminUserPlan, CloudTrailPlan, CostReportPlan, CurFormat, EbsEncryptionPlan,
+    ImdsDefaultsPlan, PLAN_VERSION, PasswordPolicyPlan, Plan, Regions, RootPlan,
+    S3PublicAccessPlan,
 };
 
 /// A question about a control: not asked (left out of the plan), declined, or accepted.
@@ -40,6 +41,10 @@ pub struct Answers {
     pub password_policy: PasswordPolicyPlan,
     /// The account-level S3 Block Public Access (all four settings; nothing more to choose).
     pub s3_public_access: Choice<()>,
+    /// EBS encryption by default in every region, with the AWS managed key.
+    pub ebs_encryption: Choice<()>,
+    /// IMDSv2 required by default for new instances in every region (hop limit 2).
+    pub imds_defaults: Choice<()>,
     pub cloudtrail: Choice<TrailAnswers>,
     /// Cost and Usage Report, with its format (`parquet` or `csv`).
     pub cost_report: Choice<CurFormat>,
@@ -59,6 +64,7 @@ pub fn build_plan(a: &Answers) -> Plan {
     Plan {
         version: PLAN_VERSION,
         home_region: a.home_region.clone(),
+        regions: Regions::default(),
         admin_group: Some(AdminGroupPlan {
             name: a.group_name.clone(),
             require_mfa: a.admin_mfa,
@@ -74,6 +80,22 @@ pub fn build_plan(a: &Answers) -> Plan {
             &a.s3_public_access,
             S3PublicAccessPlan { enabled: false },
             |_| S3PublicAccessPlan::default(),
+        ),
+        ebs_encryption: section(
+            &a.ebs_encryption,
+            EbsEncryptionPlan {
+                enabled: false,
+                ..EbsEncryptionPlan::default()
+            },
+            |_| EbsEncryptionPlan::default(),
+        ),
+        imds_defaults: section(
+            &a.imds_defaults,
+            ImdsDefaultsPlan {
+                enabled: false,
+                ..ImdsDefaultsPlan::default()
+            },
+            |_| ImdsDefaultsPlan::default(),
         ),
         cloudtrail: section(
             &a.cloudtrail,
@@ -130,6 +152,8 @@ pub fn recommended(home_region: &str) -> Answers {
         admin_mfa: true,
         password_policy: PasswordPolicyPlan::default(),
         s3_public_access: Choice::On(()),
+        ebs_encryption: Choice::On(()),
+        imds_defaults: Choice::On(()),
         cloudtrail: Choice::On(TrailAnswers {
             retention_days: CloudTrailPlan::default().retention_days,
             access_logging: true,

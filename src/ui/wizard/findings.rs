@@ -67,6 +67,12 @@ pub fn findings(survey: &Assessment) -> Vec<Finding> {
                 Observation::S3PublicAccess(s) if s.block.is_none() => {
                     "none set: only each bucket's own settings block public access".to_string()
                 }
+                Observation::EbsEncryption(e) if !changes.is_empty() => {
+                    regions_differ(changes.len(), e.regions.len())
+                }
+                Observation::ImdsDefaults(i) if !changes.is_empty() => {
+                    regions_differ(changes.len(), i.regions.len())
+                }
                 Observation::Cloudtrail(t) => {
                     let name = plan.cloudtrail().map(|c| c.trail_name.as_str());
                     format!("{}{differ}", trail_status(t, name, changes.is_empty()))
@@ -164,4 +170,9 @@ fn root_status(r: &root::Observed) -> String {
         _ => "no MFA (a manual step in the console)",
     };
     format!("{keys}; {mfa}")
+}
+
+/// A regional control's finding: how many of the regions read are not as recommended.
+fn regions_differ(differ: usize, read: usize) -> String {
+    format!("not as recommended in {differ} of {read} regions")
 }

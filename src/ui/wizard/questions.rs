@@ -93,6 +93,18 @@ pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<
     if d.s3_public_access != Choice::NotOffered {
         a.s3_public_access = ask_s3_public_access(q)?;
     }
+    if d.ebs_encryption != Choice::NotOffered {
+        a.ebs_encryption = yes_no_choice(
+            q,
+            "Encrypt new EBS volumes by default in every region (CIS 5.1.1; the AWS managed key, free)?",
+        )?;
+    }
+    if d.imds_defaults != Choice::NotOffered {
+        a.imds_defaults = yes_no_choice(
+            q,
+            "Require IMDSv2 for new EC2 instances by default in every region (CIS 5.7; launch settings and AMIs can still override it)?",
+        )?;
+    }
     if let Choice::On(t) = &d.cloudtrail {
         a.cloudtrail = ask_cloudtrail(q, t)?;
     }
@@ -148,11 +160,18 @@ fn ask_admin(
 }
 
 fn ask_s3_public_access(q: &mut dyn Ask) -> anyhow::Result<Choice<()>> {
-    let on = q.yes_no(
+    yes_no_choice(
+        q,
         "Turn on S3 Block Public Access for the whole account (CIS 2.1.4: no bucket can then be made public by an ACL or a policy)?",
-        true,
-    )?;
-    Ok(if on { Choice::On(()) } else { Choice::Off })
+    )
+}
+
+/// A control with nothing to choose but on (the default) or off.
+fn yes_no_choice(q: &mut dyn Ask, question: &str) -> anyhow::Result<Choice<()>> {
+    Ok(match q.yes_no(question, true)? {
+        true => Choice::On(()),
+        false => Choice::Off,
+    })
 }
 
 fn ask_cloudtrail(q: &mut dyn Ask, t: &TrailAnswers) -> anyhow::Result<Choice<TrailAnswers>> {

@@ -16,6 +16,8 @@ fn all_offered() -> Answers {
         admin_mfa: true,
         password_policy: PasswordPolicyPlan::default(),
         s3_public_access: Choice::On(()),
+        ebs_encryption: Choice::On(()),
+        imds_defaults: Choice::Off,
         cloudtrail: Choice::On(TrailAnswers {
             retention_days: 90,
             access_logging: false,
@@ -34,6 +36,9 @@ fn answers_become_plan_sections() {
     assert_eq!(plan.admin_user().unwrap().name, "alice");
     assert!(plan.admin_user().unwrap().mfa);
     assert!(plan.s3_public_access().is_some());
+    assert!(plan.ebs_encryption().is_some());
+    assert!(plan.imds_defaults.as_ref().is_some_and(|s| !s.enabled));
+    assert!(plan.imds_defaults().is_none());
     assert_eq!(plan.cloudtrail().unwrap().retention_days, 90);
     assert_eq!(plan.cost_report().unwrap().format, CurFormat::Csv);
     assert!(plan.cost_report().unwrap().artifacts.is_empty());
@@ -315,10 +320,13 @@ fn all_defaults_give_the_baseline_on_every_table_it_has() {
         admin_user,
         password_policy,
         s3_public_access,
+        ebs_encryption,
+        imds_defaults,
         cloudtrail,
         cost_report,
         root
     );
+    assert_eq!(wizard.regions, baseline.regions);
     // Every table the plan type has is compared: a new control must be added above.
     assert_eq!(
         compared,
@@ -334,6 +342,8 @@ fn a_declined_control_is_written_enabled_false() {
         ("Admin user name", ""),
         ("Require MFA", ""),
         ("S3 Block Public Access", "n"),
+        ("Encrypt new EBS volumes", "n"),
+        ("Require IMDSv2", "n"),
         ("Turn on CloudTrail", "n"),
         ("Cost and Usage Report", "n"),
         ("root user's access keys", ""),
@@ -341,7 +351,13 @@ fn a_declined_control_is_written_enabled_false() {
     ]);
     let a = ask(&mut q, &recommended("us-east-1"), &empty_survey()).unwrap();
     let text = plan_text("123456789012", Path::new("plans/x.toml"), &build_plan(&a));
-    for table in ["[s3_public_access]", "[cloudtrail]", "[cost_report]"] {
+    for table in [
+        "[s3_public_access]",
+        "[ebs_encryption]",
+        "[imds_defaults]",
+        "[cloudtrail]",
+        "[cost_report]",
+    ] {
         assert!(
             text.contains(&format!("{table}\nenabled = false\n")),
             "{table}\n{text}"
@@ -353,6 +369,8 @@ fn a_declined_control_is_written_enabled_false() {
         ("Admin user name", ""),
         ("Require MFA", ""),
         ("S3 Block Public Access", ""),
+        ("Encrypt new EBS volumes", ""),
+        ("Require IMDSv2", ""),
         ("Turn on CloudTrail", ""),
         ("Keep CloudTrail logs", ""),
         (
@@ -530,6 +548,8 @@ fn root_is_not_as_recommended_while_its_mfa_is_off() {
 fn iam_only() -> Answers {
     Answers {
         s3_public_access: Choice::NotOffered,
+        ebs_encryption: Choice::NotOffered,
+        imds_defaults: Choice::NotOffered,
         cloudtrail: Choice::NotOffered,
         cost_report: Choice::NotOffered,
         root: Choice::NotOffered,
@@ -547,6 +567,8 @@ fn every_question_when_every_control_is_offered() {
         ("Admin user name", "alice"),
         ("Require MFA for alice", ""),
         ("S3 Block Public Access", "y"),
+        ("Encrypt new EBS volumes", "y"),
+        ("Require IMDSv2", "y"),
         ("Turn on CloudTrail", ""),
         ("Keep CloudTrail logs", "30"),
         ("log each access to the trail's bucket", "n"),
