@@ -21,7 +21,7 @@ pub struct EbsEncryption;
 
 impl Control for EbsEncryption {
     const ID: ControlId = CONTROL;
-    const TITLE: &'static str = "EBS encryption by default";
+    const TITLE: &'static str = "EBS default encryption";
     const CIS: &'static [&'static str] = CIS;
     type Observed = Observed;
     type Op = Op;

@@ -26,7 +26,7 @@ pub struct ImdsDefaults;
 
 impl Control for ImdsDefaults {
     const ID: ControlId = CONTROL;
-    const TITLE: &'static str = "Instance metadata defaults (IMDSv2)";
+    const TITLE: &'static str = "IMDS defaults (IMDSv2)";
     const CIS: &'static [&'static str] = CIS;
     type Observed = Observed;
     type Op = Op;

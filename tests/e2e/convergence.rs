@@ -153,10 +153,11 @@ fn check_stopped_run(run: &Run) -> Result<(), String> {
 /// Does the error output name what failed: a step (what was being done) and the cause (one of the
 /// injected faults, as the SDK reports it)?
 fn names_what_failed(text: &str) -> bool {
-    const CAUSES: [&str; 8] = [
+    const CAUSES: [&str; 9] = [
         "InternalFailure",
         "InternalError",
         "Throttling",
+        "RequestLimitExceeded",
         "SlowDown",
         "dispatch failure",
         "HTTP 500",
@@ -169,6 +170,27 @@ fn names_what_failed(text: &str) -> bool {
                 .is_some_and(|at| l[..at].split_whitespace().count() >= 3)
         })
     })
+}
+
+/// Three of the regions moto lets the account use, chosen by the seed.
+async fn drifted_regions(acct: &Account, seed: u64) -> Result<Vec<String>, String> {
+    let out = acct
+        .ec2("us-east-1")
+        .describe_regions()
+        .send()
+        .await
+        .map_err(|e| format!("moto's DescribeRegions: {e:?}"))?;
+    let mut names: Vec<String> = out
+        .regions()
+        .iter()
+        .filter_map(|r| r.region_name().map(str::to_string))
+        .filter(|n| !n.starts_with("cn-") && !n.starts_with("us-gov-"))
+        .collect();
+    names.sort();
+    let n = names.len();
+    Ok((0..3)
+        .map(|i| names[(seed as usize * 7 + i * 5) % n].clone())
+        .collect())
 }
 
 async fn one_seed(acct: &Account, stub: &CurStub, seed: u64) -> Result<SeedResult, String> {
@@ -192,6 +214,16 @@ async fn one_seed(acct: &Account, stub: &CurStub, seed: u64) -> Result<SeedResul
         .send()
         .await
         .map_err(|e| format!("removing the account's Block Public Access: {e:?}"))?;
+    // The regional guardrails too: three regions per seed (chosen by the seed) lose EBS encryption
+    // by default and the IMDSv2 default, so every seed writes them under faults.
+    for region in drifted_regions(acct, seed).await? {
+        acct.ec2(&region)
+            .disable_ebs_encryption_by_default()
+            .send()
+            .await
+            .map_err(|e| format!("turning EBS encryption off in {region}: {e:?}"))?;
+        acct.ec2.set_imds(&region, |d| *d = Default::default());
+    }
     let before = pending(acct, &plan).await?;
 
     acct.proxy.clear();

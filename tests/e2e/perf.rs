@@ -6,12 +6,34 @@ use crate::common;
 use common::{Account, CurStub, baseline};
 use futures_util::StreamExt;
 
-/// The budget for a `--plan` of plans/baseline.toml on a hardened account: the spine issue's 50, plus
-/// the reads added on purpose since: 6 `SimulatePrincipalPolicy` proving the MFA guard (issue 10),
-/// `DescribeRegions` checking home_region (issue 13), s3control `GetPublicAccessBlock` for the
-/// account's Block Public Access (issue 16). Measured: 52 (with root's MFA on, its virtual device is
-/// looked up too).
-const MAX_CALLS: usize = 58;
+/// The budget for a `--plan` of plans/baseline.toml on a hardened account, besides the regional
+/// reads: the spine issue's 50, plus the reads added on purpose since: 6 `SimulatePrincipalPolicy`
+/// proving the MFA guard (issue 10), `DescribeRegions` (issue 13, and the regions of issue 16),
+/// s3control `GetPublicAccessBlock` for the account's Block Public Access (issue 16). Measured: 52
+/// (with root's MFA on, its virtual device is looked up too).
+const MAX_ACCOUNT_CALLS: usize = 58;
+/// The regional guardrails' reads in each region: EBS encryption by default and its key, the IMDS
+/// defaults (issue 16).
+const CALLS_PER_REGION: usize = 3;
+
+/// The regions moto lets the account use in its partition, asked straight from moto.
+async fn usable_region_count(acct: &Account) -> usize {
+    let out = acct
+        .ec2("us-east-1")
+        .describe_regions()
+        .all_regions(true)
+        .send()
+        .await
+        .expect("moto's DescribeRegions");
+    out.regions()
+        .iter()
+        .filter(|r| matches!(r.opt_in_status(), Some("opt-in-not-required" | "opted-in")))
+        .filter(|r| {
+            r.region_name()
+                .is_some_and(|n| !n.starts_with("cn-") && !n.starts_with("us-gov-"))
+        })
+        .count()
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
@@ -32,7 +54,21 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
     );
     let with_few = acct.proxy.counts();
     let total: usize = with_few.values().sum();
-    assert!(total <= MAX_CALLS, "{total} calls: {with_few:?}");
+    let regions = usable_region_count(&acct).await;
+    let budget = MAX_ACCOUNT_CALLS + CALLS_PER_REGION * regions;
+    assert!(
+        total <= budget,
+        "{total} calls, {regions} regions: {with_few:?}"
+    );
+    let regional: usize = [
+        "GetEbsEncryptionByDefault",
+        "GetEbsDefaultKmsKeyId",
+        "GetInstanceMetadataDefaults",
+    ]
+    .iter()
+    .map(|op| with_few.get(&format!("ec2:{op}")).copied().unwrap_or(0))
+    .sum();
+    assert_eq!(regional, CALLS_PER_REGION * regions, "{with_few:?}");
     assert!(acct.proxy.writes().is_empty());
     // The binary's own count (--output json stats) agrees with the proxy's.
     let doc: serde_json::Value = serde_json::from_str(&few.stdout).unwrap();
@@ -83,17 +119,15 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
 /// rotation need its ID; IAM's simulator needs nothing more, but a user with a path needs its ARN).
 const MAX_WAVES: usize = 3;
 
-/// Wall time at 50 ms per call is paid per wave, not per call: waves are counted at the proxy, so a
-/// loaded machine cannot fail this test (issue 21).
-#[tokio::test(flavor = "multi_thread")]
-async fn a_dry_run_of_the_baseline_takes_at_most_three_waves_of_calls() {
+/// The waves of a dry run of `plan` on an account where it was applied, with every answer held back
+/// 1 s: the binary has sent everything it can send by then, however busy the machine, so the waves
+/// count what waits for what, not how fast this machine is.
+async fn dry_run_waves(plan_text: &str) -> usize {
     let acct = Account::new().await;
     let _stub = CurStub::install(&acct.proxy);
-    let plan = acct.write_plan("baseline.toml", &baseline());
+    let plan = acct.write_plan("baseline.toml", plan_text);
     let applied = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(applied.code, 0, "{}", applied.all());
-    // Every answer held back 1 s: the binary has sent everything it can send by then, however busy
-    // the machine, so the waves count what waits for what, not how fast this machine is.
     acct.proxy.clear();
     acct.proxy.set_latency(std::time::Duration::from_secs(1));
     let dry = acct.run(&["--plan", "-f", &plan]).await;
@@ -110,4 +144,28 @@ async fn a_dry_run_of_the_baseline_takes_at_most_three_waves_of_calls() {
         "{waves} waves: {:#?}",
         acct.proxy.calls_by_wave()
     );
+    waves
+}
+
+/// Wall time at 50 ms per call is paid per wave, not per call: waves are counted at the proxy, so a
+/// loaded machine cannot fail this test (issue 21). The regional guardrails, reading every region,
+/// add no wave (issue 16): their reads go out with the others that need only the region list.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_of_the_baseline_takes_at_most_three_waves_and_every_region_adds_none() {
+    let with_regions = baseline();
+    let without =
+        ["[ebs_encryption]", "[imds_defaults]"]
+            .iter()
+            .fold(with_regions.clone(), |text, table| {
+                let at = text.find(table).expect("the baseline has the table");
+                let (head, tail) = text.split_at(at);
+                format!(
+                    "{head}{}",
+                    tail.replacen("enabled = true", "enabled = false", 1)
+                )
+            });
+    let off = |t: &str| t.matches("enabled = false").count();
+    assert_eq!(off(&without), off(&with_regions) + 2);
+    let (a, b) = tokio::join!(dry_run_waves(&with_regions), dry_run_waves(&without));
+    assert_eq!(a, b, "waves with the regional guardrails vs without");
 }

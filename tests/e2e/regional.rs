@@ -82,8 +82,11 @@ async fn every_region_is_listed_applied_and_then_in_line_with_zero_writes() {
             assert!(dry.stdout.contains(&line), "{line}\n{}", dry.all());
         }
     }
-    let ebs_at = dry.stdout.find("EBS encryption by default").unwrap();
-    let imds_at = dry.stdout.find("Instance metadata defaults").unwrap();
+    let ebs_at = dry
+        .stdout
+        .find("EBS default encryption (CIS 5.1.1)")
+        .unwrap();
+    let imds_at = dry.stdout.find("IMDS defaults (IMDSv2) (CIS 5.7)").unwrap();
     let first_imds_line = dry.stdout.find("~ instance metadata defaults in").unwrap();
     let last_ebs_line = dry.stdout.rfind("~ ebs default encryption in").unwrap();
     assert!(ebs_at < last_ebs_line && last_ebs_line < imds_at && imds_at < first_imds_line);

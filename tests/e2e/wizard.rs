@@ -22,6 +22,9 @@ async fn account() -> (Account, CurStub) {
 const DECLINE_MFA: (&str, &str) = ("Require MFA for", "n");
 const DECLINE_TRAIL: (&str, &str) = ("Turn on CloudTrail", "n");
 const DECLINE_REPORT: (&str, &str) = ("Cost and Usage Report", "n");
+/// The regional guardrails, declined too: each would add a change per region (tests/e2e/regional.rs).
+const DECLINE_EBS: (&str, &str) = ("Encrypt new EBS volumes", "n");
+const DECLINE_IMDS: (&str, &str) = ("Require IMDSv2", "n");
 
 fn plan_files(acct: &Account) -> Vec<String> {
     match std::fs::read_dir(acct.path("plans")) {
@@ -42,6 +45,8 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
                 DECLINE_MFA,
                 DECLINE_TRAIL,
                 DECLINE_REPORT,
+                DECLINE_EBS,
+                DECLINE_IMDS,
                 ("Apply these changes?", "y"),
             ],
             "Apply complete:",
@@ -51,6 +56,8 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
             "Admin user name",
             "Require MFA for admin",
             "S3 Block Public Access for the whole account",
+            "Encrypt new EBS volumes by default in every region",
+            "Require IMDSv2 for new EC2 instances",
             "Password policy",
             "Save the plan as",
             "Apply these changes?",
@@ -159,6 +166,8 @@ async fn a_bad_name_is_asked_again_and_declining_changes_nothing() {
                 DECLINE_MFA,
                 DECLINE_TRAIL,
                 DECLINE_REPORT,
+                DECLINE_EBS,
+                DECLINE_IMDS,
                 // Custom password policy: a length CIS would not accept is refused, then 16.
                 ("Password policy", "\u{1b}[B\r"),
                 ("Minimum password length", "5\r"),
@@ -260,7 +269,13 @@ async fn ctrl_c_after_saving_leaves_the_whole_plan_and_no_temporary_file() {
     let (code, out) = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&[], &[]);
         pty.answer(
-            &[DECLINE_MFA, DECLINE_TRAIL, DECLINE_REPORT],
+            &[
+                DECLINE_MFA,
+                DECLINE_TRAIL,
+                DECLINE_REPORT,
+                DECLINE_EBS,
+                DECLINE_IMDS,
+            ],
             "? Apply these changes?",
         );
         pty.send("\u{3}");
@@ -433,6 +448,8 @@ async fn defaults_fit_what_exists_and_existing_resources_are_adopted() {
                 DECLINE_MFA,
                 DECLINE_TRAIL,
                 DECLINE_REPORT,
+                DECLINE_EBS,
+                DECLINE_IMDS,
                 ("Apply these changes?", "n"),
             ],
             "Nothing was changed.",

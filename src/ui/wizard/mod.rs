@@ -78,8 +78,15 @@ pub async fn run(aws: &Aws, progress: &Progress, ctrl_c: &CtrlC) -> anyhow::Resu
         .or_interrupted(engine::assess(aws, &probe, true, progress))
         .await?;
     eprintln!("\nFound (compared with the recommended settings):");
-    for f in findings(&survey) {
-        eprintln!("  {:<22} {}", f.control.title(), f.status);
+    let found = findings(&survey);
+    // One column of titles: as wide as the longest.
+    let width = found
+        .iter()
+        .map(|f| f.control.title().len())
+        .max()
+        .unwrap_or(0);
+    for f in found {
+        eprintln!("  {:<width$} {}", f.control.title(), f.status);
     }
     eprintln!(
         "Regional resources go in {} (from your AWS configuration; --region to change).\n",
