@@ -197,6 +197,27 @@ impl Account {
     /// resolves nowhere on loopback; this resolver sends them to moto's own host instead, the
     /// account ID still in the `x-amz-account-id` header. Written here, not taken from
     /// aws-harden's client, so that the drift does not depend on the code under test.
+    /// The regions moto lets the account use in its own partition, asked straight from moto
+    /// (independently of aws-harden), sorted.
+    pub async fn usable_regions(&self) -> Vec<String> {
+        let out = self
+            .ec2("us-east-1")
+            .describe_regions()
+            .all_regions(true)
+            .send()
+            .await
+            .expect("moto's DescribeRegions");
+        let mut names: Vec<String> = out
+            .regions()
+            .iter()
+            .filter(|r| matches!(r.opt_in_status(), Some("opt-in-not-required" | "opted-in")))
+            .filter_map(|r| r.region_name().map(str::to_string))
+            .filter(|n| !n.starts_with("cn-") && !n.starts_with("us-gov-"))
+            .collect();
+        names.sort();
+        names
+    }
+
     /// EC2 in `region`, straight to moto (not through the proxy): for setting up drift.
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::from_conf(

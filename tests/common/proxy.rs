@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Included from here so that every user of the proxy (the tests, the sandbox's `cur_stub` example)
+/// Included from here so that every user of the proxy (the tests, the sandbox's `sandbox_stubs` example)
 /// gets the evaluator its `SimulatePrincipalPolicy` emulation needs.
 #[path = "iam_eval.rs"]
 pub mod iam_eval;

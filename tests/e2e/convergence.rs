@@ -174,19 +174,7 @@ fn names_what_failed(text: &str) -> bool {
 
 /// Three of the regions moto lets the account use, chosen by the seed.
 async fn drifted_regions(acct: &Account, seed: u64) -> Result<Vec<String>, String> {
-    let out = acct
-        .ec2("us-east-1")
-        .describe_regions()
-        .send()
-        .await
-        .map_err(|e| format!("moto's DescribeRegions: {e:?}"))?;
-    let mut names: Vec<String> = out
-        .regions()
-        .iter()
-        .filter_map(|r| r.region_name().map(str::to_string))
-        .filter(|n| !n.starts_with("cn-") && !n.starts_with("us-gov-"))
-        .collect();
-    names.sort();
+    let names = acct.usable_regions().await;
     let n = names.len();
     Ok((0..3)
         .map(|i| names[(seed as usize * 7 + i * 5) % n].clone())

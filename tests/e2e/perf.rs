@@ -16,25 +16,6 @@ const MAX_ACCOUNT_CALLS: usize = 58;
 /// defaults (issue 16).
 const CALLS_PER_REGION: usize = 3;
 
-/// The regions moto lets the account use in its partition, asked straight from moto.
-async fn usable_region_count(acct: &Account) -> usize {
-    let out = acct
-        .ec2("us-east-1")
-        .describe_regions()
-        .all_regions(true)
-        .send()
-        .await
-        .expect("moto's DescribeRegions");
-    out.regions()
-        .iter()
-        .filter(|r| matches!(r.opt_in_status(), Some("opt-in-not-required" | "opted-in")))
-        .filter(|r| {
-            r.region_name()
-                .is_some_and(|n| !n.starts_with("cn-") && !n.starts_with("us-gov-"))
-        })
-        .count()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
     let acct = Account::new().await;
@@ -54,7 +35,7 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
     );
     let with_few = acct.proxy.counts();
     let total: usize = with_few.values().sum();
-    let regions = usable_region_count(&acct).await;
+    let regions = acct.usable_regions().await.len();
     let budget = MAX_ACCOUNT_CALLS + CALLS_PER_REGION * regions;
     assert!(
         total <= budget,

@@ -17,27 +17,6 @@ home_region = "us-east-1"
 [imds_defaults]
 "#;
 
-/// The regions moto says the account can use, in its own partition: read straight from moto,
-/// independently of aws-harden.
-async fn usable_regions(acct: &Account) -> Vec<String> {
-    let out = acct
-        .ec2("us-east-1")
-        .describe_regions()
-        .all_regions(true)
-        .send()
-        .await
-        .expect("moto's DescribeRegions");
-    let mut names: Vec<String> = out
-        .regions()
-        .iter()
-        .filter(|r| matches!(r.opt_in_status(), Some("opt-in-not-required" | "opted-in")))
-        .filter_map(|r| r.region_name().map(str::to_string))
-        .filter(|n| !n.starts_with("cn-") && !n.starts_with("us-gov-"))
-        .collect();
-    names.sort();
-    names
-}
-
 async fn ebs_on(acct: &Account, region: &str) -> bool {
     acct.ec2(region)
         .get_ebs_encryption_by_default()
@@ -62,7 +41,7 @@ fn write_regions(acct: &Account, operation: &str) -> BTreeSet<String> {
 async fn every_region_is_listed_applied_and_then_in_line_with_zero_writes() {
     let acct = Account::new().await;
     let plan = acct.write_plan("p.toml", PLAN);
-    let regions = usable_regions(&acct).await;
+    let regions = acct.usable_regions().await;
     assert!(
         regions.len() > 10,
         "moto lists the usable regions: {regions:?}"
