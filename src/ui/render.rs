@@ -72,16 +72,15 @@ pub fn change(p: Palette, c: &Change) -> String {
     if c.stage > Stage::Main {
         let _ = write!(out, " {}", p.dim("(last)"));
     }
-    // A regional setting with one field is one line per region; its note is shown once for the
-    // control (`assessment`).
-    if let (Some(_), [f]) = (&c.region, c.fields.as_slice()) {
-        let _ = writeln!(
-            out,
-            ": {}: {} -> {}",
-            f.field,
-            value(&f.before),
-            value(&f.after)
-        );
+    // A regional setting is one line per region (the same few flags in every region); its note is
+    // shown once for the control (`assessment`).
+    if c.region.is_some() && !c.fields.is_empty() {
+        let fields: Vec<String> = c
+            .fields
+            .iter()
+            .map(|f| format!("{}: {} -> {}", f.field, value(&f.before), value(&f.after)))
+            .collect();
+        let _ = writeln!(out, ": {}", fields.join("; "));
         return out;
     }
     out.push('\n');
@@ -359,6 +358,41 @@ mod tests {
              \x20 ~ account password policy\n      minimum_length: \"8\" -> \"14\"\n\
              \x20 ! root user MFA\n      Sign in as root.\n      Open Security credentials.\n"
         );
+    }
+
+    #[test]
+    fn regional_changes_are_one_line_per_region_and_their_note_is_said_once() {
+        let regional = |region: &str, fields: usize| {
+            let mut c = Change::with_ops(
+                ControlId::ImdsDefaults,
+                "instance metadata defaults",
+                Action::Update,
+                Vec::new(),
+            )
+            .field("HttpTokens", None::<String>, Some("required"))
+            .note("only a default")
+            .in_region(region);
+            if fields > 1 {
+                c = c.field("HttpPutResponseHopLimit", Some("1"), Some("2"));
+            }
+            c
+        };
+        let a = Assessment {
+            changes: vec![regional("eu-west-1", 2), regional("us-east-1", 1)],
+            notices: vec![],
+            unmanaged: vec![],
+            ..sample_assessment()
+        };
+        let text = assessment(Palette { color: false }, &a);
+        assert!(
+            text.contains(
+                "\n  ~ instance metadata defaults in eu-west-1: HttpTokens: (none) -> \"required\"; \
+                 HttpPutResponseHopLimit: \"1\" -> \"2\"\n  ~ instance metadata defaults in us-east-1: \
+                 HttpTokens: (none) -> \"required\"\n    only a default\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.matches("only a default").count(), 1, "{text}");
     }
 
     #[test]
