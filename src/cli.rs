@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::org::Shard;
 
 const AFTER_HELP: &str = "\
 Four ways to use it:
@@ -95,8 +97,57 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    #[command(flatten)]
+    pub org: OrgArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// `--org`: every account of an AWS Organization, run from its management account.
+#[derive(Debug, Args, Default)]
+pub struct OrgArgs {
+    /// Run the plan in every ACTIVE member account of the Organization, through a role in each
+    /// (--role-name), from the management account. One confirmation for all; exit 1 if any
+    /// account failed, else 2 if any has changes pending (--plan), else 0.
+    #[arg(long, requires = "file")]
+    pub org: bool,
+
+    /// Only the accounts in this OU and every OU below it.
+    #[arg(long, value_name = "OU_ID", requires = "org")]
+    pub ou: Option<String>,
+
+    /// The role to assume in each member account. These roles trust only the management
+    /// account; a delegated administrator needs a role of its own. [default:
+    /// OrganizationAccountAccessRole; AWSControlTowerExecution is common]
+    #[arg(long, value_name = "NAME", requires = "org")]
+    pub role_name: Option<String>,
+
+    /// The external ID the roles' trust policies require, if any.
+    #[arg(long, value_name = "ID", requires = "org")]
+    pub external_id: Option<String>,
+
+    /// Only these accounts (comma-separated IDs).
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',', requires = "org")]
+    pub accounts: Vec<String>,
+
+    /// Not these accounts (comma-separated IDs).
+    #[arg(long, value_name = "ID,ID", value_delimiter = ',', requires = "org")]
+    pub exclude: Vec<String>,
+
+    /// Also run the management account itself (with your own credentials). Off: it is usually
+    /// run on its own, with its own plan.
+    #[arg(long, requires = "org")]
+    pub include_management: bool,
+
+    /// Accounts run at once (each account's reads still go out together). [default: 8]
+    #[arg(long, value_name = "N", requires = "org", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
+
+    /// Only the accounts whose hash of the account ID, mod N, is K-1: spread a large
+    /// Organization over N CI jobs (shards stay stable as accounts are added).
+    #[arg(long, value_name = "K/N", requires = "org", value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +227,27 @@ mod tests {
         let cli = Cli::try_parse_from(["aws-harden", "--plan", "-f", "plans/x.toml"]).unwrap();
         assert!(cli.plan);
         assert_eq!(cli.file.unwrap(), PathBuf::from("plans/x.toml"));
+    }
+
+    #[test]
+    fn org_flags_need_org_and_a_plan() {
+        assert!(Cli::try_parse_from(["aws-harden", "--org"]).is_err());
+        assert!(Cli::try_parse_from(["aws-harden", "-f", "p", "--jobs", "4"]).is_err());
+        assert!(Cli::try_parse_from(["aws-harden", "-f", "p", "--org", "--shard", "4/3"]).is_err());
+        assert!(Cli::try_parse_from(["aws-harden", "-f", "p", "--org", "--jobs", "0"]).is_err());
+        let cli = Cli::try_parse_from([
+            "aws-harden",
+            "-f",
+            "p",
+            "--org",
+            "--accounts",
+            "111111111111,222222222222",
+            "--shard",
+            "2/3",
+        ])
+        .unwrap();
+        assert_eq!(cli.org.accounts.len(), 2);
+        assert_eq!(cli.org.shard, Some(Shard { index: 2, count: 3 }));
     }
 
     #[test]

@@ -25,6 +25,17 @@ pub trait Reporter: Send + Sync {
     fn change_finished(&self, change: &Change, result: Result<(), &str>);
 }
 
+/// Reports nothing: for work whose progress is reported elsewhere (each account of an `--org` run
+/// is one line of the fan-out's progress).
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn phase(&self, _text: &str) {}
+    fn phase_done(&self) {}
+    fn change_started(&self, _change: &Change) {}
+    fn change_finished(&self, _change: &Change, _result: Result<(), &str>) {}
+}
+
 /// What a run found: the account, the plan (placeholders expanded) and the changes it implies.
 #[derive(Clone, Debug)]
 pub struct Assessment {

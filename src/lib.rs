@@ -12,6 +12,7 @@ pub mod files;
 pub mod interact;
 pub mod kms;
 pub mod mfa_session;
+pub mod org;
 pub mod plan;
 pub mod policy;
 pub mod saved;

@@ -51,7 +51,24 @@ pub struct Settings {
     /// `apply FILE`: the saved changes, read and checked as far as they can be without AWS (the
     /// caller and the account's state are checked once connected). `loaded` is their plan.
     pub saved: Option<Saved>,
+    /// `--org`: every account of the Organization.
+    pub org: Option<OrgSettings>,
 }
+
+/// `--org`: which accounts, through which role, how many at once, shown how.
+pub struct OrgSettings {
+    pub selection: crate::org::Selection,
+    pub role_name: String,
+    pub external_id: Option<String>,
+    pub jobs: usize,
+    /// Chosen once from `--output` (human or JSON).
+    pub view: crate::ui::org::OrgView,
+}
+
+/// The role `--org` assumes when `--role-name` is not given.
+pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
+/// Accounts at once when `--jobs` is not given.
+pub const DEFAULT_JOBS: usize = 8;
 
 /// Saved changes to apply, and the file they came from.
 pub struct Saved {
@@ -103,6 +120,10 @@ impl Settings {
             ),
             (None, None) => None,
         };
+        let org = match cli.org.org {
+            true => Some(org_settings(&cli, loaded.as_ref(), caps.color)?),
+            false => None,
+        };
         if mode == Mode::ApplyAsking && !view.shows_changes_first() {
             // JSON shows no changes on the screen, so nobody can have read what a question is about.
             bail!(
@@ -133,8 +154,64 @@ impl Settings {
             caps,
             out: cli.out,
             saved,
+            org,
         })
     }
+}
+
+/// `--org`'s settings, checked before any call: account IDs, the output, the command it goes
+/// with, and a plan that makes no per-person secrets in every account.
+fn org_settings(
+    cli: &Cli,
+    loaded: Option<&LoadedPlan>,
+    color: bool,
+) -> anyhow::Result<OrgSettings> {
+    use crate::org::targets::check_account_id;
+    let a = &cli.org;
+    if cli.command.is_some() || cli.out.is_some() {
+        bail!(
+            "--org runs a plan file in each account: it does not go with `apply FILE` or --out              (saved changes are for one account)"
+        );
+    }
+    for (flag, ids) in [("--accounts", &a.accounts), ("--exclude", &a.exclude)] {
+        for id in ids {
+            check_account_id(flag, id).map_err(anyhow::Error::msg)?;
+        }
+    }
+    let view = crate::ui::org::OrgView::for_format(cli.output, color).ok_or_else(|| {
+        anyhow::anyhow!(
+            "--org shows its results as human text or JSON (--output human|json); Markdown, JUnit              and SARIF are for one account so far"
+        )
+    })?;
+    if let Some(l) = loaded {
+        let p = &l.plan;
+        // Admin MFA is part of [admin_user] (its `mfa` key).
+        let person = p
+            .admin_user()
+            .map(|_| "[admin_user] (a console password, and MFA enrolment)");
+        if let Some(table) = person {
+            bail!(
+                "{}: {table} cannot be used with --org: it would print a password or an MFA QR code                  for every account. Members get access through the management account's role or                  IAM Identity Center: use a member plan such as plans/member.toml",
+                l.path.display()
+            );
+        }
+    }
+    Ok(OrgSettings {
+        selection: crate::org::Selection {
+            ou: a.ou.clone(),
+            accounts: a.accounts.clone(),
+            exclude: a.exclude.clone(),
+            include_management: a.include_management,
+            shard: a.shard,
+        },
+        role_name: a
+            .role_name
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ROLE_NAME.to_string()),
+        external_id: a.external_id.clone(),
+        jobs: a.jobs.map(|j| j as usize).unwrap_or(DEFAULT_JOBS),
+        view,
+    })
 }
 
 /// The plan embedded in saved changes, parsed and checked like a plan file (the hash says it is

@@ -22,6 +22,8 @@ pub fn is_read_operation(operation: &str) -> bool {
         .any(|p| operation.starts_with(p))
         || operation == "GenerateCredentialReport"
         || operation == "SimulatePrincipalPolicy"
+        // A role session into a member account (`--org`) changes nothing in any account.
+        || operation == "AssumeRole"
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

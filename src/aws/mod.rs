@@ -227,6 +227,25 @@ impl Aws {
         }
     }
 
+    /// A context for a caller already identified (a member account's role session under `--org`:
+    /// AssumeRole named it), with its own call log.
+    pub fn for_caller(sdk: SdkConfig, caller: Caller, calls: Arc<CallLog>) -> Aws {
+        let home_region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        Aws::build(sdk, caller, home_region, calls)
+    }
+
+    /// Organizations (a global API: the SDK sends it to the partition's one endpoint).
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::from_conf(
+            aws_sdk_organizations::config::Builder::from(&self.sdk)
+                .interceptor(Recorder(self.calls.clone()))
+                .build(),
+        )
+    }
+
     /// The same context with regional clients in the plan's home region.
     pub fn in_home_region(&self, home_region: &str) -> Aws {
         Aws {

@@ -5,6 +5,7 @@
 //! the same run with the plan and the changes from a saved file (`apply_saved`).
 
 mod apply_saved;
+mod org;
 mod root_mfa;
 
 use std::path::{Path, PathBuf};
@@ -110,6 +111,9 @@ impl Session {
                 }
             },
         };
+        if self.settings.org.is_some() {
+            return self.run_org(&aws, &loaded).await;
+        }
         self.check_and_apply(&aws, &signed_in, &loaded, from_wizard)
             .await
     }
@@ -177,26 +181,17 @@ impl Session {
         let settings = &self.settings;
         let view = settings.view.as_ref();
         let path = loaded.path.as_path();
-        // Names with placeholders are checked again, expanded, before the first write.
-        let resolved =
-            plan::resolve(&loaded.plan, &placeholders(aws, loaded)).map_err(|e| e.in_file(path))?;
-        aws::check_partition(&aws.caller, &resolved.home_region)?;
-        let aws = aws.in_home_region(&resolved.home_region);
         let terminal = self.terminal()?;
         let interactive = terminal.is_interactive();
-        // The region check goes out with the first reads (no extra round trip), and any write
-        // comes after both.
-        let (assessment, region) = self
+        let (aws, mut assessment) = self
             .ctrl_c
-            .or_interrupted(async {
-                Ok(tokio::join!(
-                    engine::assess(&aws, &resolved, interactive, self.progress.as_ref()),
-                    aws::check_home_region(&aws, &resolved.home_region),
-                ))
-            })
+            .or_interrupted(assess_account(
+                aws,
+                loaded,
+                interactive,
+                self.progress.as_ref(),
+            ))
             .await?;
-        region?;
-        let mut assessment = assessment?;
         if let Some(saved) = &settings.saved {
             // `apply FILE`: exactly the saved changes, or nothing.
             apply_saved::check_unchanged(saved, &assessment)?;
@@ -299,6 +294,28 @@ impl Session {
         on_ctrl_c.abort();
         report
     }
+}
+
+/// One account's assessment: the plan resolved for it (names with placeholders are checked again,
+/// expanded, before the first write), its partition checked, then observed and diffed in the
+/// plan's home region. The region check goes out with the first reads (no extra round trip), and
+/// any write comes after both. Returns the account's context in its home region.
+async fn assess_account(
+    aws: &Aws,
+    loaded: &LoadedPlan,
+    interactive: bool,
+    reporter: &dyn engine::Reporter,
+) -> anyhow::Result<(Aws, engine::Assessment)> {
+    let resolved = plan::resolve(&loaded.plan, &placeholders(aws, loaded))
+        .map_err(|e| e.in_file(&loaded.path))?;
+    aws::check_partition(&aws.caller, &resolved.home_region)?;
+    let aws = aws.in_home_region(&resolved.home_region);
+    let (assessment, region) = tokio::join!(
+        engine::assess(&aws, &resolved, interactive, reporter),
+        aws::check_home_region(&aws, &resolved.home_region),
+    );
+    region?;
+    Ok((aws, assessment?))
 }
 
 /// The admin user a console password was created for in this apply: the next steps begin with

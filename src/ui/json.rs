@@ -56,6 +56,19 @@ pub fn document(
     result: Option<&ApplyReport>,
     stats: Stats,
 ) -> String {
+    let doc = document_value(aws, plan_file, mode, a, result, stats);
+    serde_json::to_string_pretty(&doc).expect("serializable")
+}
+
+/// The document as a value (each account's part of the `--org` document).
+pub fn document_value(
+    aws: &Aws,
+    plan_file: &str,
+    mode: &str,
+    a: &Assessment,
+    result: Option<&ApplyReport>,
+    stats: Stats,
+) -> Value {
     let doc = Document {
         account_id: aws.account_id(),
         caller: &aws.caller,
@@ -85,7 +98,7 @@ pub fn document(
     };
     let mut doc = serde_json::to_value(&doc).expect("serializable");
     drop_ops(&mut doc);
-    serde_json::to_string_pretty(&doc).expect("serializable")
+    doc
 }
 
 /// The document shows changes as people read them: a change's `ops` (the exact writes, for

@@ -4,6 +4,7 @@
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod org;
 pub mod progress;
 pub mod prompt;
 pub mod render;

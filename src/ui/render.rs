@@ -32,7 +32,7 @@ impl Palette {
         };
         self.paint(style, text)
     }
-    fn bold(&self, text: &str) -> String {
+    pub fn bold(&self, text: &str) -> String {
         self.paint(Style::new().bold(), text)
     }
     fn dim(&self, text: &str) -> String {

@@ -9,13 +9,14 @@
 //! `<return>true</return>`; a value outside the documented enums or the hop-limit range (1-64, or
 //! -1 for no preference) is `InvalidParameterValue` (HTTP 400, EC2's `Response/Errors/Error`
 //! shape); parameters not sent are left as they are, `no-preference` clears one. State is per
-//! signing region and per proxy (one account). What it does NOT do: check that a KMS key exists
+//! account and signing region: the account of a role session made through the proxy (an `--org`
+//! run's members) is looked up by its access key, any other key is the stub's own account. What it does NOT do: check that a KMS key exists
 //! (AWS checks it asynchronously, too), or evaluate declarative policies (tests set `managedBy`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use super::proxy::{Proxy, Request, Response, ec2_error};
+use super::proxy::{KeyAccounts, Proxy, Request, Response, ec2_error};
 
 /// One region's account-level IMDS defaults; `None` is "no preference" (left out of answers).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -29,11 +30,14 @@ pub struct ImdsDefaults {
     pub managed_by_policy: Option<String>,
 }
 
+/// (account, region).
+type Place = (String, String);
+
 #[derive(Default)]
 struct State {
-    imds: BTreeMap<String, ImdsDefaults>,
-    /// The default EBS key per region as last set; absent: `alias/aws/ebs`.
-    ebs_key: BTreeMap<String, String>,
+    imds: BTreeMap<Place, ImdsDefaults>,
+    /// The default EBS key per account and region as last set; absent: `alias/aws/ebs`.
+    ebs_key: BTreeMap<Place, String>,
 }
 
 /// A handle on the stub's state, for setting up drift and checking results.
@@ -41,6 +45,10 @@ struct State {
 pub struct Ec2Stub {
     state: Arc<Mutex<State>>,
     account: String,
+}
+
+fn place(account: &str, region: &str) -> Place {
+    (account.to_string(), region.to_string())
 }
 
 const XMLNS: &str = "http://ec2.amazonaws.com/doc/2016-11-15/";
@@ -59,39 +67,59 @@ impl Ec2Stub {
     /// Answer on another proxy too, with the same state (the same account seen by another caller).
     pub fn serve(&self, proxy: &Proxy) {
         let s = self.clone();
-        proxy.hook(Box::new(move |req| s.answer(req)));
+        let keys = proxy.key_accounts();
+        proxy.hook(Box::new(move |req| s.answer(req, &keys)));
     }
 
+    /// A region's defaults in the stub's own account.
     pub fn imds(&self, region: &str) -> ImdsDefaults {
+        self.imds_in(&self.account, region)
+    }
+
+    pub fn imds_in(&self, account: &str, region: &str) -> ImdsDefaults {
         let st = self.state.lock().unwrap();
-        st.imds.get(region).cloned().unwrap_or_default()
+        st.imds
+            .get(&place(account, region))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Change a region's defaults as the console would (drift made by hand).
     pub fn set_imds(&self, region: &str, f: impl FnOnce(&mut ImdsDefaults)) {
+        self.set_imds_in(&self.account.clone(), region, f)
+    }
+
+    pub fn set_imds_in(&self, account: &str, region: &str, f: impl FnOnce(&mut ImdsDefaults)) {
         let mut st = self.state.lock().unwrap();
-        f(st.imds.entry(region.to_string()).or_default());
+        f(st.imds.entry(place(account, region)).or_default());
     }
 
     pub fn ebs_key(&self, region: &str) -> String {
         let st = self.state.lock().unwrap();
         st.ebs_key
-            .get(region)
+            .get(&place(&self.account, region))
             .cloned()
             .unwrap_or_else(|| "alias/aws/ebs".into())
     }
 
     pub fn set_ebs_key(&self, region: &str, key: &str) {
         let mut st = self.state.lock().unwrap();
-        st.ebs_key.insert(region.to_string(), key.to_string());
+        st.ebs_key
+            .insert(place(&self.account, region), key.to_string());
     }
 
-    fn answer(&self, req: &Request) -> Option<Response> {
+    fn answer(&self, req: &Request, keys: &KeyAccounts) -> Option<Response> {
         if req.service != "ec2" {
             return None;
         }
         let op = req.operation.as_str();
-        let region = req.region.clone();
+        let account = keys
+            .lock()
+            .unwrap()
+            .get(&req.access_key)
+            .cloned()
+            .unwrap_or_else(|| self.account.clone());
+        let region = place(&account, &req.region);
         let param = |n: &str| req.param(n);
         let mut st = self.state.lock().unwrap();
         Some(match op {
@@ -195,7 +223,7 @@ impl Ec2Stub {
                 // The response names the key by ARN ("The Amazon Resource Name (ARN) of the
                 // default KMS key"): an alias name comes back as its alias ARN.
                 let arn = match key.strip_prefix("alias/") {
-                    Some(_) => format!("arn:aws:kms:{region}:{}:{key}", self.account),
+                    Some(_) => format!("arn:aws:kms:{}:{account}:{key}", req.region),
                     None => key,
                 };
                 st.ebs_key.insert(region, arn.clone());

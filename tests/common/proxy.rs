@@ -122,6 +122,7 @@ pub fn is_read(service: &str, operation: &str) -> bool {
         .any(|p| operation.starts_with(p))
         || operation == "GenerateCredentialReport"
         || operation == "SimulatePrincipalPolicy"
+        || operation == "AssumeRole"
 }
 
 /// A parsed request, for hooks.
@@ -207,6 +208,10 @@ pub fn ec2_error(status: u16, code: &str, message: &str) -> Response {
 
 pub type Hook = Box<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
+/// Access key ID -> account ID, for the keys of role sessions moto made (AssumeRole answers that
+/// passed through the proxy): a stub that keeps state per account looks the caller's account up.
+pub type KeyAccounts = Arc<Mutex<BTreeMap<String, String>>>;
+
 #[derive(Default)]
 struct Shared {
     calls: Mutex<Vec<Call>>,
@@ -223,6 +228,8 @@ struct Shared {
     holds: Mutex<Vec<(Which, Gate)>>,
     /// Requests arrived since the last `clear` (the next `Call::seq`).
     arrivals: Mutex<usize>,
+    /// The account of each access key AssumeRole handed out through this proxy (`key_accounts`).
+    key_accounts: KeyAccounts,
     /// Fields to amend in moto's JSON answers, by operation (`Proxy::amend_json`).
     amendments: Mutex<Vec<(String, Amendment)>>,
 }
@@ -615,6 +622,11 @@ impl Proxy {
         );
     }
 
+    /// The accounts of the role sessions made through this proxy, by access key ID.
+    pub fn key_accounts(&self) -> KeyAccounts {
+        self.shared.key_accounts.clone()
+    }
+
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
     pub fn hook(&self, hook: Hook) {
         self.shared.hooks.lock().unwrap().push(hook);
@@ -778,7 +790,30 @@ async fn service_answer(
         return Ok(Answer::Made(amend(upstream, raw, req, shared).await?));
     }
     let (status, bytes) = forward(upstream, raw).await?;
+    if req.operation == "AssumeRole" && status == 200 {
+        remember_key_account(&bytes, &shared.key_accounts);
+    }
     Ok(Answer::Raw(status, bytes))
+}
+
+/// From an AssumeRole answer: the session's access key ID and the account in its assumed-role ARN
+/// (`arn:aws:sts::ACCOUNT:assumed-role/...`).
+fn remember_key_account(answer: &[u8], keys: &KeyAccounts) {
+    let text = String::from_utf8_lossy(answer);
+    let between = |open: &str, close: &str| {
+        let start = text.find(open)? + open.len();
+        let end = text[start..].find(close)? + start;
+        Some(text[start..end].to_string())
+    };
+    let (Some(key), Some(arn)) = (
+        between("<AccessKeyId>", "</AccessKeyId>"),
+        between("<Arn>", "</Arn>"),
+    ) else {
+        return;
+    };
+    if let Some(account) = arn.split(':').nth(4).filter(|a| !a.is_empty()) {
+        keys.lock().unwrap().insert(key, account.to_string());
+    }
 }
 
 /// AWS's answer to a request signed with an access key that does not exist (any more): STS/IAM

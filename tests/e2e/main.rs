@@ -14,6 +14,7 @@ mod cost_report;
 mod credentials;
 mod faults;
 mod mfa;
+mod org;
 mod perf;
 mod plan_yes;
 mod regional;

@@ -148,6 +148,33 @@ pub fn diff(ctx: &DiffContext, o: &Observed) -> Diff<Op> {
         delivery_check(ctx, &mut d, t);
         return d;
     }
+    // An organization trail made in another account (the management account) records this
+    // account's events in every region: no second trail here (CloudTrail user guide, "Creating a
+    // trail for an organization"). It is managed, and its delivery checked, from that account.
+    if o.trail.is_none()
+        && let Some(t) = o.other_trails.iter().find(|t| {
+            t.organization && t.multi_region && !t.arn.contains(&format!(":{}:", caller.account_id))
+        })
+    {
+        d.notice(
+            Notice::info(
+                CONTROL,
+                format!(
+                    "organization trail {} ({}) records this account's events in every region: no trail \
+                     of its own is created (a second copy of management events is billed). It is \
+                     managed, and its delivery checked, from the account that owns it.",
+                    t.name, t.arn
+                ),
+            )
+            .cis(&["3.1"]),
+        );
+        d.checked(
+            CONTROL,
+            format!("cloudtrail organization trail \"{}\"", t.name),
+            &["3.1"],
+        );
+        return d;
+    }
     for t in &o.other_trails {
         let mut lacks: Vec<String> = shortfalls(t, None, None)
             .into_iter()

@@ -272,6 +272,7 @@ async fn observe_trails(aws: &Aws, plan_trail_arn: &str) -> anyhow::Result<Vec<T
             bucket: t.s3_bucket_name.clone().unwrap_or_default(),
             s3_key_prefix: t.s3_key_prefix.clone().filter(|p| !p.is_empty()),
             multi_region: t.is_multi_region_trail.unwrap_or(false),
+            organization: t.is_organization_trail.unwrap_or(false),
             global_service_events: t.include_global_service_events.unwrap_or(false),
             log_file_validation: t.log_file_validation_enabled.unwrap_or(false),
             kms_key_id: t.kms_key_id.clone().filter(|k| !k.is_empty()),

@@ -59,6 +59,7 @@ fn good_trail() -> TrailState {
         bucket: "aws-harden-trail-123456789012-eu-west-1".into(),
         s3_key_prefix: None,
         multi_region: true,
+        organization: false,
         global_service_events: true,
         log_file_validation: true,
         kms_key_id: Some(KEY_ARN.into()),
@@ -578,4 +579,53 @@ fn access_log_bucket_gets_the_logging_statement_and_sse_s3() {
         .position(|o| o == "Bucket::PutLogging")
         .unwrap();
     assert!(first_log < trail_logging);
+}
+
+#[test]
+fn an_organization_trail_from_another_account_covers_this_one_and_no_second_trail_is_made() {
+    let p = plan("");
+    let c = caller();
+    let org_trail = TrailState {
+        name: "org-trail".into(),
+        arn: "arn:aws:cloudtrail:us-east-1:999999999999:trail/org-trail".into(),
+        organization: true,
+        // Its status cannot be read from a member account.
+        read_error: Some("TrailNotFoundException".into()),
+        logging: false,
+        ..good_trail()
+    };
+    let o = Observed {
+        other_trails: vec![org_trail.clone()],
+        ..Observed::default()
+    };
+    let d = diff(&ctx(&p, &c), &o);
+    assert!(d.changes.is_empty(), "{:?}", d.changes);
+    assert!(
+        d.notices[0]
+            .message
+            .contains("organization trail org-trail"),
+        "{:?}",
+        d.notices
+    );
+    assert!(d.checks().iter().all(|k| k.passed));
+    // Not an organization trail, or one of this account's own: the plan's trail is made.
+    for other in [
+        TrailState {
+            organization: false,
+            ..org_trail.clone()
+        },
+        TrailState {
+            arn: format!(
+                "arn:aws:cloudtrail:us-east-1:{}:trail/org-trail",
+                c.account_id
+            ),
+            ..org_trail
+        },
+    ] {
+        let o = Observed {
+            other_trails: vec![other],
+            ..Observed::default()
+        };
+        assert!(!diff(&ctx(&p, &c), &o).changes.is_empty());
+    }
 }

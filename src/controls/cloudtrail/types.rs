@@ -41,6 +41,9 @@ pub struct TrailState {
     /// CloudTrail write.
     pub s3_key_prefix: Option<String>,
     pub multi_region: bool,
+    /// An organization trail (`IsOrganizationTrail`): made in the management account, it records
+    /// every member account's events.
+    pub organization: bool,
     pub global_service_events: bool,
     pub log_file_validation: bool,
     pub kms_key_id: Option<String>,

@@ -427,6 +427,7 @@ fn first_run_findings_say_what_is_there_and_count_only_what_exists() {
         bucket: "b".into(),
         s3_key_prefix: None,
         multi_region: false,
+        organization: false,
         global_service_events: true,
         log_file_validation: false,
         kms_key_id: None,

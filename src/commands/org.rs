@@ -1,0 +1,229 @@
+//! `--org`: the plan in every selected account of the Organization. Observe them all (N at once,
+//! each through its role), show every account's changes and the totals, ask once, apply them all
+//! (N at once), and show each account's result. An account's failure stays in that account.
+
+use std::sync::Arc;
+
+use super::{Outcome, Session, assess_account};
+use crate::aws::{Aws, CallLog};
+use crate::engine::{self, Silent};
+use crate::interact::Interaction;
+use crate::org::{self, Assessed, Finished, MemberAccount, MemberRun, targets};
+use crate::plan::LoadedPlan;
+use crate::settings::Mode;
+use crate::ui::org::{OrgFacts, OrgProgress};
+use crate::ui::terminal::Terminal;
+
+impl Session {
+    pub(super) async fn run_org(
+        &self,
+        management: &Aws,
+        loaded: &LoadedPlan,
+    ) -> anyhow::Result<Outcome> {
+        let org = self.settings.org.as_ref().expect("--org settings");
+        let (management_id, listed) = self
+            .ctrl_c
+            .or_interrupted(targets::list(management, org.selection.ou.as_deref()))
+            .await?;
+        let accounts =
+            targets::choose(listed, &management_id, &org.selection).map_err(anyhow::Error::msg)?;
+        if accounts.is_empty() {
+            anyhow::bail!(
+                "--org: no account selected (the Organization's ACTIVE accounts, less the management \
+                 account unless --include-management, narrowed by --ou, --accounts, --exclude and \
+                 --shard); nothing was changed"
+            );
+        }
+        let progress = OrgProgress::new(self.settings.caps.stderr_tty);
+        let management_id = management_id.as_str();
+        let observe = |_: usize, account: MemberAccount| async move {
+            let result = self
+                .assess_member(management, management_id, &account, loaded)
+                .await
+                .map_err(|e| format!("{e:#}"));
+            MemberRun { account, result }
+        };
+        let mut members = self
+            .ctrl_c
+            .or_interrupted(async {
+                Ok(org::for_each_account(
+                    &accounts,
+                    org.jobs,
+                    "Observing",
+                    &progress,
+                    observe,
+                    |m: &MemberRun| (m.finished(), status_line(m)),
+                )
+                .await)
+            })
+            .await?;
+        let plan_file = loaded.path.display().to_string();
+        let facts = |seconds| OrgFacts {
+            management,
+            plan_file: &plan_file,
+            seconds,
+            stats: self.settings.stats,
+        };
+        org.view.assessed(&facts(self.elapsed()), &members);
+        let failed = members.iter().any(|m| m.result.is_err());
+        let pending = members.iter().any(|m| m.finished() != Finished::InLine);
+        let applicable = members.iter().any(|m| {
+            m.result
+                .as_ref()
+                .is_ok_and(|a| a.assessment.changes.iter().any(|c| !c.is_manual()))
+        });
+        if self.settings.mode == Mode::DryRun || !applicable {
+            org.view.finished(&facts(self.elapsed()), &members, "plan");
+            return Ok(if failed {
+                Outcome::Failed
+            } else if pending && self.settings.mode == Mode::DryRun {
+                Outcome::Pending
+            } else {
+                Outcome::Success
+            });
+        }
+        // One confirmation for every account, after all of them were shown.
+        let terminal = self.terminal()?;
+        let accounts_with_changes = members
+            .iter()
+            .filter(|m| matches!(m.finished(), Finished::Changes(_)))
+            .count();
+        if self.settings.mode == Mode::ApplyAsking
+            && !terminal.confirm(
+                &format!("Apply these changes to {accounts_with_changes} accounts?"),
+                false,
+            )?
+        {
+            eprintln!("Nothing was changed.");
+            return Ok(if failed {
+                Outcome::Failed
+            } else {
+                Outcome::Success
+            });
+        }
+        // Every account's apply runs unattended: the one question was asked above.
+        let unattended = Terminal {
+            assume_yes: true,
+            ..terminal
+        };
+        let on_ctrl_c = {
+            let ctrl_c = self.ctrl_c.clone();
+            tokio::spawn(async move {
+                ctrl_c.pressed().await;
+                eprintln!("\nInterrupted: every account stops after its call in flight.");
+            })
+        };
+        let to_apply: Vec<MemberAccount> = members.iter().map(|m| m.account.clone()).collect();
+        let reports = {
+            let members = &members;
+            let unattended = &unattended;
+            org::for_each_account(
+                &to_apply,
+                org.jobs,
+                "Applying",
+                &progress,
+                |i, _account| async move {
+                    match &members[i].result {
+                        Ok(a) if a.assessment.changes.iter().any(|c| !c.is_manual()) => Some(
+                            engine::apply(
+                                &a.aws,
+                                &a.assessment,
+                                &Silent,
+                                unattended,
+                                self.ctrl_c.interrupt(),
+                            )
+                            .await,
+                        ),
+                        _ => None,
+                    }
+                },
+                |r: &Option<engine::ApplyReport>| match r {
+                    None => (Finished::InLine, "nothing to apply".to_string()),
+                    Some(r) if !r.succeeded() => (
+                        Finished::Failed,
+                        format!(
+                            "failed: {}",
+                            r.failed
+                                .as_ref()
+                                .map_or_else(|| "not verified".to_string(), |f| f.error.clone())
+                        ),
+                    ),
+                    Some(r) => (
+                        Finished::Changes(r.applied.len()),
+                        format!("{} applied", r.applied.len()),
+                    ),
+                },
+            )
+            .await
+        };
+        on_ctrl_c.abort();
+        for (m, report) in members.iter_mut().zip(reports) {
+            if let Ok(a) = &mut m.result {
+                a.report = report;
+            }
+        }
+        org.view.finished(&facts(self.elapsed()), &members, "apply");
+        let apply_failed = members.iter().any(|m| m.finished() == Finished::Failed);
+        Ok(if self.ctrl_c.is_pressed() {
+            Outcome::Interrupted
+        } else if apply_failed {
+            Outcome::Failed
+        } else {
+            Outcome::Success
+        })
+    }
+
+    /// One account: its context (the management account's own, or a role session), then its
+    /// assessment, keeping only the changes.
+    async fn assess_member(
+        &self,
+        management: &Aws,
+        management_id: &str,
+        account: &MemberAccount,
+        loaded: &LoadedPlan,
+    ) -> anyhow::Result<Assessed> {
+        let org = self.settings.org.as_ref().expect("--org settings");
+        let aws = if account.id == management.account_id() {
+            Aws::for_caller(
+                management.sdk.clone(),
+                management.caller.clone(),
+                Arc::new(CallLog::default()),
+            )
+        } else {
+            org::session::member(
+                management,
+                &account.id,
+                &org.role_name,
+                org.external_id.as_deref(),
+                management_id,
+            )
+            .await?
+        };
+        let (aws, mut assessment) = assess_account(&aws, loaded, false, &Silent).await?;
+        assessment.observed = Vec::new();
+        Ok(Assessed {
+            aws,
+            assessment,
+            report: None,
+        })
+    }
+
+    fn elapsed(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
+
+/// One line about an observed account, for progress off a terminal.
+fn status_line(m: &MemberRun) -> String {
+    match &m.result {
+        Err(e) => format!("error: {e}"),
+        Ok(a) if !a.assessment.pending() => "in line".into(),
+        Ok(a) => {
+            let s = a.assessment.summary();
+            format!(
+                "{} to create, {} to change, {} to delete, {} manual",
+                s.create, s.update, s.delete, s.manual
+            )
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! `--org` output: one block per account, then a table (human), or one JSON document with
+//! `accounts[]`, each holding the single-account document, and a summary. And the fan-out's
+//! progress: an indicatif bar at a terminal, one line per finished account otherwise. Renders;
+//! never computes.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::aws::Aws;
+use crate::change::Summary;
+use crate::cli::OutputFormat;
+use crate::org::{FanOutReporter, Finished, MemberAccount, MemberRun};
+use crate::ui::{json as json_doc, render};
+
+/// What the views need about the run besides the accounts.
+pub struct OrgFacts<'a> {
+    /// The management account's context (the caller, its calls).
+    pub management: &'a Aws,
+    pub plan_file: &'a str,
+    pub seconds: f64,
+    pub stats: bool,
+}
+
+/// The `--org` printer, chosen once from `--output`.
+pub enum OrgView {
+    Human(render::Palette),
+    Json,
+}
+
+impl OrgView {
+    /// `None` for the formats `--org` does not print yet.
+    pub fn for_format(format: OutputFormat, color: bool) -> Option<OrgView> {
+        match format {
+            OutputFormat::Human => Some(OrgView::Human(render::Palette { color })),
+            OutputFormat::Json => Some(OrgView::Json),
+            _ => None,
+        }
+    }
+
+    pub fn shows_changes_first(&self) -> bool {
+        matches!(self, OrgView::Human(_))
+    }
+
+    /// After every account was observed: each account's changes, then the table.
+    pub fn assessed(&self, run: &OrgFacts, members: &[MemberRun]) {
+        let OrgView::Human(p) = self else {
+            return;
+        };
+        let caller = &run.management.caller;
+        println!(
+            "Organization of account {} as {} ({}): {} accounts, plan {}",
+            caller.account_id,
+            caller.describe(),
+            caller.arn,
+            members.len(),
+            run.plan_file
+        );
+        for m in members {
+            println!(
+                "\n{}",
+                p.bold(&format!(
+                    "== Account {} ({}) ==",
+                    m.account.id, m.account.name
+                ))
+            );
+            match &m.result {
+                Err(e) => println!("  error: {e}"),
+                Ok(a) => print!("{}", render::assessment(*p, &a.assessment)),
+            }
+        }
+        print!("\n{}", table(members, false));
+    }
+
+    /// The end of the run: a dry run's stats, or each account's apply and the table again; the
+    /// JSON document.
+    pub fn finished(&self, run: &OrgFacts, members: &[MemberRun], mode: &str) {
+        match self {
+            OrgView::Human(p) => {
+                if mode == "apply" {
+                    for m in members {
+                        if let Ok(a) = &m.result
+                            && let Some(r) = &a.report
+                        {
+                            println!(
+                                "\n{}",
+                                p.bold(&format!(
+                                    "== Account {} ({}) ==",
+                                    m.account.id, m.account.name
+                                ))
+                            );
+                            print!("{}", render::apply_result(*p, r, run.seconds));
+                        }
+                    }
+                    print!("\n{}", table(members, true));
+                }
+                if run.stats {
+                    let (calls, writes) =
+                        members.iter().filter_map(|m| m.result.as_ref().ok()).fold(
+                            (run.management.calls.len(), run.management.calls.writes()),
+                            |(c, w), a| (c + a.aws.calls.len(), w + a.aws.calls.writes()),
+                        );
+                    println!(
+                        "Stats: {calls} calls, {writes} writes, {:.2}s.",
+                        run.seconds
+                    );
+                }
+            }
+            OrgView::Json => println!("{}", document(run, members, mode)),
+        }
+    }
+}
+
+/// The word for an account's result in the table and JSON.
+fn result_word(m: &MemberRun) -> String {
+    match (m.finished(), &m.result) {
+        (Finished::Failed, _) => "error".into(),
+        (Finished::InLine, _) => "in line".into(),
+        (Finished::Changes(n), Ok(a)) if a.report.is_some() => format!("{n} applied"),
+        (Finished::Changes(n), _) => format!("{n} changes"),
+    }
+}
+
+fn manual_count(m: &MemberRun) -> Option<usize> {
+    m.result.as_ref().ok().map(|a| match &a.report {
+        Some(r) => r.manual.len(),
+        None => a.assessment.summary().manual,
+    })
+}
+
+/// Account, name, result, manual actions; then the totals (`applied`: after an apply).
+pub fn table(members: &[MemberRun], applied: bool) -> String {
+    let name_width = members
+        .iter()
+        .map(|m| m.account.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, 40);
+    let mut out = format!(
+        "{:<12}  {:<name_width$}  {:<12}  manual actions\n",
+        "account", "name", "result"
+    );
+    for m in members {
+        let name: String = m.account.name.chars().take(40).collect();
+        let manual = manual_count(m).map_or("-".to_string(), |n| n.to_string());
+        let _ = writeln!(
+            out,
+            "{:<12}  {:<name_width$}  {:<12}  {manual}",
+            m.account.id,
+            name,
+            result_word(m)
+        );
+    }
+    let s = summary(members);
+    let _ = writeln!(
+        out,
+        "{} accounts: {} in line, {} {}, {} failed.",
+        members.len(),
+        s["in_line"],
+        s["with_changes"],
+        if applied { "changed" } else { "with changes" },
+        s["failed"]
+    );
+    out
+}
+
+fn summary(members: &[MemberRun]) -> Value {
+    let count = |f: &dyn Fn(&Finished) -> bool| members.iter().filter(|m| f(&m.finished())).count();
+    let changes = Summary::of(
+        members
+            .iter()
+            .filter_map(|m| m.result.as_ref().ok())
+            .flat_map(|a| a.assessment.changes.iter()),
+    );
+    json!({
+        "accounts": members.len(),
+        "in_line": count(&|f| *f == Finished::InLine),
+        "with_changes": count(&|f| matches!(f, Finished::Changes(_))),
+        "failed": count(&|f| *f == Finished::Failed),
+        "changes": changes,
+    })
+}
+
+/// `accounts[]` (each with today's single-account document, or its error) and a summary. Shards
+/// merge by concatenating their `accounts[]`.
+fn document(run: &OrgFacts, members: &[MemberRun], mode: &str) -> String {
+    let accounts: Vec<Value> = members
+        .iter()
+        .map(|m| {
+            let mut v = json!({
+                "account_id": m.account.id,
+                "name": m.account.name,
+                "result": match m.finished() {
+                    Finished::Failed => "error",
+                    Finished::InLine => "in_line",
+                    Finished::Changes(_) => "changes",
+                },
+            });
+            match &m.result {
+                Err(e) => v["error"] = json!(e),
+                Ok(a) => {
+                    let stats = json_doc::Stats::of(&a.aws, run.seconds);
+                    v["document"] = json_doc::document_value(
+                        &a.aws,
+                        run.plan_file,
+                        mode,
+                        &a.assessment,
+                        a.report.as_ref(),
+                        stats,
+                    );
+                }
+            }
+            v
+        })
+        .collect();
+    let doc = json!({
+        "mode": mode,
+        "management_account_id": run.management.account_id(),
+        "caller": run.management.caller,
+        "plan_file": run.plan_file,
+        "accounts": accounts,
+        "summary": summary(members),
+    });
+    serde_json::to_string_pretty(&doc).expect("serializable")
+}
+
+/// The fan-out's progress on stderr.
+pub struct OrgProgress {
+    bar: Option<ProgressBar>,
+    in_flight: AtomicUsize,
+    with_changes: AtomicUsize,
+    failed: AtomicUsize,
+    what: Mutex<String>,
+}
+
+impl OrgProgress {
+    /// A bar when stderr is a terminal and NO_COLOR is unset; plain lines otherwise.
+    pub fn new(stderr_tty: bool) -> OrgProgress {
+        let draw = stderr_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        OrgProgress {
+            bar: draw.then(|| ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())),
+            in_flight: AtomicUsize::new(0),
+            with_changes: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            what: Mutex::new(String::new()),
+        }
+    }
+
+    fn message(&self) -> String {
+        format!(
+            "{}: {} in flight, {} with changes, {} failed",
+            self.what.lock().unwrap(),
+            self.in_flight.load(Ordering::SeqCst),
+            self.with_changes.load(Ordering::SeqCst),
+            self.failed.load(Ordering::SeqCst)
+        )
+    }
+}
+
+impl FanOutReporter for OrgProgress {
+    fn begin(&self, what: &str, total: usize) {
+        *self.what.lock().unwrap() = what.to_string();
+        self.in_flight.store(0, Ordering::SeqCst);
+        self.with_changes.store(0, Ordering::SeqCst);
+        self.failed.store(0, Ordering::SeqCst);
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total as u64);
+                bar.set_position(0);
+                bar.set_style(
+                    ProgressStyle::with_template("[{bar:30}] {pos}/{len} accounts  {msg}")
+                        .expect("template"),
+                );
+                bar.set_message(self.message());
+                bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            }
+            None => eprintln!("{what} {total} accounts..."),
+        }
+    }
+
+    fn account_started(&self, _account: &MemberAccount) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        if let Some(bar) = &self.bar {
+            bar.set_message(self.message());
+        }
+    }
+
+    fn account_finished(&self, account: &MemberAccount, how: &Finished, line: &str) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        match how {
+            Finished::Changes(_) => self.with_changes.fetch_add(1, Ordering::SeqCst),
+            Finished::Failed => self.failed.fetch_add(1, Ordering::SeqCst),
+            Finished::InLine => 0,
+        };
+        match &self.bar {
+            Some(bar) => {
+                bar.inc(1);
+                bar.set_message(self.message());
+            }
+            None => eprintln!("  account {} ({}): {line}", account.id, account.name),
+        }
+    }
+
+    fn end(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,434 @@
+//! `--org`: every account of an AWS Organization, end to end against moto, which serves
+//! Organizations, `CreateAccount` (with its OrganizationAccountAccessRole) and AssumeRole into
+//! member accounts, each with its own state. moto checks neither that a role exists nor whom it
+//! trusts, so a denied AssumeRole is the proxy's answer (STS API reference, AssumeRole: 403
+//! AccessDenied).
+
+use crate::common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_organizations::types::OrganizationFeatureSet;
+use common::Account;
+use serde_json::Value;
+
+/// The member plan, narrowed to two regions to keep the test quick (the regional controls are
+/// tested in every region in tests/e2e/regional.rs).
+fn member_plan() -> String {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/member.toml")).unwrap();
+    let narrowed = text.replacen(
+        "regions = \"all\"",
+        "regions = [\"us-east-1\", \"eu-west-1\"]",
+        1,
+    );
+    assert_ne!(text, narrowed);
+    narrowed
+}
+
+/// A plan with one cheap control, for the tests about which accounts run.
+const SMALL: &str = "version = 1\nhome_region = \"us-east-1\"\n[password_policy]\n";
+
+/// An Organization made by `acct` (its management account), two OUs deep: OU A with A1 below
+/// it, and OU B; `members` accounts spread over the root, A, A1 and B. Returns the member IDs and
+/// the OU IDs (A, A1, B).
+struct Org {
+    members: Vec<String>,
+    ou_a: String,
+    ou_a1: String,
+    client: aws_sdk_organizations::Client,
+    root: String,
+}
+
+async fn organization(acct: &Account, members: usize) -> Org {
+    let client = aws_sdk_organizations::Client::new(&acct.sdk());
+    client
+        .create_organization()
+        .feature_set(OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("moto's CreateOrganization");
+    let root = client.list_roots().send().await.unwrap().roots.unwrap()[0]
+        .id
+        .clone()
+        .unwrap();
+    let ou = |parent: String, name: &'static str| {
+        let client = client.clone();
+        async move {
+            client
+                .create_organizational_unit()
+                .parent_id(parent)
+                .name(name)
+                .send()
+                .await
+                .unwrap()
+                .organizational_unit
+                .unwrap()
+                .id
+                .unwrap()
+        }
+    };
+    let ou_a = ou(root.clone(), "A").await;
+    let ou_a1 = ou(ou_a.clone(), "A1").await;
+    let ou_b = ou(root.clone(), "B").await;
+    let mut org = Org {
+        members: Vec::new(),
+        ou_a,
+        ou_a1,
+        client,
+        root,
+    };
+    for i in 0..members {
+        let parent = [None, Some(&org.ou_a), Some(&org.ou_a1), Some(&ou_b)][i % 4].cloned();
+        org.add(i, parent).await;
+    }
+    org
+}
+
+impl Org {
+    async fn add(&mut self, i: usize, parent: Option<String>) -> String {
+        let status = self
+            .client
+            .create_account()
+            .email(format!("member{i}@example.com"))
+            .account_name(format!("member-{i}"))
+            .send()
+            .await
+            .expect("moto's CreateAccount")
+            .create_account_status
+            .unwrap();
+        let id = status.account_id.expect("moto answers with the account ID");
+        if let Some(parent) = parent {
+            self.client
+                .move_account()
+                .account_id(&id)
+                .source_parent_id(&self.root)
+                .destination_parent_id(parent)
+                .send()
+                .await
+                .expect("moto's MoveAccount");
+        }
+        self.members.push(id.clone());
+        id
+    }
+}
+
+/// The accounts of an `--org --output json` document: account ID -> result.
+fn results(run: &common::Run) -> BTreeMap<String, String> {
+    let v: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.all()));
+    v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["account_id"].as_str().unwrap().to_string(),
+                a["result"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The accounts' errors in an `--org --output json` document (for failure messages), or the
+/// whole run when it is not one.
+fn errors(run: &common::Run) -> String {
+    match serde_json::from_str::<Value>(&run.stdout) {
+        Ok(v) => format!(
+            "exit {}: {:?}\n{}",
+            run.code,
+            v["accounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a["error"].as_str())
+                .collect::<Vec<_>>(),
+            run.stderr
+        ),
+        Err(_) => run.all(),
+    }
+}
+
+/// Credentials in `member` through its OrganizationAccountAccessRole, straight from moto.
+async fn member_sdk(acct: &Account, member: &str) -> aws_config::SdkConfig {
+    let out = aws_sdk_sts::Client::new(&acct.sdk())
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{member}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("test")
+        .send()
+        .await
+        .unwrap();
+    let c = out.credentials.unwrap();
+    acct.sdk()
+        .into_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    c.access_key_id,
+                    c.secret_access_key,
+                    Some(c.session_token),
+                    None,
+                    "test",
+                ),
+            ),
+        )
+        .build()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_one_accounts() {
+    let acct = Account::new().await;
+    let org = organization(&acct, 12).await;
+    let plan = acct.write_plan("member.toml", &member_plan());
+
+    let dry = acct
+        .run(&["--org", "-f", &plan, "--plan", "--output", "json"])
+        .await;
+    assert_eq!(dry.code, 2, "{}", errors(&dry));
+    let found = results(&dry);
+    assert_eq!(
+        found.keys().cloned().collect::<BTreeSet<_>>(),
+        org.members.iter().cloned().collect(),
+        "every member, not the management account"
+    );
+    assert!(found.values().all(|r| r == "changes"), "{found:?}");
+    // Off a terminal, progress is one line per finished account on stderr.
+    assert!(
+        dry.stderr.contains("Observing 12 accounts..."),
+        "{}",
+        dry.stderr
+    );
+    for id in &org.members {
+        assert!(
+            dry.stderr.contains(&format!("  account {id} (member-")),
+            "{}",
+            dry.stderr
+        );
+    }
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    // One role session per account, named for aws-harden and the caller.
+    let assumed: Vec<_> = acct
+        .proxy
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "AssumeRole")
+        .collect();
+    assert_eq!(assumed.len(), 12);
+    assert!(assumed.iter().all(|c| {
+        c.params
+            .iter()
+            .any(|(k, v)| k == "RoleSessionName" && v == "aws-harden@aws-harden-test")
+    }));
+
+    acct.proxy.clear();
+    let applied = acct.run(&["--org", "-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    for id in &org.members {
+        assert!(
+            applied.stdout.contains(&format!("== Account {id} (")),
+            "{}",
+            applied.all()
+        );
+    }
+    assert!(
+        applied
+            .stdout
+            .contains("12 accounts: 0 in line, 12 changed, 0 failed."),
+        "{}",
+        applied.all()
+    );
+    // Each account got its own trail, into its own bucket named with its own ID (asked of moto
+    // in each account).
+    let creates = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .filter(|c| c.operation == "CreateTrail")
+        .count();
+    assert_eq!(creates, 12);
+    for id in &org.members {
+        let trails = aws_sdk_cloudtrail::Client::new(&member_sdk(&acct, id).await)
+            .describe_trails()
+            .send()
+            .await
+            .unwrap()
+            .trail_list
+            .unwrap_or_default();
+        assert!(
+            trails.iter().any(|t| t.s3_bucket_name.as_deref()
+                == Some(&format!("aws-harden-trail-{id}-us-east-1"))),
+            "{id}: {trails:?}"
+        );
+    }
+
+    acct.proxy.clear();
+    let again = acct.run(&["--org", "-f", &plan, "--plan"]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    assert!(
+        again
+            .stdout
+            .contains("12 accounts: 12 in line, 0 with changes, 0 failed."),
+        "{}",
+        again.all()
+    );
+
+    // Drift in one member, made by hand: reported for that account only.
+    let drifted = &org.members[5];
+    aws_sdk_iam::Client::new(&member_sdk(&acct, drifted).await)
+        .update_account_password_policy()
+        .minimum_password_length(8)
+        .send()
+        .await
+        .unwrap();
+    let dry = acct
+        .run(&["--org", "-f", &plan, "--plan", "--output", "json"])
+        .await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    let found = results(&dry);
+    let changed: Vec<&String> = found
+        .iter()
+        .filter(|(_, r)| *r != "in_line")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(changed, [drifted], "{found:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_denied_role_stops_only_its_account_and_names_the_role() {
+    let acct = Account::new().await;
+    let org = organization(&acct, 12).await;
+    let plan = acct.write_plan("small.toml", SMALL);
+    let denied = org.members[3].clone();
+    let needle = format!("{denied}%3Arole");
+    acct.proxy.hook(Box::new(move |req| {
+        (req.operation == "AssumeRole" && req.body_text().contains(&needle)).then(|| {
+            common::proxy::query_error(
+                403,
+                "AccessDenied",
+                "User is not authorized to perform: sts:AssumeRole",
+            )
+        })
+    }));
+    let run = acct
+        .run(&["--org", "-f", &plan, "--plan", "--output", "json"])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let found = results(&run);
+    assert_eq!(found.len(), 12);
+    assert_eq!(found[&denied], "error");
+    assert_eq!(
+        found.values().filter(|r| *r == "changes").count(),
+        11,
+        "the others go on: {found:?}"
+    );
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let error = v["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == denied.as_str())
+        .unwrap()["error"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for part in [
+        format!("arn:aws:iam::{denied}:role/OrganizationAccountAccessRole"),
+        "AccessDenied".into(),
+        "trust policy".into(),
+    ] {
+        assert!(error.contains(&part), "{part}: {error}");
+    }
+}
+
+/// The accounts each of `--shard 1/3`, `2/3` and `3/3` runs.
+async fn shards(acct: &Account, plan: &str) -> Vec<BTreeSet<String>> {
+    let mut out = Vec::new();
+    for k in 1..=3 {
+        let shard = format!("{k}/3");
+        let run = acct
+            .run(&[
+                "--org", "-f", plan, "--plan", "--output", "json", "--shard", &shard,
+            ])
+            .await;
+        assert!(run.code == 2 || run.code == 0, "{}", run.all());
+        out.push(results(&run).into_keys().collect::<BTreeSet<String>>());
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shards_cover_every_account_once_and_keep_their_accounts_when_one_is_added() {
+    let acct = Account::new().await;
+    let mut org = organization(&acct, 12).await;
+    let plan = acct.write_plan("small.toml", SMALL);
+    let before = shards(&acct, &plan).await;
+    let all: BTreeSet<String> = org.members.iter().cloned().collect();
+    assert_eq!(
+        before.iter().map(|s| s.len()).sum::<usize>(),
+        12,
+        "{before:?}"
+    );
+    assert_eq!(
+        before.iter().flatten().cloned().collect::<BTreeSet<_>>(),
+        all
+    );
+
+    let added = org.add(12, None).await;
+    let after = shards(&acct, &plan).await;
+    assert_eq!(
+        after.iter().map(|s| s.len()).sum::<usize>(),
+        13,
+        "{after:?}"
+    );
+    for (k, (b, a)) in before.iter().zip(&after).enumerate() {
+        let mut expected = b.clone();
+        if a.contains(&added) {
+            expected.insert(added.clone());
+        }
+        assert_eq!(a, &expected, "shard {}", k + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ou_covers_itself_and_the_ous_below_it() {
+    let acct = Account::new().await;
+    let org = organization(&acct, 8).await;
+    let plan = acct.write_plan("small.toml", SMALL);
+    let run = acct
+        .run(&[
+            "--org", "--ou", &org.ou_a, "-f", &plan, "--plan", "--output", "json",
+        ])
+        .await;
+    assert_eq!(run.code, 2, "{}", run.all());
+    // Accounts 1 and 5 went to A, 2 and 6 to A1 (see `organization`).
+    let expected: BTreeSet<String> = [1, 2, 5, 6]
+        .iter()
+        .map(|&i| org.members[i].clone())
+        .collect();
+    assert_eq!(results(&run).into_keys().collect::<BTreeSet<_>>(), expected);
+    let _ = &org.ou_a1;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_with_an_admin_user_or_a_bad_account_id_fails_before_any_call() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("admin.toml", common::IAM_ONLY);
+    let run = acct.run(&["--org", "-f", &plan, "--plan"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("[admin_user]"), "{}", run.all());
+    assert!(run.stderr.contains("admin.toml"), "{}", run.all());
+    let small = acct.write_plan("small.toml", SMALL);
+    let run = acct
+        .run(&["--org", "-f", &small, "--plan", "--accounts", "12345"])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("--accounts: \"12345\""),
+        "{}",
+        run.all()
+    );
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}
