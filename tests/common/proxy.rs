@@ -949,7 +949,15 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
     }
 }
 
+/// Requests in flight to moto at once, from every proxy of the process. moto's server (werkzeug)
+/// listens with a backlog of 128: an `--org` run sends hundreds of requests at once, and past
+/// the backlog the kernel drops connection attempts, which the client retries after 1, 3, 7 s...
+/// until its 20 s attempt timeout. Queuing here instead keeps the emulator's limit out of what
+/// is measured; the added latency (`set_latency`) is not held in this queue.
+static MOTO_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
+
 async fn forward(upstream: &str, raw: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
+    let _slot = MOTO_SLOTS.acquire().await.expect("never closed");
     let mut up = TcpStream::connect(upstream).await?;
     up.write_all(&with_connection_close(raw)).await?;
     let mut resp = Vec::new();

@@ -184,7 +184,9 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
     let plan = acct.write_plan("member.toml", &member_plan());
 
     let dry = acct
-        .run(&["--org", "-f", &plan, "--plan", "--output", "json"])
+        .run(&[
+            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "4",
+        ])
         .await;
     assert_eq!(dry.code, 2, "{}", errors(&dry));
     let found = results(&dry);
@@ -223,7 +225,9 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
     }));
 
     acct.proxy.clear();
-    let applied = acct.run(&["--org", "-f", &plan, "--yes"]).await;
+    let applied = acct
+        .run(&["--org", "-f", &plan, "--yes", "--jobs", "4"])
+        .await;
     assert_eq!(applied.code, 0, "{}", applied.all());
     for id in &org.members {
         assert!(
@@ -264,7 +268,9 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
     }
 
     acct.proxy.clear();
-    let again = acct.run(&["--org", "-f", &plan, "--plan"]).await;
+    let again = acct
+        .run(&["--org", "-f", &plan, "--plan", "--jobs", "4"])
+        .await;
     assert_eq!(again.code, 0, "{}", again.all());
     assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
     assert!(
@@ -284,7 +290,9 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
         .await
         .unwrap();
     let dry = acct
-        .run(&["--org", "-f", &plan, "--plan", "--output", "json"])
+        .run(&[
+            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "4",
+        ])
         .await;
     assert_eq!(dry.code, 2, "{}", dry.all());
     let found = results(&dry);
@@ -313,7 +321,9 @@ async fn a_denied_role_stops_only_its_account_and_names_the_role() {
         })
     }));
     let run = acct
-        .run(&["--org", "-f", &plan, "--plan", "--output", "json"])
+        .run(&[
+            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "4",
+        ])
         .await;
     assert_eq!(run.code, 1, "{}", run.all());
     let found = results(&run);
@@ -431,4 +441,36 @@ async fn a_plan_with_an_admin_user_or_a_bad_account_id_fails_before_any_call() {
         run.all()
     );
     assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_a_terminal_every_account_is_shown_then_one_question_is_asked_for_all() {
+    let acct = Account::new().await;
+    let org = organization(&acct, 3).await;
+    let plan = acct.write_plan("small.toml", SMALL);
+    let (code, out, asked) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["--org", "-f", &plan], &[]);
+        let asked = pty.answer(
+            &[("Apply these changes to 3 accounts?", "y")],
+            "changed, 0 failed.",
+        );
+        let (code, out) = pty.wait();
+        (code, out, asked)
+    });
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(asked.len(), 1, "one question for all accounts: {asked:?}");
+    // Every account's changes come before the question, then each account's result.
+    let question = out.find("Apply these changes to 3 accounts?").unwrap();
+    for id in &org.members {
+        let shown = out.find(&format!("== Account {id} (")).unwrap();
+        assert!(shown < question, "{out}");
+        assert!(
+            out[question..].contains(&format!("== Account {id} (")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("3 accounts: 0 in line, 3 changed, 0 failed."),
+        "{out}"
+    );
 }
