@@ -27,6 +27,8 @@ home_region = "us-east-1"
 "#;
 
 /// Run the binary to its end; its exit code, wall time and peak resident memory (KiB).
+// The child is reaped by `wait4` below, which also returns its resource usage.
+#[allow(clippy::zombie_processes)]
 fn measured(acct: &Account, args: &[&str]) -> (i32, Duration, i64) {
     let started = Instant::now();
     let child = acct

@@ -92,7 +92,7 @@ impl Settings {
         let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
             .filter(|p| !p.is_empty() && !cli.no_step_summary)
             .map(PathBuf::from);
-        let view = view_for(cli.output, caps.color, step_summary);
+        let view = view_for(cli.output, caps.color, step_summary.clone());
 
         let saved = match &cli.command {
             Some(Command::Apply { file, max_age }) => {
@@ -121,7 +121,12 @@ impl Settings {
             (None, None) => None,
         };
         let org = match cli.org.org {
-            true => Some(org_settings(&cli, loaded.as_ref(), caps.color)?),
+            true => Some(org_settings(
+                &cli,
+                loaded.as_ref(),
+                caps.color,
+                step_summary.clone(),
+            )?),
             false => None,
         };
         if mode == Mode::ApplyAsking && !view.shows_changes_first() {
@@ -165,12 +170,13 @@ fn org_settings(
     cli: &Cli,
     loaded: Option<&LoadedPlan>,
     color: bool,
+    step_summary: Option<PathBuf>,
 ) -> anyhow::Result<OrgSettings> {
     use crate::org::targets::check_account_id;
     let a = &cli.org;
     if cli.command.is_some() || cli.out.is_some() {
         bail!(
-            "--org runs a plan file in each account: it does not go with `apply FILE` or --out              (saved changes are for one account)"
+            "--org runs a plan file in each account: it does not go with `apply FILE` or --out (saved changes are for one account)"
         );
     }
     for (flag, ids) in [("--accounts", &a.accounts), ("--exclude", &a.exclude)] {
@@ -178,11 +184,7 @@ fn org_settings(
             check_account_id(flag, id).map_err(anyhow::Error::msg)?;
         }
     }
-    let view = crate::ui::org::OrgView::for_format(cli.output, color).ok_or_else(|| {
-        anyhow::anyhow!(
-            "--org shows its results as human text or JSON (--output human|json); Markdown, JUnit              and SARIF are for one account so far"
-        )
-    })?;
+    let view = crate::ui::org::OrgView::for_format(cli.output, color, step_summary);
     if let Some(l) = loaded {
         let p = &l.plan;
         // Admin MFA is part of [admin_user] (its `mfa` key).
@@ -191,7 +193,7 @@ fn org_settings(
             .map(|_| "[admin_user] (a console password, and MFA enrolment)");
         if let Some(table) = person {
             bail!(
-                "{}: {table} cannot be used with --org: it would print a password or an MFA QR code                  for every account. Members get access through the management account's role or                  IAM Identity Center: use a member plan such as plans/member.toml",
+                "{}: {table} cannot be used with --org: it would print a password or an MFA QR code for every account. Members get access through the management account's role or IAM Identity Center: use a member plan such as plans/member.toml",
                 l.path.display()
             );
         }

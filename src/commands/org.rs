@@ -61,6 +61,7 @@ impl Session {
         let facts = |seconds| OrgFacts {
             management,
             plan_file: &plan_file,
+            plan_text: &loaded.text,
             seconds,
             stats: self.settings.stats,
         };

@@ -20,6 +20,41 @@ fn description(c: &Change) -> String {
 /// The report for one account: its checks as assessed, or, after an apply (`applied`), with each
 /// failed check whose changes were all applied and verified counted as passed.
 pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> String {
+    report_many(&[(account, Ok((a, applied)))])
+}
+
+/// One account of a report: its assessment (and apply), or why it could not be checked.
+pub type AccountChecks<'a> = (
+    &'a str,
+    Result<(&'a Assessment, Option<&'a ApplyReport>), &'a str>,
+);
+
+/// The report for several accounts (`--org`): one test suite per account and control; an account
+/// that could not be checked is a suite of its own with one errored case saying why.
+pub fn report_many(accounts: &[AccountChecks]) -> String {
+    let mut report = Report::new("aws-harden");
+    for (account, checked) in accounts {
+        match checked {
+            Ok((a, applied)) => add_suites(&mut report, account, a, *applied),
+            Err(error) => {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+                status.set_message(error.to_string());
+                status.set_type("account error");
+                let mut case = TestCase::new("account", status);
+                case.set_classname(format!("{account}.aws-harden"));
+                let mut suite = TestSuite::new(format!("{account}/aws-harden"));
+                suite.add_test_case(case);
+                report.add_test_suite(suite);
+            }
+        }
+    }
+    report
+        .to_string()
+        .expect("a JUnit report of plain strings serializes")
+}
+
+/// One account's suites, one per control.
+fn add_suites(report: &mut Report, account: &str, a: &Assessment, applied: Option<&ApplyReport>) {
     let fixed = |check: &Check| {
         applied.is_some_and(|r| {
             let pending = a.changes_for(check).count();
@@ -27,7 +62,6 @@ pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> S
             pending > 0 && done == pending && !r.not_verified.iter().any(|c| check.is_about(c))
         })
     };
-    let mut report = Report::new("aws-harden");
     for id in ControlId::ALL {
         let checks: Vec<_> = a.checks.iter().filter(|c| c.control == id).collect();
         if checks.is_empty() {
@@ -53,9 +87,6 @@ pub fn report(account: &str, a: &Assessment, applied: Option<&ApplyReport>) -> S
         }
         report.add_test_suite(suite);
     }
-    report
-        .to_string()
-        .expect("a JUnit report of plain strings serializes")
 }
 
 #[cfg(test)]

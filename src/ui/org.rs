@@ -4,6 +4,7 @@
 //! never computes.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,40 +15,55 @@ use crate::aws::Aws;
 use crate::change::Summary;
 use crate::cli::OutputFormat;
 use crate::org::{FanOutReporter, Finished, MemberAccount, MemberRun};
-use crate::ui::{json as json_doc, render};
+use crate::ui::{json as json_doc, junit, markdown, render, sarif};
 
 /// What the views need about the run besides the accounts.
 pub struct OrgFacts<'a> {
     /// The management account's context (the caller, its calls).
     pub management: &'a Aws,
     pub plan_file: &'a str,
+    /// The plan's text (SARIF points at lines in it).
+    pub plan_text: &'a str,
     pub seconds: f64,
     pub stats: bool,
 }
 
-/// The `--org` printer, chosen once from `--output`.
-pub enum OrgView {
+/// The `--org` printer, chosen once from `--output`, and GitHub's job summary when it is set.
+pub struct OrgView {
+    format: OrgFormat,
+    step_summary: Option<PathBuf>,
+}
+
+enum OrgFormat {
     Human(render::Palette),
     Json,
+    Markdown,
+    Junit,
+    Sarif,
 }
 
 impl OrgView {
-    /// `None` for the formats `--org` does not print yet.
-    pub fn for_format(format: OutputFormat, color: bool) -> Option<OrgView> {
-        match format {
-            OutputFormat::Human => Some(OrgView::Human(render::Palette { color })),
-            OutputFormat::Json => Some(OrgView::Json),
-            _ => None,
+    pub fn for_format(format: OutputFormat, color: bool, step_summary: Option<PathBuf>) -> OrgView {
+        let format = match format {
+            OutputFormat::Human => OrgFormat::Human(render::Palette { color }),
+            OutputFormat::Json => OrgFormat::Json,
+            OutputFormat::Markdown => OrgFormat::Markdown,
+            OutputFormat::Junit => OrgFormat::Junit,
+            OutputFormat::Sarif => OrgFormat::Sarif,
+        };
+        OrgView {
+            format,
+            step_summary,
         }
     }
 
     pub fn shows_changes_first(&self) -> bool {
-        matches!(self, OrgView::Human(_))
+        matches!(self.format, OrgFormat::Human(_))
     }
 
     /// After every account was observed: each account's changes, then the table.
     pub fn assessed(&self, run: &OrgFacts, members: &[MemberRun]) {
-        let OrgView::Human(p) = self else {
+        let OrgFormat::Human(p) = &self.format else {
             return;
         };
         let caller = &run.management.caller;
@@ -78,8 +94,8 @@ impl OrgView {
     /// The end of the run: a dry run's stats, or each account's apply and the table again; the
     /// JSON document.
     pub fn finished(&self, run: &OrgFacts, members: &[MemberRun], mode: &str) {
-        match self {
-            OrgView::Human(p) => {
+        match &self.format {
+            OrgFormat::Human(p) => {
                 if mode == "apply" {
                     for m in members {
                         if let Ok(a) = &m.result
@@ -109,13 +125,86 @@ impl OrgView {
                     );
                 }
             }
-            OrgView::Json => println!("{}", document(run, members, mode)),
+            OrgFormat::Json => println!("{}", document(run, members, mode)),
+            OrgFormat::Markdown => print!("{}", markdown_report(members)),
+            OrgFormat::Junit => {
+                let accounts: Vec<junit::AccountChecks> = members
+                    .iter()
+                    .map(|m| {
+                        let checked = match &m.result {
+                            Ok(a) => Ok((&a.assessment, a.report.as_ref())),
+                            Err(e) => Err(e.as_str()),
+                        };
+                        (m.account.id.as_str(), checked)
+                    })
+                    .collect();
+                println!("{}", junit::report_many(&accounts));
+            }
+            OrgFormat::Sarif => {
+                let accounts: Vec<(&str, &crate::engine::Assessment)> = members
+                    .iter()
+                    .filter_map(|m| {
+                        m.result
+                            .as_ref()
+                            .ok()
+                            .map(|a| (m.account.id.as_str(), &a.assessment))
+                    })
+                    .collect();
+                println!(
+                    "{}",
+                    sarif::report_many(&accounts, run.plan_file, run.plan_text)
+                );
+            }
+        }
+        if let Some(path) = &self.step_summary {
+            // The job summary is a courtesy: failing to write it must not change the result.
+            if let Err(e) = markdown::append_step_summary(path, &markdown_report(members)) {
+                eprintln!(
+                    "warning: cannot append to the job summary {}: {e}",
+                    path.display()
+                );
+            }
         }
     }
 }
 
+/// Each account's Markdown report (or its error), then the totals.
+fn markdown_report(members: &[MemberRun]) -> String {
+    let mut out = String::new();
+    for m in members {
+        match &m.result {
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "### aws-harden: account {}\n\nerror: {}\n",
+                    m.account.id,
+                    e.replace(['\n', '\r'], " ")
+                );
+            }
+            Ok(a) => match &a.report {
+                None => out.push_str(&markdown::plan(&m.account.id, &a.assessment)),
+                Some(r) => out.push_str(&markdown::apply(&m.account.id, &a.assessment, r)),
+            },
+        }
+        out.push('\n');
+    }
+    let last = table(
+        members,
+        members
+            .iter()
+            .any(|m| m.result.as_ref().is_ok_and(|a| a.report.is_some())),
+    );
+    let _ = writeln!(out, "{}", last.lines().last().unwrap_or_default());
+    out
+}
+
 /// The word for an account's result in the table and JSON.
 fn result_word(m: &MemberRun) -> String {
+    if let Ok(a) = &m.result
+        && a.report.as_ref().is_some_and(|r| r.interrupted)
+    {
+        return "interrupted".into();
+    }
     match (m.finished(), &m.result) {
         (Finished::Failed, _) => "error".into(),
         (Finished::InLine, _) => "in line".into(),

@@ -136,9 +136,15 @@ fn level(changes: &[&Change]) -> &'static str {
 /// The SARIF log for one account's assessment. `plan_file` is the path as given (relative to the
 /// repository root in CI) and `plan_text` its text.
 pub fn report(account: &str, a: &Assessment, plan_file: &str, plan_text: &str) -> String {
+    report_many(&[(account, a)], plan_file, plan_text)
+}
+
+/// The SARIF log for several accounts (`--org`): still one run (GitHub rejects several runs of one
+/// tool in one upload), with the account in each result and its fingerprint.
+pub fn report_many(accounts: &[(&str, &Assessment)], plan_file: &str, plan_text: &str) -> String {
     let mut rules: Vec<Rule> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for check in &a.checks {
+    for check in accounts.iter().flat_map(|(_, a)| &a.checks) {
         let id = rule_id(check);
         match index.get(&id) {
             Some(&i) => {
@@ -168,11 +174,15 @@ pub fn report(account: &str, a: &Assessment, plan_file: &str, plan_text: &str) -
         }
     }
     let uri = plan_file.replace('\\', "/");
-    let results = a
-        .checks
+    let results = accounts
         .iter()
-        .filter(|c| !c.passed)
-        .map(|check| {
+        .flat_map(|&(account, a)| {
+            a.checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(move |c| (account, a, c))
+        })
+        .map(|(account, a, check)| {
             let changes: Vec<&Change> = a.changes_for(check).collect();
             let message = match changes.is_empty() {
                 true => format!(

@@ -474,3 +474,119 @@ async fn at_a_terminal_every_account_is_shown_then_one_question_is_asked_for_all
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_every_account_after_its_call_in_flight() {
+    let acct = Account::new().await;
+    organization(&acct, 3).await;
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\n[password_policy]\n[s3_public_access]\n",
+    );
+    // The first account's first write is held at the proxy until Ctrl-C has been seen.
+    let gate = acct
+        .proxy
+        .hold(common::proxy::Which::Nth("UpdateAccountPasswordPolicy", 1));
+    let (code, out) = tokio::task::block_in_place(|| {
+        let mut pty = acct.run_pty(&["--org", "-f", &plan, "--yes", "--jobs", "1"], &[]);
+        gate.wait_arrived(common::pty::TIMEOUT);
+        pty.send("\u{3}");
+        pty.expect("Interrupted: every account stops after its call in flight.");
+        gate.release();
+        pty.wait()
+    });
+    assert_eq!(code, 130, "{out}");
+    let writes: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(
+        writes,
+        ["UpdateAccountPasswordPolicy"],
+        "the call in flight finished, nothing after it in any account"
+    );
+    // Each account's report says what was done and what was not.
+    assert_eq!(out.matches("Apply interrupted:").count(), 3, "{out}");
+    assert_eq!(out.matches("interrupted  ").count(), 3, "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sarif_is_one_run_with_each_account_and_junit_a_suite_per_account_and_control() {
+    let acct = Account::new().await;
+    let org = organization(&acct, 3).await;
+    let plan = acct.write_plan("small.toml", SMALL);
+    let denied = org.members[2].clone();
+    let needle = format!("{denied}%3Arole");
+    acct.proxy.hook(Box::new(move |req| {
+        (req.operation == "AssumeRole" && req.body_text().contains(&needle)).then(|| {
+            common::proxy::query_error(403, "AccessDenied", "not authorized to assume the role")
+        })
+    }));
+
+    let run = acct
+        .run(&["--org", "-f", &plan, "--plan", "--output", "sarif"])
+        .await;
+    assert_eq!(run.code, 1, "an account failed: {}", run.all());
+    let log: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        log["runs"].as_array().unwrap().len(),
+        1,
+        "one run for all accounts"
+    );
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let accounts: BTreeSet<&str> = results
+        .iter()
+        .map(|r| r["properties"]["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        accounts,
+        [org.members[0].as_str(), org.members[1].as_str()].into(),
+        "the two checked accounts"
+    );
+    let prints: BTreeSet<&str> = results
+        .iter()
+        .map(|r| {
+            r["partialFingerprints"]["primaryLocationLineHash"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        prints.len(),
+        results.len(),
+        "one alert per account and resource"
+    );
+
+    let run = acct
+        .run(&["--org", "-f", &plan, "--plan", "--output", "junit"])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let suites: Vec<String> = run
+        .stdout
+        .split("<testsuite ")
+        .skip(1)
+        .map(|s| {
+            s.split("name=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // In account-ID order, as the accounts run.
+    let mut expected: Vec<String> = org
+        .members
+        .iter()
+        .map(|m| match m == &denied {
+            true => format!("{m}/aws-harden"),
+            false => format!("{m}/password_policy"),
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(suites, expected, "{}", run.stdout);
+    assert!(run.stdout.contains("<error"), "{}", run.stdout);
+}
