@@ -84,34 +84,8 @@ async fn org_benchmark() {
     // moto builds an account's EC2 emulation on its first EC2 call (measured: about 0.8 s of its
     // one Python process, where later calls take 8 ms). Built here first, one account after
     // another, so the runs below measure aws-harden, not the emulator's start-up per account.
-    let sts = aws_sdk_sts::Client::new(&acct.sdk());
     for id in &members {
-        let c = sts
-            .assume_role()
-            .role_arn(format!(
-                "arn:aws:iam::{id}:role/OrganizationAccountAccessRole"
-            ))
-            .role_session_name("warm-up")
-            .send()
-            .await
-            .expect("moto's AssumeRole")
-            .credentials
-            .unwrap();
-        let sdk = acct
-            .sdk()
-            .into_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        c.access_key_id,
-                        c.secret_access_key,
-                        Some(c.session_token),
-                        None,
-                        "warm-up",
-                    ),
-                ),
-            )
-            .build();
+        let sdk = acct.member_sdk(id).await;
         aws_sdk_ec2::Client::new(&sdk)
             .describe_regions()
             .send()

@@ -11,6 +11,8 @@ mod config;
 mod errors;
 pub mod permissions;
 mod regions;
+#[cfg(test)]
+pub mod replay;
 mod s3control;
 #[cfg(test)]
 mod tests;

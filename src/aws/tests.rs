@@ -1,49 +1,15 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use aws_config::BehaviorVersion;
-
 use super::*;
-
-/// A replayed HTTP client: every request sent gets the same canned answer, and is counted.
-#[derive(Debug, Clone, Default)]
-struct Replay(Arc<AtomicUsize>);
-
-impl aws_smithy_runtime_api::client::http::HttpConnector for Replay {
-    fn call(
-        &self,
-        _request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
-    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
-            aws_smithy_runtime_api::http::Response::new(
-                aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
-                aws_smithy_types::body::SdkBody::from(
-                    "<GetAccountPasswordPolicyResponse><GetAccountPasswordPolicyResult><PasswordPolicy>\
-                         <MinimumPasswordLength>14</MinimumPasswordLength></PasswordPolicy></GetAccountPasswordPolicyResult>\
-                         </GetAccountPasswordPolicyResponse>",
-                ),
-            ),
-        ))
-    }
-}
 
 /// While observing, the interceptor every client carries refuses a write before anything is
 /// sent: no input makes observe write, so only this test can show the guard works.
 #[tokio::test]
 async fn read_only_mode_refuses_a_write_before_sending_it() {
-    use aws_smithy_runtime_api::client::http::{SharedHttpConnector, http_client_fn};
-    let replay = Replay::default();
-    let connector = SharedHttpConnector::new(replay.clone());
-    let sdk = SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::from_static("us-east-1"))
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new("AKIATEST", "secret", None, None, "test"),
-            ),
-        )
-        .http_client(http_client_fn(move |_, _| connector.clone()))
-        .build();
+    let replay = super::replay::Replay::new(
+        "<GetAccountPasswordPolicyResponse><GetAccountPasswordPolicyResult><PasswordPolicy>\
+         <MinimumPasswordLength>14</MinimumPasswordLength></PasswordPolicy></GetAccountPasswordPolicyResult>\
+         </GetAccountPasswordPolicyResponse>",
+    );
+    let sdk = replay.sdk("AKIATEST");
     let caller = Caller::from_arn(
         "123456789012",
         "arn:aws:iam::123456789012:user/admin",
@@ -56,7 +22,7 @@ async fn read_only_mode_refuses_a_write_before_sending_it() {
 
     // A read goes out (the client does send through the replay)...
     let _ = aws.iam.get_account_password_policy().send().await;
-    assert_eq!(replay.0.load(Ordering::SeqCst), 1);
+    assert_eq!(replay.sent(), 1);
     // ...a write is refused and never sent.
     let err = aws
         .iam
@@ -70,7 +36,7 @@ async fn read_only_mode_refuses_a_write_before_sending_it() {
         text.contains("refused") && text.contains("CreateGroup"),
         "{text}"
     );
-    assert_eq!(replay.0.load(Ordering::SeqCst), 1, "the write was sent");
+    assert_eq!(replay.sent(), 1, "the write was sent");
     assert_eq!(calls.writes(), 0);
 
     // Off again (apply): the same write is sent.
@@ -81,7 +47,7 @@ async fn read_only_mode_refuses_a_write_before_sending_it() {
         .group_name("Administrators")
         .send()
         .await;
-    assert_eq!(replay.0.load(Ordering::SeqCst), 2);
+    assert_eq!(replay.sent(), 2);
 }
 
 #[test]

@@ -178,46 +178,23 @@ impl ProvideCredentials for ArcProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use crate::aws::replay::Replay;
 
     /// STS answering every AssumeRole with a session that lasts until 2099, counting the calls.
-    #[derive(Debug, Clone, Default)]
-    struct Sts(Arc<AtomicUsize>);
-
-    impl aws_smithy_runtime_api::client::http::HttpConnector for Sts {
-        fn call(
-            &self,
-            _request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
-        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(
-                aws_smithy_runtime_api::http::Response::new(
-                    aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),
-                    aws_smithy_types::body::SdkBody::from(
-                        "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-                         <AssumeRoleResult><Credentials><AccessKeyId>ASIAFRESH</AccessKeyId>\
-                         <SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken>\
-                         <Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
-                         <AssumedRoleUser><Arn>arn:aws:sts::111111111111:assumed-role/R/s</Arn>\
-                         <AssumedRoleId>AROAX:s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>\
-                         <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>",
-                    ),
-                ),
-            ))
-        }
+    fn sts() -> Replay {
+        Replay::new(
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+             <AssumeRoleResult><Credentials><AccessKeyId>ASIAFRESH</AccessKeyId>\
+             <SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken>\
+             <Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
+             <AssumedRoleUser><Arn>arn:aws:sts::111111111111:assumed-role/R/s</Arn>\
+             <AssumedRoleId>AROAX:s</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>\
+             <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></AssumeRoleResponse>",
+        )
     }
 
-    fn session(sts: &Sts, expiring_in: Duration) -> RoleSession {
-        use aws_smithy_runtime_api::client::http::{SharedHttpConnector, http_client_fn};
-        let connector = SharedHttpConnector::new(sts.clone());
-        let sdk = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::from_static("us-east-1"))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "AKIAMGMT", "secret", None, None, "test",
-            )))
-            .http_client(http_client_fn(move |_, _| connector.clone()))
-            .build();
+    fn session(sts: &Replay, expiring_in: Duration) -> RoleSession {
+        let sdk = sts.sdk("AKIAMGMT");
         RoleSession {
             sts: aws_sdk_sts::Client::new(&sdk),
             role_arn: "arn:aws:iam::111111111111:role/R".into(),
@@ -235,26 +212,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_session_is_assumed_again_only_when_it_is_about_to_expire() {
-        let sts = Sts::default();
+        let sts = sts();
         let fresh = session(&sts, Duration::from_secs(3600));
         assert_eq!(fresh.current().await.unwrap().access_key_id(), "ASIAOLD");
-        assert_eq!(sts.0.load(Ordering::SeqCst), 0, "an hour left: kept");
+        assert_eq!(sts.sent(), 0, "an hour left: kept");
 
         let lapsing = session(&sts, Duration::from_secs(60));
         assert_eq!(
             lapsing.current().await.unwrap().access_key_id(),
             "ASIAFRESH"
         );
-        assert_eq!(
-            sts.0.load(Ordering::SeqCst),
-            1,
-            "a minute left: assumed again"
-        );
+        assert_eq!(sts.sent(), 1, "a minute left: assumed again");
         assert_eq!(
             lapsing.current().await.unwrap().access_key_id(),
             "ASIAFRESH"
         );
-        assert_eq!(sts.0.load(Ordering::SeqCst), 1, "and then kept");
+        assert_eq!(sts.sent(), 1, "and then kept");
     }
 
     #[test]

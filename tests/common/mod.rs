@@ -218,6 +218,32 @@ impl Account {
         names
     }
 
+    /// SDK configuration straight to moto as a member account of this account's Organization,
+    /// through its OrganizationAccountAccessRole (what `CreateAccount` made).
+    pub async fn member_sdk(&self, member: &str) -> SdkConfig {
+        let c = aws_sdk_sts::Client::new(&self.sdk())
+            .assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{member}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("test")
+            .send()
+            .await
+            .expect("moto's AssumeRole")
+            .credentials
+            .expect("credentials");
+        sdk_config(
+            &moto(),
+            Credentials::new(
+                c.access_key_id,
+                c.secret_access_key,
+                Some(c.session_token),
+                None,
+                "test",
+            ),
+        )
+    }
+
     /// EC2 in `region`, straight to moto (not through the proxy): for setting up drift.
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::from_conf(

@@ -149,34 +149,6 @@ fn errors(run: &common::Run) -> String {
     }
 }
 
-/// Credentials in `member` through its OrganizationAccountAccessRole, straight from moto.
-async fn member_sdk(acct: &Account, member: &str) -> aws_config::SdkConfig {
-    let out = aws_sdk_sts::Client::new(&acct.sdk())
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{member}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("test")
-        .send()
-        .await
-        .unwrap();
-    let c = out.credentials.unwrap();
-    acct.sdk()
-        .into_builder()
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(
-                    c.access_key_id,
-                    c.secret_access_key,
-                    Some(c.session_token),
-                    None,
-                    "test",
-                ),
-            ),
-        )
-        .build()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_one_accounts() {
     let acct = Account::new().await;
@@ -253,7 +225,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
         .count();
     assert_eq!(creates, 12);
     for id in &org.members {
-        let trails = aws_sdk_cloudtrail::Client::new(&member_sdk(&acct, id).await)
+        let trails = aws_sdk_cloudtrail::Client::new(&acct.member_sdk(id).await)
             .describe_trails()
             .send()
             .await
@@ -283,7 +255,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
 
     // Drift in one member, made by hand: reported for that account only.
     let drifted = &org.members[5];
-    aws_sdk_iam::Client::new(&member_sdk(&acct, drifted).await)
+    aws_sdk_iam::Client::new(&acct.member_sdk(drifted).await)
         .update_account_password_policy()
         .minimum_password_length(8)
         .send()
