@@ -562,3 +562,33 @@ async fn sarif_is_one_run_with_each_account_and_junit_a_suite_per_account_and_co
     assert_eq!(suites, expected, "{}", run.stdout);
     assert!(run.stdout.contains("<error"), "{}", run.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_from_organizations_and_sts_is_retried() {
+    use common::proxy::{Fault, Which};
+    let acct = Account::new().await;
+    organization(&acct, 2).await;
+    let plan = acct.write_plan("small.toml", SMALL);
+    acct.proxy
+        .fail_on(Which::Nth("ListAccounts", 1), Fault::Throttle);
+    acct.proxy
+        .fail_on(Which::Nth("AssumeRole", 1), Fault::Throttle);
+    acct.proxy
+        .fail_on(Which::Nth("AssumeRole", 2), Fault::ServerError);
+    let run = acct
+        .run(&["--org", "-f", &plan, "--plan", "--output", "json"])
+        .await;
+    assert_eq!(run.code, 2, "{}", errors(&run));
+    assert!(
+        results(&run).values().all(|r| r == "changes"),
+        "{}",
+        run.stdout
+    );
+    let faulted: Vec<String> = acct
+        .proxy
+        .faulted()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(faulted, ["ListAccounts", "AssumeRole", "AssumeRole"]);
+}
