@@ -37,6 +37,31 @@ pub const READS: &[(&str, &str, Option<&str>)] = &[
         "GetInstanceMetadataDefaults",
         Some("ec2:GetInstanceMetadataDefaults"),
     ),
+    // `--org`, in the management account (Service Authorization Reference, "Actions defined by
+    // AWS Organizations"): the Organization and its accounts, and a role session in each member.
+    // AssumeRole writes nothing; what the session may do is the member role's own policy (give a
+    // drift check a read-only role there: --role-name).
+    (
+        "organizations",
+        "DescribeOrganization",
+        Some("organizations:DescribeOrganization"),
+    ),
+    (
+        "organizations",
+        "ListAccounts",
+        Some("organizations:ListAccounts"),
+    ),
+    (
+        "organizations",
+        "ListOrganizationalUnitsForParent",
+        Some("organizations:ListOrganizationalUnitsForParent"),
+    ),
+    (
+        "organizations",
+        "ListAccountsForParent",
+        Some("organizations:ListAccountsForParent"),
+    ),
+    ("sts", "AssumeRole", Some("sts:AssumeRole")),
     // IAM (Service Authorization Reference, "Actions defined by AWS Identity and Access
     // Management"): the action names equal the operation names.
     (
@@ -197,9 +222,16 @@ mod tests {
         for action in granted {
             let name = action.split(':').nth(1).unwrap();
             assert!(
-                ["Get", "List", "Describe", "Simulate", "Generate"]
-                    .iter()
-                    .any(|p| name.starts_with(p)),
+                [
+                    "Get",
+                    "List",
+                    "Describe",
+                    "Simulate",
+                    "Generate",
+                    "AssumeRole"
+                ]
+                .iter()
+                .any(|p| name.starts_with(p)),
                 "{action} is not a read"
             );
         }

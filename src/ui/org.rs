@@ -312,6 +312,8 @@ fn document(run: &OrgFacts, members: &[MemberRun], mode: &str) -> String {
         "plan_file": run.plan_file,
         "accounts": accounts,
         "summary": summary(members),
+        // The management account's own calls (listing the Organization, the role sessions).
+        "stats": json_doc::Stats::of(run.management, run.seconds),
     });
     serde_json::to_string_pretty(&doc).expect("serializable")
 }

@@ -113,6 +113,36 @@ impl Org {
     }
 }
 
+/// moto builds an account's emulation of each service on its first call to it (about 0.8 s of its
+/// one Python process for EC2, measured; S3, KMS and CloudTrail too): twelve fresh accounts at once
+/// queue for seconds, long enough for single attempts to pass their 20 s limit on a loaded 2-core
+/// machine. Built here first, one account after another, so the test is about aws-harden.
+async fn warm_up(acct: &Account, members: &[String]) {
+    for id in members {
+        let sdk = acct.member_sdk(id).await;
+        aws_sdk_ec2::Client::new(&sdk)
+            .describe_regions()
+            .send()
+            .await
+            .expect("moto's DescribeRegions");
+        aws_sdk_s3::Client::new(&sdk)
+            .list_buckets()
+            .send()
+            .await
+            .expect("moto's ListBuckets");
+        aws_sdk_kms::Client::new(&sdk)
+            .list_aliases()
+            .send()
+            .await
+            .expect("moto's ListAliases");
+        aws_sdk_cloudtrail::Client::new(&sdk)
+            .describe_trails()
+            .send()
+            .await
+            .expect("moto's DescribeTrails");
+    }
+}
+
 /// The accounts of an `--org --output json` document: account ID -> result.
 fn results(run: &common::Run) -> BTreeMap<String, String> {
     let v: Value = serde_json::from_str(&run.stdout)
@@ -153,6 +183,7 @@ fn errors(run: &common::Run) -> String {
 async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_one_accounts() {
     let acct = Account::new().await;
     let org = organization(&acct, 12).await;
+    warm_up(&acct, &org.members).await;
     let plan = acct.write_plan("member.toml", &member_plan());
 
     let dry = acct
@@ -168,6 +199,33 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
         "every member, not the management account"
     );
     assert!(found.values().all(|r| r == "changes"), "{found:?}");
+    // Every read of the dry run, the management account's and each member's, has its IAM action
+    // in the table `aws-harden policy --plan-only` is built from.
+    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
+    let mut ops: Vec<&Value> = doc["stats"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    for a in doc["accounts"].as_array().unwrap() {
+        ops.extend(a["document"]["stats"]["operations"].as_array().unwrap());
+    }
+    let missing: BTreeSet<String> = ops
+        .iter()
+        .map(|o| {
+            (
+                o["service"].as_str().unwrap(),
+                o["operation"].as_str().unwrap(),
+            )
+        })
+        .filter(|(s, o)| aws_harden::aws::permissions::action_for(s, o).is_none())
+        .map(|(s, o)| format!("{s}:{o}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "not in src/aws/permissions.rs: {missing:?}"
+    );
+    assert!(ops.iter().any(|o| o["operation"] == "ListAccounts"));
     // Off a terminal, progress is one line per finished account on stderr.
     assert!(
         dry.stderr.contains("Observing 12 accounts..."),
