@@ -650,3 +650,61 @@ async fn throttling_from_organizations_and_sts_is_retried() {
         .collect();
     assert_eq!(faulted, ["ListAccounts", "AssumeRole", "AssumeRole"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_missing_from_every_member_fails_each_account_naming_the_role() {
+    let acct = Account::new().await;
+    let org = organization(&acct, 3).await;
+    let plan = acct.write_plan("small.toml", SMALL);
+    // moto hands out a session for any role name; AWS answers AccessDenied when the role does not
+    // exist (STS API reference, AssumeRole errors; it does not say which of "missing" or "not
+    // trusted" it was). Only OrganizationAccountAccessRole exists in these members.
+    acct.proxy.hook(Box::new(|req| {
+        (req.operation == "AssumeRole"
+            && !req
+                .body_text()
+                .contains("role%2FOrganizationAccountAccessRole"))
+        .then(|| {
+            common::proxy::query_error(
+                403,
+                "AccessDenied",
+                "User is not authorized to perform: sts:AssumeRole",
+            )
+        })
+    }));
+    let run = acct
+        .run(&[
+            "--org",
+            "-f",
+            &plan,
+            "--plan",
+            "--output",
+            "json",
+            "--role-name",
+            "AWSControlTowerExecution",
+        ])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    for a in v["accounts"].as_array().unwrap() {
+        let id = a["account_id"].as_str().unwrap();
+        assert!(org.members.iter().any(|m| m == id));
+        assert_eq!(a["result"], "error");
+        let error = a["error"].as_str().unwrap();
+        for part in [
+            format!("arn:aws:iam::{id}:role/AWSControlTowerExecution"),
+            format!("Check that the role exists in account {id}"),
+        ] {
+            assert!(error.contains(&part), "{part}: {error}");
+        }
+    }
+    // Nothing was read in any member: every session was refused.
+    assert!(
+        acct.proxy
+            .calls()
+            .iter()
+            .all(|c| ["sts", "organizations"].contains(&c.service.as_str())),
+        "{:?}",
+        acct.proxy.counts()
+    );
+}
