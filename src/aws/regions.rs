@@ -15,7 +15,7 @@ use aws_config::SdkConfig;
 
 use super::caller::partition_of;
 use super::calls::{CallLog, Recorder};
-use super::errors::{SdkResultExt, error_code};
+use super::errors::{SdkResultExt, error_code, sdk_error};
 
 /// One region as `DescribeRegions` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,7 +194,7 @@ impl RegionError {
             };
             RegionError::Denied(message)
         } else {
-            RegionError::Failed(Err::<(), _>(e).describe(what).unwrap_err())
+            RegionError::Failed(sdk_error(what, e))
         }
     }
 }

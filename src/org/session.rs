@@ -116,13 +116,13 @@ pub async fn member(
     management_account: &str,
 ) -> anyhow::Result<Aws> {
     let arn = role_arn(&management.caller.partition, account, role_name);
-    let session = Arc::new(RoleSession {
+    let mut session = RoleSession {
         sts: management.sts.clone(),
         role_arn: arn.clone(),
         session_name: session_name(&management.caller),
         external_id: external_id.map(str::to_string),
         current: tokio::sync::Mutex::new(None),
-    });
+    };
     let (creds, assumed_arn) = session.assume().await.map_err(|e| {
         let delegated = if management.account_id() != management_account {
             format!(
@@ -145,7 +145,7 @@ pub async fn member(
         )
     })?;
     let access_key = creds.access_key_id().to_string();
-    *session.current.lock().await = Some(creds);
+    *session.current.get_mut() = Some(creds);
     let mut caller = Caller::from_arn(
         account,
         assumed_arn.as_deref().unwrap_or(&arn),
@@ -157,22 +157,9 @@ pub async fn member(
         .sdk
         .clone()
         .into_builder()
-        .credentials_provider(SharedCredentialsProvider::new(ArcProvider(session)))
+        .credentials_provider(SharedCredentialsProvider::new(session))
         .build();
     Ok(Aws::for_caller(sdk, caller, Arc::new(CallLog::default())))
-}
-
-/// The shared session as a provider every client can hold.
-#[derive(Debug)]
-struct ArcProvider(Arc<RoleSession>);
-
-impl ProvideCredentials for ArcProvider {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        future::ProvideCredentials::new(self.0.current())
-    }
 }
 
 #[cfg(test)]

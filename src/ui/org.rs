@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::aws::Aws;
@@ -76,13 +77,7 @@ impl OrgView {
             run.plan_file
         );
         for m in members {
-            println!(
-                "\n{}",
-                p.bold(&format!(
-                    "== Account {} ({}) ==",
-                    m.account.id, m.account.name
-                ))
-            );
+            println!("\n{}", heading(*p, m));
             match &m.result {
                 Err(e) => println!("  error: {e}"),
                 Ok(a) => print!("{}", render::assessment(*p, &a.assessment)),
@@ -101,13 +96,7 @@ impl OrgView {
                         if let Ok(a) = &m.result
                             && let Some(r) = &a.report
                         {
-                            println!(
-                                "\n{}",
-                                p.bold(&format!(
-                                    "== Account {} ({}) ==",
-                                    m.account.id, m.account.name
-                                ))
-                            );
+                            println!("\n{}", heading(*p, m));
                             print!("{}", render::apply_result(*p, r, run.seconds));
                         }
                     }
@@ -188,14 +177,19 @@ fn markdown_report(members: &[MemberRun]) -> String {
         }
         out.push('\n');
     }
-    let last = table(
-        members,
-        members
-            .iter()
-            .any(|m| m.result.as_ref().is_ok_and(|a| a.report.is_some())),
-    );
-    let _ = writeln!(out, "{}", last.lines().last().unwrap_or_default());
+    let applied = members
+        .iter()
+        .any(|m| m.result.as_ref().is_ok_and(|a| a.report.is_some()));
+    let _ = writeln!(out, "{}", Totals::of(members).line(applied));
     out
+}
+
+/// The line that opens an account's block.
+fn heading(p: render::Palette, m: &MemberRun) -> String {
+    p.bold(&format!(
+        "== Account {} ({}) ==",
+        m.account.id, m.account.name
+    ))
 }
 
 /// The word for an account's result in the table and JSON.
@@ -243,34 +237,49 @@ pub fn table(members: &[MemberRun], applied: bool) -> String {
             result_word(m)
         );
     }
-    let s = summary(members);
-    let _ = writeln!(
-        out,
-        "{} accounts: {} in line, {} {}, {} failed.",
-        members.len(),
-        s["in_line"],
-        s["with_changes"],
-        if applied { "changed" } else { "with changes" },
-        s["failed"]
-    );
+    let _ = writeln!(out, "{}", Totals::of(members).line(applied));
     out
 }
 
-fn summary(members: &[MemberRun]) -> Value {
-    let count = |f: &dyn Fn(&Finished) -> bool| members.iter().filter(|m| f(&m.finished())).count();
-    let changes = Summary::of(
-        members
-            .iter()
-            .filter_map(|m| m.result.as_ref().ok())
-            .flat_map(|a| a.assessment.changes.iter()),
-    );
-    json!({
-        "accounts": members.len(),
-        "in_line": count(&|f| *f == Finished::InLine),
-        "with_changes": count(&|f| matches!(f, Finished::Changes(_))),
-        "failed": count(&|f| *f == Finished::Failed),
-        "changes": changes,
-    })
+/// How the accounts stand, counted: the table's last line and the JSON `summary`.
+#[derive(Serialize)]
+struct Totals {
+    accounts: usize,
+    in_line: usize,
+    with_changes: usize,
+    failed: usize,
+    changes: Summary,
+}
+
+impl Totals {
+    fn of(members: &[MemberRun]) -> Totals {
+        let count =
+            |f: &dyn Fn(&Finished) -> bool| members.iter().filter(|m| f(&m.finished())).count();
+        Totals {
+            accounts: members.len(),
+            in_line: count(&|f| *f == Finished::InLine),
+            with_changes: count(&|f| matches!(f, Finished::Changes(_))),
+            failed: count(&|f| *f == Finished::Failed),
+            changes: Summary::of(
+                members
+                    .iter()
+                    .filter_map(|m| m.result.as_ref().ok())
+                    .flat_map(|a| a.assessment.changes.iter()),
+            ),
+        }
+    }
+
+    /// The totals in one line (`applied`: after an apply, accounts with changes were changed).
+    fn line(&self, applied: bool) -> String {
+        format!(
+            "{} accounts: {} in line, {} {}, {} failed.",
+            self.accounts,
+            self.in_line,
+            self.with_changes,
+            if applied { "changed" } else { "with changes" },
+            self.failed
+        )
+    }
 }
 
 /// `accounts[]` (each with today's single-account document, or its error) and a summary. Shards
@@ -311,7 +320,7 @@ fn document(run: &OrgFacts, members: &[MemberRun], mode: &str) -> String {
         "caller": run.management.caller,
         "plan_file": run.plan_file,
         "accounts": accounts,
-        "summary": summary(members),
+        "summary": Totals::of(members),
         // The management account's own calls (listing the Organization, the role sessions).
         "stats": json_doc::Stats::of(run.management, run.seconds),
     });
