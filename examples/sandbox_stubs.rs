@@ -1,10 +1,12 @@
 //! The sandbox's stand-ins for what moto does not serve, run as one process in front of moto: the
 //! Cost and Usage Report API (tests/common/cur_stub.rs), EC2's instance metadata defaults and
-//! default EBS key (tests/common/ec2_stub.rs), and IAM's `SimulatePrincipalPolicy` (the test
-//! proxy's emulation, tests/common/proxy.rs). These are the test suite's loopback stubs, not
+//! default EBS key (tests/common/ec2_stub.rs), IAM Access Analyzer (tests/common/analyzer_stub.rs),
+//! and IAM's `SimulatePrincipalPolicy` and AWS Budgets' `DescribeSubscribersForNotification` (the
+//! test proxy's emulations, tests/common/proxy.rs). These are the test suite's loopback stubs, not
 //! emulators; they keep their state in memory only. `scripts/sandbox` starts it and points
-//! `AWS_ENDPOINT_URL_COST_AND_USAGE_REPORT_SERVICE`, `AWS_ENDPOINT_URL_IAM` and
-//! `AWS_ENDPOINT_URL_EC2` at it; everything else they receive goes on to moto.
+//! `AWS_ENDPOINT_URL_COST_AND_USAGE_REPORT_SERVICE`, `AWS_ENDPOINT_URL_IAM`,
+//! `AWS_ENDPOINT_URL_EC2`, `AWS_ENDPOINT_URL_ACCESSANALYZER` and `AWS_ENDPOINT_URL_BUDGETS` at it;
+//! everything else they receive goes on to moto.
 //!
 //!   cargo run --example sandbox_stubs -- http://127.0.0.1:MOTO_PORT ACCOUNT_ID   # prints its URL
 
@@ -20,6 +22,10 @@ mod cur_stub;
 #[path = "../tests/common/ec2_stub.rs"]
 mod ec2_stub;
 
+#[allow(dead_code)]
+#[path = "../tests/common/analyzer_stub.rs"]
+mod analyzer_stub;
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -33,6 +39,8 @@ async fn main() {
     let proxy = proxy::Proxy::start(&upstream).await;
     let _cur = cur_stub::CurStub::install(&proxy);
     let _ec2 = ec2_stub::Ec2Stub::install(&proxy, &account);
+    let _analyzer = analyzer_stub::AnalyzerStub::install(&proxy, &account);
+    proxy.emulate_budget_subscribers(&proxy::BudgetBook::default());
     println!("{}", proxy.url);
     std::future::pending::<()>().await;
 }

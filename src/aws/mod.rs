@@ -37,7 +37,7 @@ pub use errors::{
     CONSISTENCY_WAIT, SdkResultExt, absent_on, created_or_exists, error_chain, error_code,
     is_transient, sdk_error, when_visible,
 };
-pub use regions::{InRegion, ListedRegion, PerRegion, RegionError};
+pub use regions::{InRegion, ListedRegion, PerRegion, RegionError, RegionalClient};
 
 /// The tag on everything aws-harden creates that can carry tags (IAM users, KMS keys, S3 buckets,
 /// trails, report definitions; IAM groups cannot be tagged), so a person can tell what it owns.
@@ -59,6 +59,12 @@ pub struct Aws {
     pub s3control: aws_sdk_s3control::Client,
     /// Always us-east-1: the Cost and Usage Report API exists nowhere else.
     pub cur: aws_sdk_costandusagereport::Client,
+    /// Account Management (alternate contacts): a global API, called in us-east-1 (Account
+    /// Management API reference, "Endpoints").
+    pub account: aws_sdk_account::Client,
+    /// AWS Budgets: a global API, called in us-east-1 (Cost Management user guide, "Budgets API
+    /// endpoint": budgets.amazonaws.com, signed for us-east-1).
+    pub budgets: aws_sdk_budgets::Client,
     pub calls: Arc<CallLog>,
     /// The signing identity's MFA device serials, asked together with `GetCallerIdentity` when the
     /// run signs with long-term keys (the only credentials an MFA session can be made from); `None`
@@ -211,6 +217,18 @@ impl Aws {
                 .interceptor(rec())
                 .build(),
         );
+        let account = aws_sdk_account::Client::from_conf(
+            aws_sdk_account::config::Builder::from(&sdk)
+                .region(Region::from_static("us-east-1"))
+                .interceptor(rec())
+                .build(),
+        );
+        let budgets = aws_sdk_budgets::Client::from_conf(
+            aws_sdk_budgets::config::Builder::from(&sdk)
+                .region(Region::from_static("us-east-1"))
+                .interceptor(rec())
+                .build(),
+        );
         Aws {
             sdk,
             caller,
@@ -222,6 +240,8 @@ impl Aws {
             cloudtrail,
             s3control,
             cur,
+            account,
+            budgets,
             calls,
             own_mfa_devices: None,
             signin: Arc::default(),
@@ -293,7 +313,12 @@ impl Aws {
 
     /// The EC2 client for `region`, built once per run.
     pub fn ec2_in(&self, region: &str) -> aws_sdk_ec2::Client {
-        self.regions.ec2_in(&self.sdk, &self.calls, region)
+        self.client_in(region)
+    }
+
+    /// The `C` client (EC2, GuardDuty, Access Analyzer) for `region`, built once per run.
+    pub fn client_in<C: RegionalClient>(&self, region: &str) -> C {
+        self.regions.client_in(&self.sdk, &self.calls, region)
     }
 
     /// The regions the plan's regional controls act in (`regions.rs`, `choose`).
@@ -309,19 +334,19 @@ impl Aws {
 
     /// `read` in each of `regions` at once, with that region's client; a region a policy denies
     /// is skipped (`regions.rs`, `read_each_region`).
-    pub async fn read_each_region<T, F, Fut>(
+    pub async fn read_each_region<C: RegionalClient, T, F, Fut>(
         &self,
         regions: &[String],
         what: &str,
         read: F,
     ) -> anyhow::Result<PerRegion<T>>
     where
-        F: Fn(aws_sdk_ec2::Client, String) -> Fut,
+        F: Fn(C, String) -> Fut,
         Fut: std::future::Future<Output = Result<T, RegionError>>,
     {
         let clients = regions
             .iter()
-            .map(|r| (r.clone(), self.ec2_in(r)))
+            .map(|r| (r.clone(), self.client_in::<C>(r)))
             .collect();
         regions::read_each_region(clients, what, read).await
     }

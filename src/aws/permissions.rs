@@ -168,6 +168,45 @@ pub const READS: &[(&str, &str, Option<&str>)] = &[
         "GetPublicAccessBlock",
         Some("s3:GetAccountPublicAccessBlock"),
     ),
+    // The support role (IAM, as above).
+    ("iam", "GetRole", Some("iam:GetRole")),
+    (
+        "iam",
+        "ListAttachedRolePolicies",
+        Some("iam:ListAttachedRolePolicies"),
+    ),
+    // Alternate contacts ("Actions defined by AWS Account Management").
+    (
+        "Account",
+        "GetAlternateContact",
+        Some("account:GetAlternateContact"),
+    ),
+    // AWS Budgets ("Actions defined by AWS Budget Service"): one action, ViewBudget, allows
+    // every Describe* of a budget and its notifications and subscribers.
+    ("Budgets", "DescribeBudget", Some("budgets:ViewBudget")),
+    (
+        "Budgets",
+        "DescribeNotificationsForBudget",
+        Some("budgets:ViewBudget"),
+    ),
+    (
+        "Budgets",
+        "DescribeSubscribersForNotification",
+        Some("budgets:ViewBudget"),
+    ),
+    // GuardDuty ("Actions defined by Amazon GuardDuty").
+    (
+        "GuardDuty",
+        "ListDetectors",
+        Some("guardduty:ListDetectors"),
+    ),
+    ("GuardDuty", "GetDetector", Some("guardduty:GetDetector")),
+    // IAM Access Analyzer ("Actions defined by IAM Access Analyzer").
+    (
+        "AccessAnalyzer",
+        "ListAnalyzers",
+        Some("access-analyzer:ListAnalyzers"),
+    ),
     // Cost and Usage Report ("Actions defined by AWS Cost and Usage Report").
     (
         "Cost and Usage Report Service",
@@ -226,6 +265,7 @@ mod tests {
                     "Get",
                     "List",
                     "Describe",
+                    "View",
                     "Simulate",
                     "Generate",
                     "AssumeRole"

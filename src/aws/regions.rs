@@ -2,6 +2,7 @@
 //! once. The foundation of every control that is set per region (`ebs_encryption`,
 //! `imds_defaults`): they share one `DescribeRegions` answer and one client per region.
 
+use std::any::{Any, TypeId};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -35,11 +36,44 @@ impl ListedRegion {
     }
 }
 
+/// A service client built once per run and region (`RegionCache::client_in`): EC2, GuardDuty and
+/// IAM Access Analyzer are set per region.
+pub trait RegionalClient: Clone + Send + Sync + 'static {
+    fn build(sdk: &SdkConfig, region: &str, calls: &Arc<CallLog>) -> Self;
+}
+
+macro_rules! regional_client {
+    ($($krate:ident),+) => {$(
+        impl RegionalClient for $krate::Client {
+            fn build(sdk: &SdkConfig, region: &str, calls: &Arc<CallLog>) -> Self {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(sdk)
+                        .region(Region::new(region.to_string()))
+                        .interceptor(Recorder(calls.clone()))
+                        .build(),
+                )
+            }
+        }
+    )+};
+}
+regional_client!(aws_sdk_ec2, aws_sdk_guardduty, aws_sdk_accessanalyzer);
+
+/// Clients of any regional service, by (service client type, region).
+type ClientMap = BTreeMap<(TypeId, String), Box<dyn Any + Send + Sync>>;
+
 /// The regions of the caller's partition, read once per run and shared by every control.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(super) struct RegionCache {
     listed: tokio::sync::OnceCell<Result<Arc<Vec<ListedRegion>>, String>>,
-    ec2: Mutex<BTreeMap<String, aws_sdk_ec2::Client>>,
+    clients: Mutex<ClientMap>,
+}
+
+impl std::fmt::Debug for RegionCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegionCache")
+            .field("listed", &self.listed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RegionCache {
@@ -86,25 +120,20 @@ impl RegionCache {
         answer.clone().map_err(anyhow::Error::msg)
     }
 
-    /// The EC2 client for `region`: built once per run and region, on the run's one HTTP client
+    /// The `C` client for `region`: built once per run and region, on the run's one HTTP client
     /// (the SDK configuration's, `config::shared_https_client`).
-    pub fn ec2_in(
+    pub fn client_in<C: RegionalClient>(
         &self,
         sdk: &SdkConfig,
         calls: &Arc<CallLog>,
         region: &str,
-    ) -> aws_sdk_ec2::Client {
-        let mut clients = self.ec2.lock().unwrap();
+    ) -> C {
+        let mut clients = self.clients.lock().unwrap();
         clients
-            .entry(region.to_string())
-            .or_insert_with(|| {
-                aws_sdk_ec2::Client::from_conf(
-                    aws_sdk_ec2::config::Builder::from(sdk)
-                        .region(Region::new(region.to_string()))
-                        .interceptor(Recorder(calls.clone()))
-                        .build(),
-                )
-            })
+            .entry((TypeId::of::<C>(), region.to_string()))
+            .or_insert_with(|| Box::new(C::build(sdk, region, calls)))
+            .downcast_ref::<C>()
+            .expect("a client is stored under its own type")
             .clone()
     }
 }
@@ -202,13 +231,13 @@ impl RegionError {
 /// Run `read` in every region at once, each with that region's client. A region whose reads a
 /// policy denies is skipped (`InRegion::Denied`). When every region is denied, the denial is not
 /// about regions at all (the caller lacks the permission): an error, never a quiet skip.
-pub async fn read_each_region<T, F, Fut>(
-    clients: Vec<(String, aws_sdk_ec2::Client)>,
+pub async fn read_each_region<C: Clone, T, F, Fut>(
+    clients: Vec<(String, C)>,
     what: &str,
     read: F,
 ) -> anyhow::Result<PerRegion<T>>
 where
-    F: Fn(aws_sdk_ec2::Client, String) -> Fut,
+    F: Fn(C, String) -> Fut,
     Fut: Future<Output = Result<T, RegionError>>,
 {
     let answers = join_all(

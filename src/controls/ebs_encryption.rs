@@ -73,7 +73,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         .read_each_region(
             &regions,
             "reading EBS encryption by default",
-            |ec2, region| async move {
+            |ec2: aws_sdk_ec2::Client, region| async move {
                 let (on, key) = tokio::join!(
                     ec2.get_ebs_encryption_by_default().send(),
                     ec2.get_ebs_default_kms_key_id().send()

@@ -5,8 +5,9 @@
 use crate::bucket::{self, AccessLogging, Encryption, KmsKey};
 use crate::change::{Action, Change, ControlId, Stage};
 use crate::controls::{
-    Op, admin_group, admin_mfa, admin_user, cloudtrail, cost_report, ebs_encryption, imds_defaults,
-    password_policy, root, s3_public_access,
+    Op, access_analyzer, admin_group, admin_mfa, admin_user, budget, cloudtrail, cost_report,
+    ebs_encryption, guardduty, imds_defaults, password_policy, root, s3_public_access,
+    security_contact, support_role,
 };
 use crate::plan::PasswordPolicyPlan;
 
@@ -184,6 +185,63 @@ fn samples() -> Vec<Op> {
             hop_limit: 2,
             http_tokens_enforced: Some(true),
         }),
+        Op::AccessAnalyzer(access_analyzer::Op::Create {
+            region: s("eu-west-1"),
+            name: s("aws-harden"),
+        }),
+        Op::AccessAnalyzer(access_analyzer::Op::Delete {
+            region: s("eu-west-1"),
+            name: s("aws-harden"),
+        }),
+        Op::Guardduty(guardduty::Op::Create {
+            region: s("eu-west-1"),
+            features: [
+                (s("S3_DATA_EVENTS"), true),
+                (s("RUNTIME_MONITORING"), false),
+            ]
+            .into(),
+        }),
+        Op::Guardduty(guardduty::Op::Update {
+            region: s("eu-west-1"),
+            detector_id: s("12abc34d567e8fa901bc2d34e56789f0"),
+            features: [(s("S3_DATA_EVENTS"), true)].into(),
+        }),
+        Op::SupportRole(support_role::Op::CreateRole {
+            name: s("aws-support"),
+            trust_policy: s("{}"),
+        }),
+        Op::SupportRole(support_role::Op::SetTrust {
+            name: s("aws-support"),
+            trust_policy: s("{}"),
+        }),
+        Op::SupportRole(support_role::Op::AttachPolicy {
+            name: s("aws-support"),
+            policy_arn: s("arn:aws:iam::aws:policy/AWSSupportAccess"),
+        }),
+        Op::SecurityContact(security_contact::Op::Put {
+            kind: s("SECURITY"),
+            name: s("Sec Team"),
+            title: s("Security"),
+            email: s("sec@example.com"),
+            phone: s("+14155550100"),
+        }),
+        Op::Budget(budget::Op::CreateBudget {
+            name: s("aws-harden-monthly"),
+            amount: s("20"),
+            email: s("bills@example.com"),
+        }),
+        Op::Budget(budget::Op::DeleteBudget {
+            name: s("aws-harden-monthly"),
+        }),
+        Op::Budget(budget::Op::CreateAlert {
+            name: s("aws-harden-monthly"),
+            alert: budget::ALERTS[0],
+            email: s("bills@example.com"),
+        }),
+        Op::Budget(budget::Op::DeleteAlert {
+            name: s("aws-harden-monthly"),
+            alert: budget::ALERTS[2],
+        }),
         Op::Root(root::Op::DeleteAccessKey {
             key_id: s("AKIAEXAMPLE"),
             own: false,
@@ -242,6 +300,11 @@ fn the_samples_cover_every_op() {
     assert_eq!(per_control("cost_report."), 4);
     assert_eq!(per_control("ebs_encryption."), 3);
     assert_eq!(per_control("imds_defaults."), 1);
+    assert_eq!(per_control("access_analyzer."), 2);
+    assert_eq!(per_control("guardduty."), 2);
+    assert_eq!(per_control("support_role."), 3);
+    assert_eq!(per_control("security_contact."), 1);
+    assert_eq!(per_control("budget."), 4);
     assert_eq!(per_control("root."), 1);
     for id in ControlId::ALL {
         assert!(per_control(&format!("{}.", id.as_str())) > 0, "{id:?}");

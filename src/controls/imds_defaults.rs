@@ -86,7 +86,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         .read_each_region(
             &regions,
             "reading the instance metadata defaults",
-            |ec2, region| async move {
+            |ec2: aws_sdk_ec2::Client, region| async move {
                 let out = ec2
                     .get_instance_metadata_defaults()
                     .send()

@@ -2,21 +2,26 @@
 //! (`control.rs`), in its own file or folder; the `registry!` list below is the only place that
 //! names them all. The ids, the dispatch and the apply order all come from that list.
 
+pub mod access_analyzer;
 pub mod admin_group;
 pub mod admin_mfa;
 pub mod admin_user;
+pub mod budget;
 pub mod cloudtrail;
 pub mod control;
 pub mod cost_report;
 pub mod ebs_encryption;
 #[cfg(test)]
 mod golden;
+pub mod guardduty;
 pub mod imds_defaults;
 pub mod mfa_guard;
 pub mod password_policy;
 mod regional;
 pub mod root;
 pub mod s3_public_access;
+pub mod security_contact;
+pub mod support_role;
 
 pub use control::{Control, DiffContext};
 
@@ -148,6 +153,12 @@ registry! {
     /// Account-wide guardrails set per region; nothing else depends on them.
     EbsEncryption = ebs_encryption::EbsEncryption,
     ImdsDefaults = imds_defaults::ImdsDefaults,
+    /// The guardrails that tell a person when something is wrong (issue 17).
+    AccessAnalyzer = access_analyzer::AccessAnalyzer,
+    Guardduty = guardduty::GuardDuty,
+    SupportRole = support_role::SupportRole,
+    SecurityContact = security_contact::SecurityContact,
+    Budget = budget::Budget,
     Root = root::Root,
 }
 

@@ -14,8 +14,8 @@ pub use names::check_bucket_name;
 pub use placeholders::{Placeholders, expand};
 pub use types::*;
 pub use validate::{
-    EBS_MANAGED_KEY, KNOWN_REGIONS, check_group_name, check_password_policy, check_user_name,
-    is_region, is_valid_group_name, is_valid_user_name,
+    EBS_MANAGED_KEY, KNOWN_REGIONS, budget_amount, check_group_name, check_password_policy,
+    check_user_name, is_e164, is_email, is_region, is_valid_group_name, is_valid_user_name,
 };
 
 use std::path::{Path, PathBuf};

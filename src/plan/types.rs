@@ -30,6 +30,16 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imds_defaults: Option<ImdsDefaultsPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_analyzer: Option<AccessAnalyzerPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardduty: Option<GuardDutyPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub support_role: Option<SupportRolePlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_contact: Option<SecurityContactPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<BudgetPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<RootPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloudtrail: Option<CloudTrailPlan>,
@@ -60,6 +70,21 @@ impl Plan {
     }
     pub fn imds_defaults(&self) -> Option<&ImdsDefaultsPlan> {
         managed(&self.imds_defaults, |s| s.enabled)
+    }
+    pub fn access_analyzer(&self) -> Option<&AccessAnalyzerPlan> {
+        managed(&self.access_analyzer, |s| s.enabled)
+    }
+    pub fn guardduty(&self) -> Option<&GuardDutyPlan> {
+        managed(&self.guardduty, |s| s.enabled)
+    }
+    pub fn support_role(&self) -> Option<&SupportRolePlan> {
+        managed(&self.support_role, |s| s.enabled)
+    }
+    pub fn security_contact(&self) -> Option<&SecurityContactPlan> {
+        managed(&self.security_contact, |s| s.enabled)
+    }
+    pub fn budget(&self) -> Option<&BudgetPlan> {
+        managed(&self.budget, |s| s.enabled)
     }
     pub fn root(&self) -> Option<&RootPlan> {
         managed(&self.root, |s| s.enabled)
@@ -249,6 +274,205 @@ impl Default for ImdsDefaultsPlan {
             hop_limit: 2,
             http_tokens_enforced: None,
         }
+    }
+}
+
+/// An IAM Access Analyzer for external access (type `ACCOUNT`, free) in every region of `regions`
+/// (CIS 1.19). Never an unused-access analyzer: those are billed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessAnalyzerPlan {
+    pub enabled: bool,
+    /// The analyzer's name where aws-harden creates one. Any active analyzer of type `ACCOUNT` or
+    /// `ORGANIZATION` in a region already covers it.
+    pub name: String,
+}
+
+impl Default for AccessAnalyzerPlan {
+    fn default() -> Self {
+        AccessAnalyzerPlan {
+            enabled: true,
+            name: "aws-harden".into(),
+        }
+    }
+}
+
+/// The GuardDuty protection plans a detector's `features` name (GuardDuty API reference,
+/// `DetectorFeatureConfiguration`). `EKS_RUNTIME_MONITORING` is left out: `RUNTIME_MONITORING`
+/// replaces it, and a detector takes only one of the two.
+pub const GUARDDUTY_FEATURES: &[&str] = &[
+    "S3_DATA_EVENTS",
+    "EKS_AUDIT_LOGS",
+    "EBS_MALWARE_PROTECTION",
+    "RDS_LOGIN_EVENTS",
+    "LAMBDA_NETWORK_LOGS",
+    "RUNTIME_MONITORING",
+];
+
+/// A GuardDuty detector, enabled, in every region of `regions`, with every protection plan set
+/// explicitly: those listed in `features` on, the others off. Paid after a 30-day trial.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardDutyPlan {
+    pub enabled: bool,
+    /// The protection plans turned on; every other one of `GUARDDUTY_FEATURES` is turned off.
+    pub features: Vec<String>,
+}
+
+impl Default for GuardDutyPlan {
+    /// What the console turns on for a new detector: everything but Runtime Monitoring, which
+    /// needs an agent on each host.
+    fn default() -> Self {
+        GuardDutyPlan {
+            enabled: true,
+            features: GUARDDUTY_FEATURES
+                .iter()
+                .filter(|f| **f != "RUNTIME_MONITORING")
+                .map(|f| f.to_string())
+                .collect(),
+        }
+    }
+}
+
+/// A role with the AWS managed policy `AWSSupportAccess`, trusting this account (CIS 1.16): who
+/// handles an incident with AWS Support assumes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupportRolePlan {
+    pub enabled: bool,
+    pub name: String,
+}
+
+impl Default for SupportRolePlan {
+    fn default() -> Self {
+        SupportRolePlan {
+            enabled: true,
+            name: "aws-support".into(),
+        }
+    }
+}
+
+/// One alternate contact (Account Management API, `PutAlternateContact`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPlan {
+    pub name: String,
+    pub title: String,
+    pub email: String,
+    /// E.164: `+` and the country code, then the number, digits only.
+    pub phone: String,
+}
+
+/// The account's alternate contacts (CIS 1.2): SECURITY, and optionally BILLING and OPERATIONS.
+/// The security contact's four keys sit in the table itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityContactPlan {
+    pub enabled: bool,
+    // Left out when empty: a declined contact is written as `enabled = false` alone.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub phone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing: Option<ContactPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operations: Option<ContactPlan>,
+}
+
+impl Default for SecurityContactPlan {
+    fn default() -> Self {
+        SecurityContactPlan {
+            enabled: true,
+            name: String::new(),
+            title: String::new(),
+            email: String::new(),
+            phone: String::new(),
+            billing: None,
+            operations: None,
+        }
+    }
+}
+
+impl SecurityContactPlan {
+    /// Each contact the plan sets, with its `AlternateContactType` and its plan key.
+    pub fn contacts(&self) -> Vec<(&'static str, &'static str, ContactPlan)> {
+        let security = ContactPlan {
+            name: self.name.clone(),
+            title: self.title.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+        };
+        let mut all = vec![("SECURITY", "security_contact", security)];
+        if let Some(b) = &self.billing {
+            all.push(("BILLING", "security_contact.billing", b.clone()));
+        }
+        if let Some(o) = &self.operations {
+            all.push(("OPERATIONS", "security_contact.operations", o.clone()));
+        }
+        all
+    }
+}
+
+/// A monthly cost budget with e-mail alerts at 80% and 100% of actual spend and 100% of
+/// forecasted spend.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetPlan {
+    pub enabled: bool,
+    pub name: String,
+    /// The monthly limit, a decimal number greater than 0 (a TOML number or string).
+    #[serde(skip_serializing_if = "BudgetAmount::is_empty")]
+    pub amount: BudgetAmount,
+    /// Only `USD`: AWS Budgets' cost budgets are in US dollars.
+    pub currency: String,
+    /// Who the alerts go to.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub email: String,
+}
+
+impl Default for BudgetPlan {
+    fn default() -> Self {
+        BudgetPlan {
+            enabled: true,
+            name: "aws-harden-monthly".into(),
+            amount: BudgetAmount(String::new()),
+            currency: "USD".into(),
+            email: String::new(),
+        }
+    }
+}
+
+/// A budget amount as written: `amount = 20`, `amount = 20.5` or `amount = "20.50"`. Kept as
+/// text; `validate` checks it is a number greater than 0.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct BudgetAmount(pub String);
+
+impl BudgetAmount {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for BudgetAmount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Int(i64),
+            Float(f64),
+            Text(String),
+        }
+        Ok(BudgetAmount(match Written::deserialize(d)? {
+            Written::Int(i) => i.to_string(),
+            Written::Float(f) => f.to_string(),
+            Written::Text(t) => t,
+        }))
     }
 }
 

@@ -3,6 +3,7 @@
 //! front of moto, and a scratch directory used as HOME and working directory.
 #![allow(dead_code, unused_imports)]
 
+pub mod analyzer_stub;
 pub mod container_creds;
 pub mod cur_stub;
 pub mod ec2_stub;
@@ -15,6 +16,7 @@ use std::process::Stdio;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 
+pub use analyzer_stub::AnalyzerStub;
 pub use cur_stub::CurStub;
 pub use ec2_stub::Ec2Stub;
 pub use proxy::{Call, Proxy, iam_eval};
@@ -35,6 +37,10 @@ pub struct Account {
     /// The EC2 settings moto does not serve (IMDS defaults, the default EBS key), answered on this
     /// account's proxies: every run sees them, as on AWS.
     pub ec2: Ec2Stub,
+    /// IAM Access Analyzer, which moto does not serve, answered the same way.
+    pub analyzer: AnalyzerStub,
+    /// The budget subscribers moto keeps but does not return (`Proxy::emulate_budget_subscribers`).
+    pub budget_book: proxy::BudgetBook,
     pub dir: tempfile::TempDir,
 }
 
@@ -85,6 +91,9 @@ impl Account {
         let c = out.credentials.expect("credentials");
         let proxy = Proxy::start(&moto).await;
         let ec2 = Ec2Stub::install(&proxy, &id);
+        let analyzer = AnalyzerStub::install(&proxy, &id);
+        let budget_book = proxy::BudgetBook::default();
+        proxy.emulate_budget_subscribers(&budget_book);
         Account {
             id,
             access_key_id: c.access_key_id,
@@ -92,6 +101,8 @@ impl Account {
             session_token: Some(c.session_token),
             proxy,
             ec2,
+            analyzer,
+            budget_book,
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
@@ -100,6 +111,8 @@ impl Account {
     pub fn as_user(&self, access_key_id: &str, secret: &str) -> Account {
         let proxy = futures_block(Proxy::start(&moto()));
         self.ec2.serve(&proxy);
+        self.analyzer.serve(&proxy);
+        proxy.emulate_budget_subscribers(&self.budget_book);
         Account {
             id: self.id.clone(),
             access_key_id: access_key_id.into(),
@@ -107,6 +120,8 @@ impl Account {
             session_token: None,
             proxy,
             ec2: self.ec2.clone(),
+            analyzer: self.analyzer.clone(),
+            budget_book: self.budget_book.clone(),
             dir: tempfile::tempdir().expect("tempdir"),
         }
     }
@@ -253,6 +268,33 @@ impl Account {
         )
     }
 
+    /// GuardDuty in `region`, straight to moto: for setting up drift.
+    pub fn guardduty(&self, region: &str) -> aws_sdk_guardduty::Client {
+        aws_sdk_guardduty::Client::from_conf(
+            aws_sdk_guardduty::config::Builder::from(&self.sdk())
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    /// Turn the region's GuardDuty detector off by hand, if it has one.
+    pub async fn disable_guardduty(&self, region: &str) {
+        let gd = self.guardduty(region);
+        let ids = gd
+            .list_detectors()
+            .send()
+            .await
+            .expect("moto's ListDetectors");
+        for id in ids.detector_ids.unwrap_or_default() {
+            gd.update_detector()
+                .detector_id(id)
+                .enable(false)
+                .send()
+                .await
+                .expect("moto's UpdateDetector");
+        }
+    }
+
     pub fn s3control(&self) -> aws_sdk_s3control::Client {
         use aws_sdk_s3control::config::endpoint::{
             Endpoint, EndpointFuture, Params, ResolveEndpoint,
@@ -379,6 +421,31 @@ mfa = false
 "#;
 
 /// The baseline plan shipped in plans/.
+/// plans/baseline.toml with every control on: GuardDuty turned on, and the two tables that need
+/// a person's data (a security contact, a budget) added.
+pub fn every_control_plan() -> String {
+    let mut doc: toml::Table = baseline().parse().expect("the baseline parses");
+    doc["guardduty"]
+        .as_table_mut()
+        .expect("the baseline has [guardduty]")
+        .insert("enabled".into(), toml::Value::Boolean(true));
+    let extra: toml::Table = r#"
+[security_contact]
+name = "Sec Team"
+title = "Security"
+email = "security@example.com"
+phone = "+14155550100"
+[budget]
+name = "aws-harden-monthly"
+amount = 20
+email = "billing@example.com"
+"#
+    .parse()
+    .expect("TOML");
+    doc.extend(extra);
+    doc.to_string()
+}
+
 pub fn baseline() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/baseline.toml")).unwrap()
 }

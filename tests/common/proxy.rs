@@ -212,6 +212,10 @@ pub type Hook = Box<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 /// passed through the proxy): a stub that keeps state per account looks the caller's account up.
 pub type KeyAccounts = Arc<Mutex<BTreeMap<String, String>>>;
 
+/// Budget notifications' subscribers by (account, budget, notification), as recorded by
+/// `Proxy::emulate_budget_subscribers`.
+pub type BudgetBook = Arc<Mutex<BTreeMap<(String, String, String), Vec<serde_json::Value>>>>;
+
 #[derive(Default)]
 struct Shared {
     calls: Mutex<Vec<Call>>,
@@ -595,6 +599,85 @@ impl Proxy {
         refused
     }
 
+    /// Emulate AWS Budgets' `DescribeSubscribersForNotification`, which moto does not serve
+    /// (moto keeps each notification's subscribers but has no call that returns them). The hook
+    /// records the subscribers sent through this proxy (`CreateBudget`'s
+    /// `NotificationsWithSubscribers`, `CreateNotification`'s `Subscribers`), forgets them on
+    /// `DeleteNotification` and `DeleteBudget`, and answers the read as the AWS Budgets API
+    /// reference shows it: `{"Subscribers": [{"SubscriptionType", "Address"}]}`, or
+    /// `NotFoundException` for a notification it never saw made. The other calls go on to moto.
+    /// `book` is shared by every proxy of one account (it stands for AWS's state).
+    pub fn emulate_budget_subscribers(&self, book: &BudgetBook) {
+        let book = book.clone();
+        // A notification by meaning: type, operator, threshold and threshold type (PERCENTAGE
+        // when left out, its documented default).
+        fn notification_key(n: &serde_json::Value) -> String {
+            format!(
+                "{}/{}/{}/{}",
+                n["NotificationType"].as_str().unwrap_or_default(),
+                n["ComparisonOperator"].as_str().unwrap_or_default(),
+                n["Threshold"].as_f64().unwrap_or_default(),
+                n["ThresholdType"].as_str().unwrap_or("PERCENTAGE")
+            )
+        }
+        self.hook(Box::new(move |req| {
+            if req.service != "budgets" {
+                return None;
+            }
+            let body: serde_json::Value = serde_json::from_slice(&req.body).ok()?;
+            let account = body["AccountId"].as_str().unwrap_or_default().to_string();
+            let budget = |b: &serde_json::Value| b.as_str().unwrap_or_default().to_string();
+            let mut book = book.lock().unwrap();
+            match req.operation.as_str() {
+                "CreateBudget" => {
+                    let name = budget(&body["Budget"]["BudgetName"]);
+                    for n in body["NotificationsWithSubscribers"].as_array().into_iter().flatten() {
+                        let subs = n["Subscribers"].as_array().cloned().unwrap_or_default();
+                        let key = notification_key(&n["Notification"]);
+                        book.insert((account.clone(), name.clone(), key), subs);
+                    }
+                    None
+                }
+                "CreateNotification" => {
+                    let subs = body["Subscribers"].as_array().cloned().unwrap_or_default();
+                    let key = notification_key(&body["Notification"]);
+                    book.insert((account, budget(&body["BudgetName"]), key), subs);
+                    None
+                }
+                "DeleteNotification" => {
+                    let key = notification_key(&body["Notification"]);
+                    book.remove(&(account, budget(&body["BudgetName"]), key));
+                    None
+                }
+                "DeleteBudget" => {
+                    let name = budget(&body["BudgetName"]);
+                    book.retain(|(a, b, _), _| !(*a == account && *b == name));
+                    None
+                }
+                "DescribeSubscribersForNotification" => {
+                    let key = notification_key(&body["Notification"]);
+                    Some(match book.get(&(account, budget(&body["BudgetName"]), key)) {
+                        Some(subs) => Response {
+                            status: 200,
+                            content_type: "application/x-amz-json-1.1".into(),
+                            body: serde_json::json!({ "Subscribers": subs }).to_string(),
+                        },
+                        None => Response {
+                            status: 400,
+                            content_type: "application/x-amz-json-1.1".into(),
+                            body: serde_json::json!({
+                                "__type": "NotFoundException",
+                                "Message": "Unable to get subscribers: the notification does not exist"
+                            })
+                            .to_string(),
+                        },
+                    })
+                }
+                _ => None,
+            }
+        }));
+    }
+
     /// Emulate an SCP that denies every action in `region` (AWS Organizations user guide, "Deny
     /// access to AWS based on the requested AWS Region", condition `aws:RequestedRegion`): moto
     /// evaluates no SCP. EC2 answers such a request `UnauthorizedOperation` (HTTP 403) with the
@@ -708,6 +791,8 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
     let operation = if let Some(op) = s3control {
         service = "s3control".into();
         op
+    } else if let Some(op) = rest_json_operation(&service, &method, &path) {
+        op
     } else if let Some(target) = get("x-amz-target") {
         target.rsplit('.').next().unwrap_or_default().to_string()
     } else if let Some(action) = form_action(&body) {
@@ -753,6 +838,34 @@ fn s3control_operation(service: &str, method: &str, path: &str) -> Option<String
         ("PUT", "/v20180820/configuration/publicAccessBlock") => "PutPublicAccessBlock",
         ("DELETE", "/v20180820/configuration/publicAccessBlock") => "DeletePublicAccessBlock",
         _ => return Some(format!("{method} {path}")),
+    };
+    Some(name.to_string())
+}
+
+/// The REST-JSON APIs aws-harden calls send no operation name: it is the method and path of each
+/// API reference's "Request Syntax" (GuardDuty `/detector...`, IAM Access Analyzer `/analyzer...`,
+/// Account Management `/putAlternateContact`...). Recorded by operation name so the read
+/// allow-list applies to them as to any other service; a path not listed here is `METHOD /path`.
+fn rest_json_operation(service: &str, method: &str, path: &str) -> Option<String> {
+    let path = path.split('?').next().unwrap_or_default();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let name = match (service, method, parts.as_slice()) {
+        ("guardduty", "GET", ["detector"]) => "ListDetectors",
+        ("guardduty", "POST", ["detector"]) => "CreateDetector",
+        ("guardduty", "GET", ["detector", _]) => "GetDetector",
+        ("guardduty", "POST", ["detector", _]) => "UpdateDetector",
+        ("guardduty", "DELETE", ["detector", _]) => "DeleteDetector",
+        ("access-analyzer", "GET", ["analyzer"]) => "ListAnalyzers",
+        ("access-analyzer", "PUT", ["analyzer"]) => "CreateAnalyzer",
+        ("access-analyzer", "GET", ["analyzer", _]) => "GetAnalyzer",
+        ("access-analyzer", "DELETE", ["analyzer", _]) => "DeleteAnalyzer",
+        ("account", "POST", [op]) => {
+            let mut chars = op.chars();
+            let first = chars.next()?.to_ascii_uppercase();
+            return Some(format!("{first}{}", chars.as_str()));
+        }
+        ("guardduty" | "access-analyzer", _, _) => return Some(format!("{method} {path}")),
+        _ => return None,
     };
     Some(name.to_string())
 }
@@ -984,6 +1097,16 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
         Fault::ServerError if req.service == "ec2" => {
             (500, "InternalError", "An internal error has occurred.")
         }
+        // The REST-JSON APIs name their own (API references, "Errors"): Access Analyzer and
+        // Account Management `InternalServerException`, GuardDuty `InternalServerErrorException`.
+        Fault::ServerError if req.service == "guardduty" => (
+            500,
+            "InternalServerErrorException",
+            "injected by the test proxy",
+        ),
+        Fault::ServerError if rest_json(req) => {
+            (500, "InternalServerException", "injected by the test proxy")
+        }
         Fault::ServerError => (500, "InternalFailure", "injected by the test proxy"),
         Fault::Throttle if req.service == "s3" => {
             (503, "SlowDown", "Please reduce your request rate.")
@@ -991,6 +1114,12 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
         Fault::Throttle if req.service == "ec2" => {
             (503, "RequestLimitExceeded", "Request limit exceeded.")
         }
+        // Account Management: TooManyRequestsException (429); Access Analyzer and GuardDuty:
+        // ThrottlingException (429).
+        Fault::Throttle if req.service == "account" => {
+            (429, "TooManyRequestsException", "Rate exceeded")
+        }
+        Fault::Throttle if rest_json(req) => (429, "ThrottlingException", "Rate exceeded"),
         Fault::Throttle => (400, "Throttling", "Rate exceeded"),
         Fault::Error { status, code } => (status, code, "injected by the test proxy"),
         Fault::Drop | Fault::LostResponse | Fault::Hang => {
@@ -1007,7 +1136,7 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
         }
     } else if req.service == "ec2" {
         ec2_error(status, code, message)
-    } else if req.header("x-amz-target").is_some() {
+    } else if req.header("x-amz-target").is_some() || rest_json(req) {
         Response {
             status,
             content_type: "application/x-amz-json-1.1".into(),
@@ -1023,6 +1152,11 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
             ),
         }
     }
+}
+
+/// A request of a REST-JSON API (errors are JSON with `__type`).
+fn rest_json(req: &Request) -> bool {
+    ["guardduty", "access-analyzer", "account"].contains(&req.service.as_str())
 }
 
 /// Ask moto to close the connection after answering, so a response ends at EOF.

@@ -4,9 +4,9 @@
 //! stops with an error naming what failed and what was done; the account is never worse than
 //! before; and the next run without faults completes. Over many seeds, concurrently.
 //!
-//! The plan is plans/baseline.toml with a per-seed suffix on every name (`name`, `*_name`, buckets,
-//! the key alias), so every
-//! control added to the baseline is covered here, and several seeds can share one emulated account
+//! The plan is plans/baseline.toml with every control on (GuardDuty, a security contact and a
+//! budget added: `every_control_plan`) and a per-seed suffix on every name (`name`, `*_name`,
+//! buckets, the key alias), so every control added to the baseline is covered here, and several seeds can share one emulated account
 //! (moto spends seconds setting up each new account's IAM; sharing keeps the test within CI time).
 //! Every third seed runs with AWS_MAX_ATTEMPTS=2, so that faults often outlast the retries and
 //! stopped applies are checked as well as completed ones.
@@ -21,7 +21,7 @@ use crate::common;
 use std::collections::BTreeSet;
 
 use common::proxy::Fault;
-use common::{Account, CurStub, Run, baseline};
+use common::{Account, CurStub, Run, every_control_plan};
 
 const FAULT_RATE: f64 = 0.10;
 const DEFAULT_SEEDS: u64 = 50;
@@ -187,7 +187,7 @@ async fn one_seed(acct: &Account, stub: &CurStub, seed: u64) -> Result<SeedResul
     stub.clear();
     let plan = acct.write_plan(
         &format!("baseline-{seed}.toml"),
-        &with_suffix(&baseline(), seed),
+        &with_suffix(&every_control_plan(), seed),
     );
     let start = acct.write_plan(&format!("partial-{seed}.toml"), &partial(seed));
     let run = acct.run(&["-f", &start, "--yes"]).await;
@@ -203,7 +203,8 @@ async fn one_seed(acct: &Account, stub: &CurStub, seed: u64) -> Result<SeedResul
         .await
         .map_err(|e| format!("removing the account's Block Public Access: {e:?}"))?;
     // The regional guardrails too: three regions per seed (chosen by the seed) lose EBS encryption
-    // by default and the IMDSv2 default, so every seed writes them under faults.
+    // by default, the IMDSv2 default, their analyzers and GuardDuty, so every seed writes them
+    // under faults. The security contact and the budget carry the seed's suffix: written too.
     for region in drifted_regions(acct, seed).await? {
         acct.ec2(&region)
             .disable_ebs_encryption_by_default()
@@ -211,6 +212,9 @@ async fn one_seed(acct: &Account, stub: &CurStub, seed: u64) -> Result<SeedResul
             .await
             .map_err(|e| format!("turning EBS encryption off in {region}: {e:?}"))?;
         acct.ec2.set_imds(&region, |d| *d = Default::default());
+        // No analyzer (any active one covers a region) and GuardDuty off.
+        acct.analyzer.edit(&region, |a| a.clear());
+        acct.disable_guardduty(&region).await;
     }
     let before = pending(acct, &plan).await?;
 
@@ -461,8 +465,12 @@ async fn a_faulty_apply_stops_at_a_write_naming_it_and_the_next_run_completes() 
     for (seed, op, names) in [
         (1_000, "CreateTrail", "+ cloudtrail trail"),
         (1_001, "PutReportDefinition", "+ cost and usage report"),
+        (1_002, "CreateBudget", "+ budget aws-harden-monthly-s1002"),
     ] {
-        let plan = acct.write_plan(&format!("b-{seed}.toml"), &with_suffix(&baseline(), seed));
+        let plan = acct.write_plan(
+            &format!("b-{seed}.toml"),
+            &with_suffix(&every_control_plan(), seed),
+        );
         acct.proxy.clear();
         acct.proxy
             .fail_on(common::proxy::Which::Every(op), Fault::ServerError);

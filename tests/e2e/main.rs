@@ -13,6 +13,7 @@ mod convergence;
 mod cost_report;
 mod credentials;
 mod faults;
+mod guardrails;
 mod mfa;
 mod org;
 mod perf;

@@ -9,12 +9,19 @@ use futures_util::StreamExt;
 /// The budget for a `--plan` of plans/baseline.toml on a hardened account, besides the regional
 /// reads: the spine issue's 50, plus the reads added on purpose since: 6 `SimulatePrincipalPolicy`
 /// proving the MFA guard (issue 10), `DescribeRegions` (issue 13, and the regions of issue 16),
-/// s3control `GetPublicAccessBlock` for the account's Block Public Access (issue 16). Measured: 52
-/// (with root's MFA on, its virtual device is looked up too).
-const MAX_ACCOUNT_CALLS: usize = 58;
+/// s3control `GetPublicAccessBlock` for the account's Block Public Access (issue 16), the support
+/// role's `GetRole` and `ListAttachedRolePolicies` (issue 17). Measured: 54 (with root's MFA on,
+/// its virtual device is looked up too).
+const MAX_ACCOUNT_CALLS: usize = 60;
 /// The regional guardrails' reads in each region: EBS encryption by default and its key, the IMDS
-/// defaults (issue 16).
-const CALLS_PER_REGION: usize = 3;
+/// defaults (issue 16), the region's analyzers (issue 17).
+const REGIONAL_READS: [&str; 4] = [
+    "ec2:GetEbsEncryptionByDefault",
+    "ec2:GetEbsDefaultKmsKeyId",
+    "ec2:GetInstanceMetadataDefaults",
+    "access-analyzer:ListAnalyzers",
+];
+const CALLS_PER_REGION: usize = REGIONAL_READS.len();
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
@@ -41,14 +48,10 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
         total <= budget,
         "{total} calls, {regions} regions: {with_few:?}"
     );
-    let regional: usize = [
-        "GetEbsEncryptionByDefault",
-        "GetEbsDefaultKmsKeyId",
-        "GetInstanceMetadataDefaults",
-    ]
-    .iter()
-    .map(|op| with_few.get(&format!("ec2:{op}")).copied().unwrap_or(0))
-    .sum();
+    let regional: usize = REGIONAL_READS
+        .iter()
+        .map(|op| with_few.get(*op).copied().unwrap_or(0))
+        .sum();
     assert_eq!(regional, CALLS_PER_REGION * regions, "{with_few:?}");
     assert!(acct.proxy.writes().is_empty());
     // The binary's own count (--output json stats) agrees with the proxy's.
@@ -134,19 +137,18 @@ async fn dry_run_waves(plan_text: &str) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_of_the_baseline_takes_at_most_three_waves_and_every_region_adds_none() {
     let with_regions = baseline();
-    let without =
-        ["[ebs_encryption]", "[imds_defaults]"]
-            .iter()
-            .fold(with_regions.clone(), |text, table| {
-                let at = text.find(table).expect("the baseline has the table");
-                let (head, tail) = text.split_at(at);
-                format!(
-                    "{head}{}",
-                    tail.replacen("enabled = true", "enabled = false", 1)
-                )
-            });
+    let without = ["[ebs_encryption]", "[imds_defaults]", "[access_analyzer]"]
+        .iter()
+        .fold(with_regions.clone(), |text, table| {
+            let at = text.find(table).expect("the baseline has the table");
+            let (head, tail) = text.split_at(at);
+            format!(
+                "{head}{}",
+                tail.replacen("enabled = true", "enabled = false", 1)
+            )
+        });
     let off = |t: &str| t.matches("enabled = false").count();
-    assert_eq!(off(&without), off(&with_regions) + 2);
+    assert_eq!(off(&without), off(&with_regions) + 3);
     let (a, b) = tokio::join!(dry_run_waves(&with_regions), dry_run_waves(&without));
     assert_eq!(a, b, "waves with the regional guardrails vs without");
 }

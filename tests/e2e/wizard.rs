@@ -25,6 +25,12 @@ const DECLINE_REPORT: (&str, &str) = ("Cost and Usage Report", "n");
 /// The regional guardrails, declined too: each would add a change per region (tests/e2e/regional.rs).
 const DECLINE_EBS: (&str, &str) = ("Encrypt new EBS volumes", "n");
 const DECLINE_IMDS: (&str, &str) = ("Require IMDSv2", "n");
+/// The guardrails for people and money, declined too (tests/e2e/guardrails.rs); the contact and the
+/// budget would ask for a person's data.
+const DECLINE_ANALYZER: (&str, &str) = ("IAM Access Analyzer", "n");
+const DECLINE_SUPPORT: (&str, &str) = ("AWS Support role", "n");
+const DECLINE_CONTACT: (&str, &str) = ("Set a security contact", "n");
+const DECLINE_BUDGET: (&str, &str) = ("Set a monthly cost budget", "n");
 
 fn plan_files(acct: &Account) -> Vec<String> {
     match std::fs::read_dir(acct.path("plans")) {
@@ -47,6 +53,10 @@ async fn wizard_saves_a_plan_applies_it_and_a_second_run_offers_it_with_no_chang
                 DECLINE_REPORT,
                 DECLINE_EBS,
                 DECLINE_IMDS,
+                DECLINE_ANALYZER,
+                DECLINE_SUPPORT,
+                DECLINE_CONTACT,
+                DECLINE_BUDGET,
                 ("Apply these changes?", "y"),
             ],
             "Apply complete:",
@@ -168,6 +178,10 @@ async fn a_bad_name_is_asked_again_and_declining_changes_nothing() {
                 DECLINE_REPORT,
                 DECLINE_EBS,
                 DECLINE_IMDS,
+                DECLINE_ANALYZER,
+                DECLINE_SUPPORT,
+                DECLINE_CONTACT,
+                DECLINE_BUDGET,
                 // Custom password policy: a length CIS would not accept is refused, then 16.
                 ("Password policy", "\u{1b}[B\r"),
                 ("Minimum password length", "5\r"),
@@ -275,6 +289,10 @@ async fn ctrl_c_after_saving_leaves_the_whole_plan_and_no_temporary_file() {
                 DECLINE_REPORT,
                 DECLINE_EBS,
                 DECLINE_IMDS,
+                DECLINE_ANALYZER,
+                DECLINE_SUPPORT,
+                DECLINE_CONTACT,
+                DECLINE_BUDGET,
             ],
             "? Apply these changes?",
         );
@@ -450,6 +468,10 @@ async fn defaults_fit_what_exists_and_existing_resources_are_adopted() {
                 DECLINE_REPORT,
                 DECLINE_EBS,
                 DECLINE_IMDS,
+                DECLINE_ANALYZER,
+                DECLINE_SUPPORT,
+                DECLINE_CONTACT,
+                DECLINE_BUDGET,
                 ("Apply these changes?", "n"),
             ],
             "Nothing was changed.",

@@ -3,9 +3,10 @@
 use crate::controls::Observation;
 use crate::engine::Assessment;
 use crate::plan::{
-    AdminGroupPlan, AdminUserPlan, CloudTrailPlan, CostReportPlan, CurFormat, EbsEncryptionPlan,
-    ImdsDefaultsPlan, PLAN_VERSION, PasswordPolicyPlan, Plan, Regions, RootPlan,
-    S3PublicAccessPlan,
+    AccessAnalyzerPlan, AdminGroupPlan, AdminUserPlan, BudgetAmount, BudgetPlan, CloudTrailPlan,
+    CostReportPlan, CurFormat, EbsEncryptionPlan, GuardDutyPlan, ImdsDefaultsPlan, PLAN_VERSION,
+    PasswordPolicyPlan, Plan, Regions, RootPlan, S3PublicAccessPlan, SecurityContactPlan,
+    SupportRolePlan,
 };
 
 /// A question about a control: not asked (left out of the plan), declined, or accepted.
@@ -30,6 +31,26 @@ pub struct TrailAnswers {
     pub access_logging: bool,
 }
 
+/// The security contact's four answers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactAnswers {
+    pub name: String,
+    pub title: String,
+    pub email: String,
+    pub phone: String,
+}
+
+/// The budget's answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetAnswers {
+    /// The monthly limit in USD, as typed.
+    pub amount: String,
+    pub email: String,
+}
+
+/// The amount the wizard suggests: small, so the first alert comes early in a new account.
+pub const SUGGESTED_BUDGET: &str = "20";
+
 /// Everything the plan depends on: what the wizard asked, or its defaults.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Answers {
@@ -48,6 +69,16 @@ pub struct Answers {
     pub cloudtrail: Choice<TrailAnswers>,
     /// Cost and Usage Report, with its format (`parquet` or `csv`).
     pub cost_report: Choice<CurFormat>,
+    /// An external-access analyzer in every region (free).
+    pub access_analyzer: Choice<()>,
+    /// GuardDuty in every region (paid after a 30-day trial; off unless chosen).
+    pub guardduty: Choice<()>,
+    /// The AWS Support role.
+    pub support_role: Choice<()>,
+    /// The security alternate contact (the person's own data: asked, never assumed).
+    pub security_contact: Choice<ContactAnswers>,
+    /// The monthly budget and who its alerts go to.
+    pub budget: Choice<BudgetAnswers>,
     /// Root user: MFA required (a manual step); `true` also removes its access keys.
     pub root: Choice<bool>,
 }
@@ -129,6 +160,56 @@ pub fn build_plan(a: &Answers) -> Plan {
                 ..CostReportPlan::default()
             },
         ),
+        access_analyzer: section(
+            &a.access_analyzer,
+            AccessAnalyzerPlan {
+                enabled: false,
+                ..AccessAnalyzerPlan::default()
+            },
+            |_| AccessAnalyzerPlan::default(),
+        ),
+        guardduty: section(
+            &a.guardduty,
+            GuardDutyPlan {
+                enabled: false,
+                ..GuardDutyPlan::default()
+            },
+            |_| GuardDutyPlan::default(),
+        ),
+        support_role: section(
+            &a.support_role,
+            SupportRolePlan {
+                enabled: false,
+                ..SupportRolePlan::default()
+            },
+            |_| SupportRolePlan::default(),
+        ),
+        security_contact: section(
+            &a.security_contact,
+            SecurityContactPlan {
+                enabled: false,
+                ..SecurityContactPlan::default()
+            },
+            |c| SecurityContactPlan {
+                name: c.name.clone(),
+                title: c.title.clone(),
+                email: c.email.clone(),
+                phone: c.phone.clone(),
+                ..SecurityContactPlan::default()
+            },
+        ),
+        budget: section(
+            &a.budget,
+            BudgetPlan {
+                enabled: false,
+                ..BudgetPlan::default()
+            },
+            |b| BudgetPlan {
+                amount: BudgetAmount(b.amount.clone()),
+                email: b.email.clone(),
+                ..BudgetPlan::default()
+            },
+        ),
         root: section(
             &a.root,
             RootPlan {
@@ -159,6 +240,17 @@ pub fn recommended(home_region: &str) -> Answers {
             access_logging: true,
         }),
         cost_report: Choice::On(CostReportPlan::default().format),
+        access_analyzer: Choice::On(()),
+        guardduty: Choice::Off,
+        support_role: Choice::On(()),
+        security_contact: Choice::On(ContactAnswers {
+            title: "Security".into(),
+            ..ContactAnswers::default()
+        }),
+        budget: Choice::On(BudgetAnswers {
+            amount: SUGGESTED_BUDGET.into(),
+            email: String::new(),
+        }),
         root: Choice::On(true),
     }
 }
@@ -169,14 +261,41 @@ pub fn recommended(home_region: &str) -> Answers {
 pub fn defaults(recommended: &Answers, survey: &Assessment) -> Answers {
     let mut a = recommended.clone();
     for o in &survey.observed {
-        if let Observation::PasswordPolicy(p) = o
-            && let Some(live) = &p.policy
-            && is_at_least_cis(live)
-        {
-            a.password_policy = PasswordPolicyPlan {
-                enabled: true,
-                ..live.clone()
-            };
+        match o {
+            Observation::PasswordPolicy(p) => {
+                if let Some(live) = p.policy.as_ref().filter(|l| is_at_least_cis(l)) {
+                    a.password_policy = PasswordPolicyPlan {
+                        enabled: true,
+                        ..live.clone()
+                    };
+                }
+            }
+            // What is set already is offered again, so Enter keeps it.
+            Observation::SecurityContact(c) => {
+                let live = c.contacts.iter().find(|(k, _)| k == "SECURITY");
+                if let (Choice::On(d), Some((_, Some(live)))) = (&mut a.security_contact, live) {
+                    let keep = |l: &Option<String>, d: &mut String| {
+                        if let Some(v) = l {
+                            *d = v.clone();
+                        }
+                    };
+                    keep(&live.name, &mut d.name);
+                    keep(&live.title, &mut d.title);
+                    keep(&live.email, &mut d.email);
+                    keep(&live.phone, &mut d.phone);
+                }
+            }
+            Observation::Budget(b) => {
+                if let (Choice::On(d), Some(live)) = (&mut a.budget, &b.budget) {
+                    if let Some(amount) = &live.amount {
+                        d.amount = amount.clone();
+                    }
+                    if let Some(email) = live.notifications.iter().find_map(|n| n.emails.first()) {
+                        d.email = email.clone();
+                    }
+                }
+            }
+            _ => {}
         }
     }
     a

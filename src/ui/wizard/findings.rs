@@ -2,7 +2,7 @@
 
 use crate::change::{Action, ControlId};
 use crate::controls::Change;
-use crate::controls::{Observation, cloudtrail, cost_report, root};
+use crate::controls::{Observation, cloudtrail, cost_report, root, security_contact};
 use crate::engine::Assessment;
 
 /// What the survey of the account (the recommended plan, assessed) says about each control.
@@ -81,6 +81,22 @@ pub fn findings(survey: &Assessment) -> Vec<Finding> {
                     let name = plan.cost_report().map(|c| c.report_name.as_str());
                     format!("{}{differ}", report_status(r, name, changes.is_empty()))
                 }
+                Observation::AccessAnalyzer(a) if !changes.is_empty() => {
+                    regions_differ(changes.len(), a.regions.len())
+                }
+                Observation::Guardduty(g) if !changes.is_empty() => {
+                    regions_differ(changes.len(), g.regions.len())
+                }
+                Observation::SupportRole(r) if r.role.is_none() => {
+                    let name = plan.support_role().map(|r| r.name.as_str()).unwrap_or("");
+                    format!("no role named \"{name}\"")
+                }
+                Observation::SecurityContact(c) => contact_status(c),
+                Observation::Budget(b) if b.budget.is_none() => {
+                    let name = plan.budget().map(|b| b.name.as_str()).unwrap_or("");
+                    format!("no budget named \"{name}\": nothing warns of a surprise bill")
+                }
+                Observation::Budget(_) => format!("exists{differ}"),
                 Observation::Root(r) => root_status(r),
                 _ if changes.is_empty() => "in place, as recommended".to_string(),
                 _ if changes.iter().all(|c| c.is_manual()) => "needs a manual step".to_string(),
@@ -170,6 +186,19 @@ fn root_status(r: &root::Observed) -> String {
         _ => "no MFA (a manual step in the console)",
     };
     format!("{keys}; {mfa}")
+}
+
+/// The security contact as found: its e-mail, or that none is set.
+fn contact_status(c: &security_contact::Observed) -> String {
+    match c.contacts.iter().find(|(k, _)| k == "SECURITY") {
+        Some((_, Some(live))) => format!(
+            "set, to {}",
+            live.email
+                .as_deref()
+                .unwrap_or("an address AWS did not return")
+        ),
+        _ => "none set: AWS has only the root e-mail to tell about a security issue".to_string(),
+    }
 }
 
 /// A regional control's finding: how many of the regions read are not as recommended.

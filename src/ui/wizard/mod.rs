@@ -27,7 +27,8 @@ use crate::plan::{self, Placeholders};
 use crate::ui::progress::Progress;
 
 pub use answers::{
-    ACCESS_LOG_BUCKET, Answers, Choice, TrailAnswers, build_plan, defaults, recommended,
+    ACCESS_LOG_BUCKET, Answers, BudgetAnswers, Choice, ContactAnswers, TrailAnswers, build_plan,
+    defaults, recommended,
 };
 pub use findings::{Finding, findings};
 use questions::ask_path;

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::answers::{Answers, Choice, TrailAnswers};
+use super::answers::{Answers, BudgetAnswers, Choice, ContactAnswers, TrailAnswers};
 use crate::controls::Observation;
 use crate::engine::Assessment;
 use crate::plan::{self, CurFormat, PasswordPolicyPlan};
@@ -111,6 +111,35 @@ pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<
     if let Choice::On(format) = &d.cost_report {
         a.cost_report = ask_cost_report(q, format)?;
     }
+    if d.access_analyzer != Choice::NotOffered {
+        a.access_analyzer = yes_no_choice(
+            q,
+            "Turn on IAM Access Analyzer in every region (CIS 1.19; free: it reports what is shared outside the account)?",
+        )?;
+    }
+    if d.guardduty != Choice::NotOffered {
+        let on = q.yes_no(
+            "Turn on GuardDuty threat detection in every region (paid after a 30-day free trial: it spots stolen keys and compromised instances)?",
+            matches!(d.guardduty, Choice::On(_)),
+        )?;
+        a.guardduty = if on { Choice::On(()) } else { Choice::Off };
+    }
+    if d.support_role != Choice::NotOffered {
+        a.support_role = yes_no_choice(
+            q,
+            "Create an AWS Support role for incident handling (CIS 1.16; free: whoever handles a case assumes it, with MFA)?",
+        )?;
+    }
+    if let Choice::On(c) = &d.security_contact {
+        a.security_contact = ask_security_contact(q, c)?;
+    }
+    if let Choice::On(b) = &d.budget {
+        let suggested_email = match &a.security_contact {
+            Choice::On(c) if b.email.is_empty() => c.email.clone(),
+            _ => b.email.clone(),
+        };
+        a.budget = ask_budget(q, b, &suggested_email)?;
+    }
     if let Choice::On(delete) = d.root {
         a.root = ask_root(q, delete)?;
     }
@@ -172,6 +201,91 @@ fn yes_no_choice(q: &mut dyn Ask, question: &str) -> anyhow::Result<Choice<()>> 
         true => Choice::On(()),
         false => Choice::Off,
     })
+}
+
+/// A text answer checked by `rule` (the plan's own check, so the wizard writes only valid plans).
+fn ask_checked(
+    q: &mut dyn Ask,
+    question: &str,
+    default: &str,
+    rule: fn(&str) -> bool,
+    problem: &'static str,
+) -> anyhow::Result<String> {
+    q.text(question, default, &|s| match rule(s) {
+        true => Ok(()),
+        false => Err(format!("\"{s}\" {problem}")),
+    })
+}
+
+fn ask_security_contact(
+    q: &mut dyn Ask,
+    d: &ContactAnswers,
+) -> anyhow::Result<Choice<ContactAnswers>> {
+    if !q.yes_no(
+        "Set a security contact, so AWS can reach a person about a security issue in this account (CIS 1.2; free; a name, e-mail and phone)?",
+        true,
+    )? {
+        return Ok(Choice::Off);
+    }
+    Ok(Choice::On(ContactAnswers {
+        name: ask_checked(
+            q,
+            "Security contact's name",
+            &d.name,
+            |s| (1..=64).contains(&s.chars().count()),
+            "must be 1-64 characters",
+        )?,
+        title: ask_checked(
+            q,
+            "Security contact's title",
+            &d.title,
+            |s| (1..=50).contains(&s.chars().count()),
+            "must be 1-50 characters",
+        )?,
+        email: ask_checked(
+            q,
+            "Security contact's e-mail",
+            &d.email,
+            plan::is_email,
+            "is not an e-mail address such as security@example.com",
+        )?,
+        phone: ask_checked(
+            q,
+            "Security contact's phone, in E.164 form (+ and the country code, e.g. +14155550100)",
+            &d.phone,
+            plan::is_e164,
+            "is not an E.164 phone number: + and the country code, then digits only",
+        )?,
+    }))
+}
+
+fn ask_budget(
+    q: &mut dyn Ask,
+    d: &BudgetAnswers,
+    email: &str,
+) -> anyhow::Result<Choice<BudgetAnswers>> {
+    if !q.yes_no(
+        "Set a monthly cost budget with e-mail alerts at 80% and 100% of spend (free: budgets without actions cost nothing; it warns before a surprise bill)?",
+        true,
+    )? {
+        return Ok(Choice::Off);
+    }
+    Ok(Choice::On(BudgetAnswers {
+        amount: ask_checked(
+            q,
+            "Monthly budget in USD (a small amount makes the first alert come early)",
+            &d.amount,
+            |s| plan::budget_amount(s).is_some(),
+            "is not a number greater than 0",
+        )?,
+        email: ask_checked(
+            q,
+            "E-mail for the budget alerts",
+            email,
+            plan::is_email,
+            "is not an e-mail address such as billing@example.com",
+        )?,
+    }))
 }
 
 fn ask_cloudtrail(q: &mut dyn Ask, t: &TrailAnswers) -> anyhow::Result<Choice<TrailAnswers>> {

@@ -23,6 +23,16 @@ fn all_offered() -> Answers {
             access_logging: false,
         }),
         cost_report: Choice::On(CurFormat::Csv),
+        access_analyzer: Choice::On(()),
+        guardduty: Choice::Off,
+        support_role: Choice::On(()),
+        security_contact: Choice::On(ContactAnswers {
+            name: "Sec".into(),
+            title: "Security".into(),
+            email: "sec@example.com".into(),
+            phone: "+14155550100".into(),
+        }),
+        budget: Choice::Off,
         root: Choice::On(false),
     }
 }
@@ -42,6 +52,10 @@ fn answers_become_plan_sections() {
     assert_eq!(plan.cloudtrail().unwrap().retention_days, 90);
     assert_eq!(plan.cost_report().unwrap().format, CurFormat::Csv);
     assert!(plan.cost_report().unwrap().artifacts.is_empty());
+    assert!(plan.access_analyzer().is_some() && plan.support_role().is_some());
+    assert!(plan.guardduty.as_ref().is_some_and(|g| !g.enabled));
+    assert_eq!(plan.security_contact().unwrap().phone, "+14155550100");
+    assert!(plan.budget.as_ref().is_some_and(|b| !b.enabled));
     let root = plan.root().unwrap();
     assert!(!root.delete_access_keys);
     assert!(root.require_mfa);
@@ -66,8 +80,16 @@ fn declined_is_recorded_and_not_offered_is_left_out() {
 
 #[test]
 fn recommended_plan_passes_the_plan_validation() {
-    // The wizard's recommended plan loads with `-f` and manages every control.
-    let plan = build_plan(&recommended("us-east-1"));
+    // The wizard's recommended plan, with the person's own data answered, loads with `-f` and
+    // manages every control (GuardDuty, paid, only when chosen).
+    let mut a = recommended("us-east-1");
+    a.guardduty = Choice::On(());
+    a.security_contact = all_offered().security_contact;
+    a.budget = Choice::On(BudgetAnswers {
+        amount: "20".into(),
+        email: "bills@example.com".into(),
+    });
+    let plan = build_plan(&a);
     let text = plan_text("123456789012", Path::new("plans/x.toml"), &plan);
     let parsed = plan::parse(&text).unwrap();
     assert_eq!(parsed, plan);
@@ -282,8 +304,11 @@ impl Ask for EnterEverywhere {
     ) -> anyhow::Result<String> {
         Ok(default.to_string())
     }
-    fn yes_no(&mut self, _: &str, default: bool) -> anyhow::Result<bool> {
-        Ok(default)
+    fn yes_no(&mut self, question: &str, default: bool) -> anyhow::Result<bool> {
+        // The two questions that need the person's own data (a contact, a budget address) have
+        // no default answers to give: declined here, as the baseline leaves them out.
+        let own_data = ["Set a security contact", "Set a monthly cost budget"];
+        Ok(default && !own_data.iter().any(|q| question.starts_with(q)))
     }
     fn choose(&mut self, _: &str, _: &[&str], default: usize) -> anyhow::Result<usize> {
         Ok(default)
@@ -322,6 +347,9 @@ fn all_defaults_give_the_baseline_on_every_table_it_has() {
         s3_public_access,
         ebs_encryption,
         imds_defaults,
+        access_analyzer,
+        guardduty,
+        support_role,
         cloudtrail,
         cost_report,
         root
@@ -330,9 +358,13 @@ fn all_defaults_give_the_baseline_on_every_table_it_has() {
     // Every table the plan type has is compared: a new control must be added above.
     assert_eq!(
         compared,
-        ControlId::ALL.len() - 1,
-        "admin_mfa is admin_user.mfa"
+        ControlId::ALL.len() - 3,
+        "admin_mfa is admin_user.mfa; security_contact and budget need the person's data and are \
+         not in the baseline"
     );
+    // Declined, they are on record as such.
+    assert!(wizard.security_contact.is_some_and(|c| !c.enabled));
+    assert!(wizard.budget.is_some_and(|b| !b.enabled));
 }
 
 #[test]
@@ -346,6 +378,11 @@ fn a_declined_control_is_written_enabled_false() {
         ("Require IMDSv2", "n"),
         ("Turn on CloudTrail", "n"),
         ("Cost and Usage Report", "n"),
+        ("IAM Access Analyzer", "n"),
+        ("GuardDuty", "n"),
+        ("AWS Support role", "n"),
+        ("security contact", "n"),
+        ("monthly cost budget", "n"),
         ("root user's access keys", ""),
         ("Password policy", ""),
     ]);
@@ -355,6 +392,9 @@ fn a_declined_control_is_written_enabled_false() {
         "[s3_public_access]",
         "[ebs_encryption]",
         "[imds_defaults]",
+        "[access_analyzer]",
+        "[guardduty]",
+        "[support_role]",
         "[cloudtrail]",
         "[cost_report]",
     ] {
@@ -379,12 +419,31 @@ fn a_declined_control_is_written_enabled_false() {
         ),
         ("Cost and Usage Report", ""),
         ("Report format", ""),
+        ("IAM Access Analyzer", ""),
+        ("GuardDuty", ""),
+        ("AWS Support role", ""),
+        ("security contact", "n"),
+        ("monthly cost budget", "n"),
         ("root user's access keys", ""),
         ("Password policy", ""),
     ]);
     let a = ask(&mut q, &recommended("us-east-1"), &empty_survey()).unwrap();
     let plan = build_plan(&a);
     assert!(plan.s3_public_access().is_some(), "Enter keeps it on");
+    assert!(plan.access_analyzer().is_some(), "Enter keeps it on");
+    assert!(plan.guardduty().is_none(), "paid: Enter keeps it off");
+    // A declined contact and budget are written as `enabled = false` and nothing else.
+    let text = plan_text("123456789012", Path::new("plans/x.toml"), &plan);
+    for table in ["[security_contact]", "[budget]"] {
+        let at = text.find(table).unwrap();
+        let rest = &text[at + table.len()..];
+        let section = &rest[..rest.find("\n[").unwrap_or(rest.len())];
+        assert!(!section.contains("email"), "{table}{section}");
+        assert!(
+            section.starts_with("\nenabled = false\n"),
+            "{table}{section}"
+        );
+    }
     let trail = plan.cloudtrail.unwrap();
     assert!(trail.enabled);
     assert_eq!(trail.access_log_bucket, "");
@@ -553,6 +612,11 @@ fn iam_only() -> Answers {
         imds_defaults: Choice::NotOffered,
         cloudtrail: Choice::NotOffered,
         cost_report: Choice::NotOffered,
+        access_analyzer: Choice::NotOffered,
+        guardduty: Choice::NotOffered,
+        support_role: Choice::NotOffered,
+        security_contact: Choice::NotOffered,
+        budget: Choice::NotOffered,
         root: Choice::NotOffered,
         ..recommended("us-east-1")
     }
@@ -575,11 +639,43 @@ fn every_question_when_every_control_is_offered() {
         ("log each access to the trail's bucket", "n"),
         ("Cost and Usage Report", "y"),
         ("Report format", "csv"),
+        ("IAM Access Analyzer", "y"),
+        ("GuardDuty", "y"),
+        ("AWS Support role", "y"),
+        ("security contact", "y"),
+        ("Security contact's name", "Sec Team"),
+        ("Security contact's title", ""),
+        ("Security contact's e-mail", "not-an-address"),
+        ("Security contact's e-mail", "sec@example.com"),
+        ("Security contact's phone", "555-0100"),
+        ("Security contact's phone", "+14155550100"),
+        ("monthly cost budget", "y"),
+        ("Monthly budget in USD", "0"),
+        ("Monthly budget in USD", "15.5"),
+        ("E-mail for the budget alerts", ""),
         ("root user's access keys", "n"),
         ("Password policy", ""),
     ]);
     let a = ask(&mut q, &d, &empty_survey()).unwrap();
     assert!(q.answers.is_empty(), "not asked: {:?}", q.answers);
+    assert_eq!(a.guardduty, Choice::On(()));
+    assert_eq!(
+        a.security_contact,
+        Choice::On(ContactAnswers {
+            name: "Sec Team".into(),
+            title: "Security".into(),
+            email: "sec@example.com".into(),
+            phone: "+14155550100".into(),
+        })
+    );
+    // The budget's address defaults to the security contact's.
+    assert_eq!(
+        a.budget,
+        Choice::On(BudgetAnswers {
+            amount: "15.5".into(),
+            email: "sec@example.com".into(),
+        })
+    );
     assert_eq!(a.group_name, "Administrators");
     assert_eq!(a.user_name, "alice");
     assert!(a.admin_mfa);

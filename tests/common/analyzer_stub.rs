@@ -1,0 +1,198 @@
+//! A STUB of IAM Access Analyzer, not an emulator: moto does not serve it. It answers the four
+//! operations aws-harden calls, through a proxy hook like the EC2 stub beside it, and the proxy
+//! counts them like any other call: `ListAnalyzers` (GET /analyzer, `type` filter), `CreateAnalyzer`
+//! (PUT /analyzer), `GetAnalyzer` (GET /analyzer/{name}) and `DeleteAnalyzer` (DELETE
+//! /analyzer/{name}).
+//!
+//! Shapes and errors follow the IAM Access Analyzer API reference (restJson1): an `AnalyzerSummary`
+//! carries arn, name, type, createdAt (ISO 8601), status; `ConflictException` (HTTP 409) for a name
+//! that exists, `ResourceNotFoundException` (404) for one that does not, `ValidationException`
+//! (400) for a type outside the enum or a name outside `[A-Za-z][A-Za-z0-9_.-]*`. A new analyzer
+//! is ACTIVE at once (AWS: CREATING, then ACTIVE; tests set other statuses by hand). State is per
+//! account and signing region, the account found as the EC2 stub finds it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use super::proxy::{KeyAccounts, Proxy, Request, Response};
+
+/// One analyzer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analyzer {
+    pub kind: String,
+    pub status: String,
+}
+
+/// (account, region) → name → analyzer.
+type State = BTreeMap<(String, String), BTreeMap<String, Analyzer>>;
+
+/// A handle on the stub's state, for setting up drift and checking results.
+#[derive(Clone, Default)]
+pub struct AnalyzerStub {
+    state: Arc<Mutex<State>>,
+    account: String,
+}
+
+const TYPES: &[&str] = &[
+    "ACCOUNT",
+    "ORGANIZATION",
+    "ACCOUNT_UNUSED_ACCESS",
+    "ORGANIZATION_UNUSED_ACCESS",
+    "ACCOUNT_INTERNAL_ACCESS",
+    "ORGANIZATION_INTERNAL_ACCESS",
+];
+
+fn error(status: u16, code: &str, message: &str) -> Response {
+    Response {
+        status,
+        content_type: "application/json".into(),
+        body: json!({"__type": code, "message": message}).to_string(),
+    }
+}
+
+fn ok(body: Value) -> Response {
+    Response {
+        status: 200,
+        content_type: "application/json".into(),
+        body: body.to_string(),
+    }
+}
+
+impl AnalyzerStub {
+    pub fn install(proxy: &Proxy, account: &str) -> AnalyzerStub {
+        let stub = AnalyzerStub {
+            state: Arc::default(),
+            account: account.to_string(),
+        };
+        stub.serve(proxy);
+        stub
+    }
+
+    /// Answer on another proxy too, with the same state.
+    pub fn serve(&self, proxy: &Proxy) {
+        let s = self.clone();
+        let keys = proxy.key_accounts();
+        proxy.hook(Box::new(move |req| s.answer(req, &keys)));
+    }
+
+    /// The analyzers in a region of the stub's own account.
+    pub fn analyzers(&self, region: &str) -> BTreeMap<String, Analyzer> {
+        self.analyzers_in(&self.account, region)
+    }
+
+    pub fn analyzers_in(&self, account: &str, region: &str) -> BTreeMap<String, Analyzer> {
+        let st = self.state.lock().unwrap();
+        st.get(&(account.to_string(), region.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Change a region's analyzers as the console would (drift made by hand).
+    pub fn edit(&self, region: &str, f: impl FnOnce(&mut BTreeMap<String, Analyzer>)) {
+        let mut st = self.state.lock().unwrap();
+        f(st.entry((self.account.clone(), region.to_string()))
+            .or_default());
+    }
+
+    fn answer(&self, req: &Request, keys: &KeyAccounts) -> Option<Response> {
+        if req.service != "access-analyzer" {
+            return None;
+        }
+        let account = keys
+            .lock()
+            .unwrap()
+            .get(&req.access_key)
+            .cloned()
+            .unwrap_or_else(|| self.account.clone());
+        let arn = |name: &str| {
+            format!(
+                "arn:aws:access-analyzer:{}:{account}:analyzer/{name}",
+                req.region
+            )
+        };
+        let summary = |name: &str, a: &Analyzer| {
+            json!({
+                "arn": arn(name),
+                "name": name,
+                "type": a.kind,
+                "createdAt": "2026-12-01T00:00:00Z",
+                "status": a.status,
+            })
+        };
+        let path = req.path.split('?').next().unwrap_or_default();
+        let name_in_path = path.strip_prefix("/analyzer/").map(|n| n.to_string());
+        let mut st = self.state.lock().unwrap();
+        let here = st.entry((account.clone(), req.region.clone())).or_default();
+        Some(match req.operation.as_str() {
+            "ListAnalyzers" => {
+                let wanted = req.path.split_once('?').and_then(|(_, q)| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix("type=").map(str::to_string))
+                });
+                let list: Vec<Value> = here
+                    .iter()
+                    .filter(|(_, a)| wanted.as_ref().is_none_or(|t| *t == a.kind))
+                    .map(|(n, a)| summary(n, a))
+                    .collect();
+                ok(json!({ "analyzers": list }))
+            }
+            "CreateAnalyzer" => {
+                let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+                let name = body["analyzerName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let kind = body["type"].as_str().unwrap_or_default().to_string();
+                let name_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+                if !name_ok || !TYPES.contains(&kind.as_str()) {
+                    return Some(error(
+                        400,
+                        "ValidationException",
+                        "Invalid analyzer name or type",
+                    ));
+                }
+                if here.contains_key(&name) {
+                    return Some(error(
+                        409,
+                        "ConflictException",
+                        &format!("An analyzer named {name} already exists"),
+                    ));
+                }
+                here.insert(
+                    name.clone(),
+                    Analyzer {
+                        kind,
+                        status: "ACTIVE".into(),
+                    },
+                );
+                ok(json!({ "arn": arn(&name) }))
+            }
+            "GetAnalyzer" | "DeleteAnalyzer" => {
+                let name = name_in_path.unwrap_or_default();
+                let Some(a) = here.get(&name).cloned() else {
+                    return Some(error(
+                        404,
+                        "ResourceNotFoundException",
+                        &format!("Analyzer {name} does not exist"),
+                    ));
+                };
+                if req.operation == "DeleteAnalyzer" {
+                    here.remove(&name);
+                    ok(json!({}))
+                } else {
+                    ok(json!({ "analyzer": summary(&name, &a) }))
+                }
+            }
+            other => error(
+                400,
+                "ValidationException",
+                &format!("the stub does not serve {other}"),
+            ),
+        })
+    }
+}

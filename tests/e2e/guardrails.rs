@@ -1,0 +1,404 @@
+//! The guardrails for people and money, end to end: `access_analyzer` (CIS 1.19) and `guardduty`
+//! in every region of the plan, `support_role` (CIS 1.16), `security_contact` (CIS 1.2) and
+//! `budget`. moto serves IAM, GuardDuty, alternate contacts and budgets. Two things come from the
+//! test harness instead, because moto lacks them: IAM Access Analyzer, from the loopback stub
+//! (tests/common/analyzer_stub.rs), and Budgets' `DescribeSubscribersForNotification`, which the
+//! proxy emulates from the subscribers it saw sent (`Proxy::emulate_budget_subscribers`).
+
+use crate::common;
+
+use common::{Account, assert_no_writes};
+
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+const PLAN: &str = r#"
+version = 1
+home_region = "us-east-1"
+regions = ["us-east-1", "eu-west-1"]
+[access_analyzer]
+[guardduty]
+features = ["S3_DATA_EVENTS", "EBS_MALWARE_PROTECTION"]
+[support_role]
+[security_contact]
+name = "Sec Team"
+title = "Security"
+email = "security@example.com"
+phone = "+14155550100"
+[security_contact.billing]
+name = "Bill Payer"
+title = "Finance"
+email = "billing@example.com"
+phone = "+14155550101"
+[budget]
+amount = 20
+email = "billing@example.com"
+"#;
+
+const BUDGET: &str = "aws-harden-monthly";
+
+fn budgets(acct: &Account) -> aws_sdk_budgets::Client {
+    aws_sdk_budgets::Client::new(&acct.sdk())
+}
+
+fn account_api(acct: &Account) -> aws_sdk_account::Client {
+    aws_sdk_account::Client::new(&acct.sdk())
+}
+
+/// The region's detector: its ID, whether it is enabled, and its features that are on.
+async fn detector(acct: &Account, region: &str) -> Option<(String, bool, Vec<String>)> {
+    let gd = acct.guardduty(region);
+    let ids = gd.list_detectors().send().await.unwrap().detector_ids;
+    let id = ids?.first()?.clone();
+    let d = gd.get_detector().detector_id(&id).send().await.unwrap();
+    let on = d
+        .features()
+        .iter()
+        .filter(|f| f.status().map(|s| s.as_str()) == Some("ENABLED"))
+        .filter_map(|f| f.name().map(|n| n.as_str().to_string()))
+        .collect();
+    Some((id, d.status().map(|s| s.as_str()) == Some("ENABLED"), on))
+}
+
+async fn contact(acct: &Account, kind: &str) -> Option<(String, String)> {
+    let out = account_api(acct)
+        .get_alternate_contact()
+        .alternate_contact_type(kind.into())
+        .send()
+        .await
+        .ok()?;
+    let c = out.alternate_contact?;
+    Some((c.name?, c.email_address?))
+}
+
+async fn alerts(acct: &Account) -> Vec<(String, f64)> {
+    let out = budgets(acct)
+        .describe_notifications_for_budget()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .send()
+        .await
+        .unwrap();
+    let mut all: Vec<(String, f64)> = out
+        .notifications()
+        .iter()
+        .map(|n| (n.notification_type().as_str().to_string(), n.threshold()))
+        .collect();
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    all
+}
+
+async fn role_policies(acct: &Account) -> Vec<String> {
+    acct.iam()
+        .list_attached_role_policies()
+        .role_name("aws-support")
+        .send()
+        .await
+        .unwrap()
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_name().map(str::to_string))
+        .collect()
+}
+
+/// Apply `PLAN` to a fresh account and check it took.
+async fn applied() -> (Account, String) {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", PLAN);
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    (acct, plan)
+}
+
+/// `--plan` after a repair: in line, and nothing written.
+async fn in_line(acct: &Account, plan: &str) {
+    acct.proxy.clear();
+    let again = acct.run(&["--plan", "-f", plan]).await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_no_writes(acct, &again);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fresh_account_gets_every_guardrail_and_the_next_plan_makes_zero_writes() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", PLAN);
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_no_writes(&acct, &dry);
+    for line in [
+        "+ access analyzer in us-east-1",
+        "+ access analyzer in eu-west-1",
+        "+ guardduty detector in eu-west-1",
+        "+ iam role aws-support",
+        "+ alternate contact SECURITY",
+        "+ alternate contact BILLING",
+        "+ budget aws-harden-monthly",
+    ] {
+        assert!(dry.stdout.contains(line), "{line}\n{}", dry.all());
+    }
+    assert!(
+        dry.stdout.contains("paid after a 30-day free trial"),
+        "{}",
+        dry.stdout
+    );
+
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    for r in REGIONS {
+        let analyzers = acct.analyzer.analyzers(r);
+        assert_eq!(analyzers["aws-harden"].kind, "ACCOUNT", "{r}");
+        let (_, enabled, mut on) = detector(&acct, r).await.expect("a detector");
+        on.sort();
+        assert!(enabled, "{r}");
+        assert_eq!(on, ["EBS_MALWARE_PROTECTION", "S3_DATA_EVENTS"], "{r}");
+    }
+    // Only the plan's regions.
+    assert!(acct.analyzer.analyzers("us-west-2").is_empty());
+    assert_eq!(role_policies(&acct).await, ["AWSSupportAccess"]);
+    let role = acct
+        .iam()
+        .get_role()
+        .role_name("aws-support")
+        .send()
+        .await
+        .unwrap();
+    let trust = role.role.unwrap().assume_role_policy_document.unwrap();
+    let trust = percent_encoding::percent_decode_str(&trust)
+        .decode_utf8()
+        .unwrap();
+    assert!(trust.contains("aws:MultiFactorAuthPresent"), "{trust}");
+    assert!(trust.contains(&format!(":{}:root", acct.id)), "{trust}");
+    assert_eq!(
+        contact(&acct, "SECURITY").await,
+        Some(("Sec Team".into(), "security@example.com".into()))
+    );
+    assert_eq!(
+        contact(&acct, "BILLING").await,
+        Some(("Bill Payer".into(), "billing@example.com".into()))
+    );
+    assert_eq!(contact(&acct, "OPERATIONS").await, None, "not in the plan");
+    assert_eq!(
+        alerts(&acct).await,
+        [
+            ("ACTUAL".to_string(), 80.0),
+            ("ACTUAL".to_string(), 100.0),
+            ("FORECASTED".to_string(), 100.0)
+        ]
+    );
+    // The budget and contacts went to the global endpoints' region.
+    for op in ["budgets:CreateBudget", "account:PutAlternateContact"] {
+        let regions: Vec<String> = acct
+            .proxy
+            .calls()
+            .into_iter()
+            .filter(|c| format!("{}:{}", c.service, c.operation) == op)
+            .map(|c| c.region)
+            .collect();
+        assert!(
+            !regions.is_empty() && regions.iter().all(|r| r == "us-east-1"),
+            "{op}: {regions:?}"
+        );
+    }
+
+    in_line(&acct, &plan).await;
+    // Every read of the new controls, counted: per region for the regional ones.
+    let counts = acct.proxy.counts();
+    for (op, n) in [
+        ("access-analyzer:ListAnalyzers", 2),
+        ("guardduty:ListDetectors", 2),
+        ("guardduty:GetDetector", 2),
+        ("iam:GetRole", 1),
+        ("account:GetAlternateContact", 2),
+        ("budgets:DescribeBudget", 1),
+        ("budgets:DescribeSubscribersForNotification", 3),
+    ] {
+        assert_eq!(counts.get(op), Some(&n), "{op}: {counts:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_drift_made_by_hand_is_reported_then_repaired() {
+    let (acct, plan) = applied().await;
+
+    // By hand: the analyzer deleted in eu-west-1, the security contact changed, one budget alert
+    // removed, AWSSupportAccess detached, GuardDuty disabled in us-east-1.
+    acct.analyzer.edit("eu-west-1", |a| {
+        a.remove("aws-harden");
+    });
+    account_api(&acct)
+        .put_alternate_contact()
+        .alternate_contact_type("SECURITY".into())
+        .name("Someone Else")
+        .title("Security")
+        .email_address("someone@example.com")
+        .phone_number("+14155550100")
+        .send()
+        .await
+        .unwrap();
+    budgets(&acct)
+        .delete_notification()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .notification(
+            aws_sdk_budgets::types::Notification::builder()
+                .notification_type("ACTUAL".into())
+                .comparison_operator("GREATER_THAN".into())
+                .threshold(80.0)
+                .threshold_type("PERCENTAGE".into())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    acct.iam()
+        .detach_role_policy()
+        .role_name("aws-support")
+        .policy_arn("arn:aws:iam::aws:policy/AWSSupportAccess")
+        .send()
+        .await
+        .unwrap();
+    acct.disable_guardduty("us-east-1").await;
+
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_no_writes(&acct, &dry);
+    for line in [
+        "+ access analyzer in eu-west-1",
+        "~ guardduty detector in us-east-1: Status: \"DISABLED\" -> \"ENABLED\"",
+        "~ iam role aws-support\n      AttachedPolicy: \"AWSSupportAccess missing\"",
+        "~ alternate contact SECURITY\n      Name: \"Someone Else\" -> \"Sec Team\"\n      \
+         EmailAddress: \"someone@example.com\" -> \"security@example.com\"",
+        "~ budget aws-harden-monthly\n      Alert 80% of actual spend: (none) -> \"billing@example.com\"",
+    ] {
+        assert!(dry.stdout.contains(line), "{line}\n{}", dry.all());
+    }
+    // Only what drifted: the other region's analyzer and detector, and the billing contact, are
+    // in line.
+    for line in [
+        "access analyzer in us-east-1",
+        "guardduty detector in eu-west-1",
+        "alternate contact BILLING",
+    ] {
+        assert!(!dry.stdout.contains(line), "{line}\n{}", dry.all());
+    }
+
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        acct.analyzer
+            .analyzers("eu-west-1")
+            .contains_key("aws-harden")
+    );
+    assert!(detector(&acct, "us-east-1").await.unwrap().1);
+    assert_eq!(role_policies(&acct).await, ["AWSSupportAccess"]);
+    assert_eq!(
+        contact(&acct, "SECURITY").await.unwrap().1,
+        "security@example.com"
+    );
+    assert_eq!(alerts(&acct).await.len(), 3);
+    in_line(&acct, &plan).await;
+
+    // The budget deleted: made again with its alerts.
+    budgets(&acct)
+        .delete_budget()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .send()
+        .await
+        .unwrap();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert!(
+        dry.stdout.contains("+ budget aws-harden-monthly"),
+        "{}",
+        dry.all()
+    );
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert_eq!(alerts(&acct).await.len(), 3);
+    in_line(&acct, &plan).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_contact_and_budget_input_fails_before_any_call() {
+    let acct = Account::new().await;
+    let base = "version = 1\nhome_region = \"us-east-1\"\n";
+    let contact = |field: &str, value: &str| {
+        let mut fields = vec![
+            ("name", "\"Sec\"".to_string()),
+            ("title", "\"Security\"".to_string()),
+            ("email", "\"sec@example.com\"".to_string()),
+            ("phone", "\"+14155550100\"".to_string()),
+        ];
+        for f in &mut fields {
+            if f.0 == field {
+                f.1 = value.to_string();
+            }
+        }
+        let body: String = fields.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        format!("{base}[security_contact]\n{body}")
+    };
+    let budget = |field: &str, value: &str| {
+        let mut fields = vec![
+            ("amount", "20".to_string()),
+            ("currency", "\"USD\"".to_string()),
+            ("email", "\"bills@example.com\"".to_string()),
+        ];
+        for f in &mut fields {
+            if f.0 == field {
+                f.1 = value.to_string();
+            }
+        }
+        let body: String = fields.iter().map(|(k, v)| format!("{k} = {v}\n")).collect();
+        format!("{base}[budget]\n{body}")
+    };
+    let cases = [
+        (
+            contact("email", "\"security.example.com\""),
+            "security_contact.email",
+            "is not an e-mail address",
+        ),
+        (
+            contact("phone", "\"(415) 555-0100\""),
+            "security_contact.phone",
+            "is not an E.164 phone number",
+        ),
+        (
+            contact("phone", "\"+014155550100\""),
+            "security_contact.phone",
+            "is not an E.164 phone number",
+        ),
+        (budget("amount", "0"), "budget.amount", "greater than 0"),
+        (budget("amount", "-5"), "budget.amount", "greater than 0"),
+        (
+            budget("amount", "\"twenty\""),
+            "budget.amount",
+            "must be a number",
+        ),
+        (
+            budget("currency", "\"EUR\""),
+            "budget.currency",
+            "must be \"USD\"",
+        ),
+        (
+            budget("email", "\"bills\""),
+            "budget.email",
+            "is not an e-mail address",
+        ),
+    ];
+    for (text, key, rule) in cases {
+        let plan = acct.write_plan("bad.toml", &text);
+        acct.proxy.clear();
+        let run = acct.run(&["--plan", "-f", &plan]).await;
+        assert_eq!(run.code, 1, "{text}\n{}", run.all());
+        assert!(run.stderr.contains(key), "{key}\n{}", run.all());
+        assert!(run.stderr.contains(rule), "{rule}\n{}", run.all());
+        assert!(run.stderr.contains("bad.toml"), "{}", run.all());
+        assert!(
+            acct.proxy.calls().is_empty(),
+            "{text}: {:?}",
+            acct.proxy.calls()
+        );
+    }
+}
