@@ -61,3 +61,18 @@ pub struct DiffContext<'a> {
     /// depends on a later delivery (a trail's logs) cannot be judged yet.
     pub written: &'a [ControlId],
 }
+
+/// For unit tests: `diff` run against a plan of `tables` (after `version = 1` and `home_region =
+/// "us-east-1"`), called by an IAM user of account 1, not interactive, nothing written yet.
+#[cfg(test)]
+pub fn diff_for_tests<O>(tables: &str, diff: impl FnOnce(&DiffContext) -> Diff<O>) -> Diff<O> {
+    let text = format!("version = 1\nhome_region = \"us-east-1\"\n{tables}");
+    let plan = crate::plan::parse(&text).expect("a test plan parses");
+    let caller = Caller::from_arn("1", "arn:aws:iam::123456789012:user/x", None, false);
+    diff(&DiffContext {
+        plan: &plan,
+        caller: &caller,
+        interactive: false,
+        written: &[],
+    })
+}

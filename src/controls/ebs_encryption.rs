@@ -181,22 +181,13 @@ pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::{Caller, InRegion};
-    use crate::plan::parse;
+    use crate::aws::InRegion;
+    use crate::controls::control::diff_for_tests;
 
     fn diff_of(table: &str, regions: PerRegion<Settings>) -> Diff<Op> {
-        let plan = parse(&format!(
-            "version = 1\nhome_region = \"us-east-1\"\n[ebs_encryption]\n{table}"
-        ))
-        .unwrap();
-        let caller = Caller::from_arn("1", "arn:aws:iam::123456789012:user/x", None, false);
-        let ctx = DiffContext {
-            plan: &plan,
-            caller: &caller,
-            interactive: false,
-            written: &[],
-        };
-        diff(&ctx, &Observed { regions })
+        diff_for_tests(&format!("[ebs_encryption]\n{table}"), |ctx| {
+            diff(ctx, &Observed { regions })
+        })
     }
 
     fn read(enabled: Option<bool>, key: Option<&str>) -> InRegion<Settings> {

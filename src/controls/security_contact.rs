@@ -195,24 +195,15 @@ pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::Caller;
-    use crate::plan::parse;
+    use crate::controls::control::diff_for_tests;
 
-    const PLAN: &str = "version = 1\nhome_region = \"us-east-1\"\n[security_contact]\n\
+    const PLAN: &str = "[security_contact]\n\
         name = \"Sec Team\"\ntitle = \"Security\"\nemail = \"sec@example.com\"\n\
         phone = \"+14155550100\"\n[security_contact.billing]\nname = \"Bill\"\n\
         title = \"Finance\"\nemail = \"bill@example.com\"\nphone = \"+14155550101\"\n";
 
     fn diff_of(contacts: Vec<(String, Option<Contact>)>) -> Diff<Op> {
-        let plan = parse(PLAN).unwrap();
-        let caller = Caller::from_arn("1", "arn:aws:iam::123456789012:user/x", None, false);
-        let ctx = DiffContext {
-            plan: &plan,
-            caller: &caller,
-            interactive: false,
-            written: &[],
-        };
-        diff(&ctx, &Observed { contacts })
+        diff_for_tests(PLAN, |ctx| diff(ctx, &Observed { contacts }))
     }
 
     fn contact(name: &str, title: &str, email: &str, phone: &str) -> Option<Contact> {

@@ -242,19 +242,10 @@ pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::Caller;
-    use crate::plan::parse;
+    use crate::controls::control::diff_for_tests;
 
     fn diff_of(observed: Observed) -> Diff<Op> {
-        let plan = parse("version = 1\nhome_region = \"us-east-1\"\n[support_role]\n").unwrap();
-        let caller = Caller::from_arn("1", "arn:aws:iam::123456789012:user/x", None, false);
-        let ctx = DiffContext {
-            plan: &plan,
-            caller: &caller,
-            interactive: false,
-            written: &[],
-        };
-        diff(&ctx, &observed)
+        diff_for_tests("[support_role]\n", |ctx| diff(ctx, &observed))
     }
 
     fn encoded(doc: &Value) -> String {

@@ -153,9 +153,13 @@ fn check_stopped_run(run: &Run) -> Result<(), String> {
 /// Does the error output name what failed: a step (what was being done) and the cause (one of the
 /// injected faults, as the SDK reports it)?
 fn names_what_failed(text: &str) -> bool {
-    const CAUSES: [&str; 9] = [
+    const CAUSES: [&str; 12] = [
         "InternalFailure",
         "InternalError",
+        // The REST-JSON APIs' own codes (GuardDuty, Access Analyzer, Account Management).
+        "InternalServerErrorException",
+        "InternalServerException",
+        "TooManyRequestsException",
         "Throttling",
         "RequestLimitExceeded",
         "SlowDown",

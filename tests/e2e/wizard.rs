@@ -218,6 +218,8 @@ async fn a_bad_name_is_asked_again_and_declining_changes_nothing() {
         pty.answer(
             &[
                 ("Check the account against it?", "n"),
+                DECLINE_CONTACT,
+                DECLINE_BUDGET,
                 ("Save the plan as", "plans/mine.toml\r"),
                 ("exists. Replace it?", "\r"),
                 ("Save under another name?", "n"),
@@ -238,7 +240,10 @@ async fn ctrl_c_in_the_wizard_leaves_nothing_behind() {
     let (acct, _stub) = account().await;
     let (code, out) = tokio::task::block_in_place(|| {
         let mut pty = acct.run_pty(&[], &[]);
-        pty.answer(&[DECLINE_MFA], "? Save the plan as");
+        pty.answer(
+            &[DECLINE_MFA, DECLINE_CONTACT, DECLINE_BUDGET],
+            "? Save the plan as",
+        );
         pty.send("\u{3}");
         pty.wait()
     });
