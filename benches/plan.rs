@@ -87,9 +87,11 @@ async fn plan_benchmark() {
                 if ms == 50 {
                     // With no added latency an answer can beat a request the client had not sent
                     // yet, so waves are judged where a call takes longer than the client needs.
+                    // The baseline's target is 3 (tests/e2e/perf.rs); GuardDuty adds one: its
+                    // GetDetector needs ListDetectors' answer, which needs the region list.
                     verdict.push(format!(
-                        "{regions} regions, waves at 50 ms: {waves} (target <= 3): {}",
-                        if waves <= 3 { "met" } else { "NOT met" }
+                        "{regions} regions, waves at 50 ms: {waves} (target <= 4 with GuardDuty): {}",
+                        if waves <= 4 { "met" } else { "NOT met" }
                     ));
                     verdict.push(format!(
                         "{regions} regions, round trips at 50 ms: {rt:.1} by wall time, {waited:.1} by time with a call in flight (target <= 5): {}",
