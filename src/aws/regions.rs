@@ -1,6 +1,7 @@
-//! The regions a regional control acts in, one EC2 client per region, and reading every region at
-//! once. The foundation of every control that is set per region (`ebs_encryption`,
-//! `imds_defaults`): they share one `DescribeRegions` answer and one client per region.
+//! The regions a regional control acts in, one client per service and region, and reading every
+//! region at once. The foundation of every control that is set per region (`ebs_encryption`,
+//! `imds_defaults`, `access_analyzer`, `guardduty`): they share one `DescribeRegions` answer and
+//! one client per service and region.
 
 use std::any::{Any, TypeId};
 use std::collections::BTreeMap;

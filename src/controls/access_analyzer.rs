@@ -117,8 +117,10 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
         (CONTROL, RESOURCE, CIS),
         &observed.regions,
         |region, analyzers| {
-            let external = || analyzers.iter().filter(|a| a.external());
-            if external().any(|a| a.status == "ACTIVE") {
+            if analyzers
+                .iter()
+                .any(|a| a.external() && a.status == "ACTIVE")
+            {
                 return None;
             }
             let create = Op::Create {

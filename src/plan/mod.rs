@@ -3,6 +3,7 @@
 
 mod cost_report;
 mod error;
+mod guardrails;
 mod names;
 mod placeholders;
 mod text_error;
@@ -10,12 +11,16 @@ mod types;
 mod validate;
 
 pub use error::{MAX_SHOWN, PlanError, PlanValue, bad_char, show};
+pub use guardrails::{
+    budget_amount, check_budget_amount, check_budget_email, check_security_contact_email,
+    check_security_contact_name, check_security_contact_phone, check_security_contact_title,
+};
 pub use names::check_bucket_name;
 pub use placeholders::{Placeholders, expand};
 pub use types::*;
 pub use validate::{
-    EBS_MANAGED_KEY, KNOWN_REGIONS, budget_amount, check_group_name, check_password_policy,
-    check_user_name, is_e164, is_email, is_region, is_valid_group_name, is_valid_user_name,
+    EBS_MANAGED_KEY, KNOWN_REGIONS, check_group_name, check_password_policy, check_user_name,
+    is_region, is_valid_group_name, is_valid_user_name,
 };
 
 use std::path::{Path, PathBuf};

@@ -1,21 +1,17 @@
 //! Plan validation: static checks before any AWS call, name checks after placeholder expansion.
 
 use super::cost_report;
-use super::error::{PlanError, bad_char};
-use super::names::{bucket_char, check_bucket_name};
+use super::error::PlanError;
+use super::guardrails;
+use super::names::{
+    NameRule, bucket_char, check_bucket_name, check_known_list, check_name, iam_char, iam_name_ok,
+};
 use super::placeholders::{self, Placeholders};
 use super::types::*;
 
 type Result<T> = std::result::Result<T, PlanError>;
 
 const NAME_CHARS: &str = "letters, digits and +=,.@_-";
-
-fn iam_name_ok(name: &str, max: usize) -> bool {
-    (1..=max).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
-}
 
 /// IAM user names: 1-64 characters of `[A-Za-z0-9+=,.@_-]`.
 pub fn is_valid_user_name(name: &str) -> bool {
@@ -42,30 +38,6 @@ pub fn is_region(s: &str) -> bool {
 
 fn has_placeholder(s: &str) -> bool {
     s.contains('{')
-}
-
-/// A name check: run now when the value has no placeholder, else after expansion.
-struct NameRule {
-    key: &'static str,
-    check: fn(&str) -> bool,
-    what: &'static str,
-    /// The characters the name may hold: the first other one is named in the error.
-    allowed: fn(char) -> bool,
-}
-
-fn check_name(rule: &NameRule, value: &str) -> Result<()> {
-    if !(rule.check)(value) {
-        let problem = match bad_char(value, rule.allowed) {
-            Some(bad) => format!("{}; {bad}", rule.what),
-            None => rule.what.to_string(),
-        };
-        return Err(PlanError::invalid(rule.key, value, &problem));
-    }
-    Ok(())
-}
-
-fn iam_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)
 }
 
 const GROUP_NAME: NameRule = NameRule {
@@ -227,7 +199,7 @@ pub fn check_static(plan: &Plan) -> Result<()> {
         cost_report::check_static(r, &plan.home_region, &stand_ins)?;
     }
     check_regions(&plan.regions)?;
-    check_guardrails(plan)?;
+    guardrails::check_static(plan)?;
     if let Some(e) = &plan.ebs_encryption {
         check_ebs_encryption(e)?;
     }
@@ -308,195 +280,13 @@ fn check_regions(regions: &Regions) -> Result<()> {
             "lists no region: regional controls would act nowhere; write \"all\" or name regions",
         ));
     }
-    for (i, name) in list.iter().enumerate() {
-        if !KNOWN_REGIONS.contains(&name.as_str()) {
-            return Err(PlanError::invalid(
-                "regions",
-                name.as_str(),
-                "is not an AWS region code such as \"eu-west-1\" (regions = \"all\" covers \
-                 regions newer than this aws-harden)",
-            ));
-        }
-        if list[..i].contains(name) {
-            return Err(PlanError::invalid(
-                "regions",
-                name.as_str(),
-                "is listed twice",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The guardrails for people and money: access_analyzer, guardduty, support_role,
-/// security_contact, budget. Contacts and the budget are checked only when enabled (the wizard
-/// writes a declined one as `enabled = false` with nothing else).
-fn check_guardrails(plan: &Plan) -> Result<()> {
-    if let Some(a) = &plan.access_analyzer
-        && !is_valid_analyzer_name(&a.name)
-    {
-        return Err(PlanError::invalid(
-            "access_analyzer.name",
-            a.name.as_str(),
-            "is not a valid analyzer name: 1-255 of letters, digits and _.-, starting with a \
-             letter (Access Analyzer CreateAnalyzer analyzerName)",
-        ));
-    }
-    if let Some(r) = &plan.support_role
-        && !iam_name_ok(&r.name, 64)
-    {
-        return Err(PlanError::invalid(
-            "support_role.name",
-            r.name.as_str(),
-            "is not a valid IAM role name: 1-64 characters of letters, digits and +=,.@_-",
-        ));
-    }
-    if let Some(g) = &plan.guardduty {
-        for (i, f) in g.features.iter().enumerate() {
-            if !GUARDDUTY_FEATURES.contains(&f.as_str()) {
-                return Err(PlanError::invalid(
-                    "guardduty.features",
-                    f.as_str(),
-                    &format!(
-                        "is not a GuardDuty protection plan this aws-harden sets; known: {}",
-                        GUARDDUTY_FEATURES.join(", ")
-                    ),
-                ));
-            }
-            if g.features[..i].contains(f) {
-                return Err(PlanError::invalid(
-                    "guardduty.features",
-                    f.as_str(),
-                    "is listed twice",
-                ));
-            }
-        }
-    }
-    if let Some(c) = plan.security_contact() {
-        for (_, key, contact) in c.contacts() {
-            check_contact(key, &contact)?;
-        }
-    }
-    if let Some(b) = plan.budget() {
-        check_budget(b)?;
-    }
-    Ok(())
-}
-
-/// Access Analyzer names: `[A-Za-z][A-Za-z0-9_.-]*`, 1-255 (API reference, CreateAnalyzer).
-pub fn is_valid_analyzer_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 255
-        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
-/// An e-mail address as AWS's alternate contacts accept it (Account Management API reference,
-/// `AlternateContact.EmailAddress`: `[\w+=.#|!&-]+@[\w.-]+\.[\w]+`), at most 254 characters.
-pub fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let Some((host, tld)) = domain.rsplit_once('.') else {
-        return false;
-    };
-    s.len() <= 254
-        && !local.is_empty()
-        && local.chars().all(|c| word(c) || "+=.#|!&-".contains(c))
-        && !host.is_empty()
-        && host.chars().all(|c| word(c) || ".-".contains(c))
-        && !tld.is_empty()
-        && tld.chars().all(word)
-}
-
-/// E.164 (ITU-T): `+`, then a country code and number of at most 15 digits, not starting with 0.
-pub fn is_e164(s: &str) -> bool {
-    s.strip_prefix('+').is_some_and(|digits| {
-        (2..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
-}
-
-/// A budget amount: a decimal number greater than 0 (`20`, `20.5`), as AWS Budgets' `Spend.Amount`.
-pub fn budget_amount(s: &str) -> Option<f64> {
-    let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
-    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
-    if !digits(whole) || !digits(frac) {
-        return None;
-    }
-    s.parse::<f64>().ok().filter(|v| *v > 0.0 && v.is_finite())
-}
-
-fn check_contact(key: &str, c: &ContactPlan) -> Result<()> {
-    let field = |f: &str| format!("{key}.{f}");
-    if !(1..=64).contains(&c.name.chars().count()) {
-        return Err(PlanError::invalid(
-            &field("name"),
-            c.name.as_str(),
-            "must be 1-64 characters (Account Management PutAlternateContact Name)",
-        ));
-    }
-    if !(1..=50).contains(&c.title.chars().count()) {
-        return Err(PlanError::invalid(
-            &field("title"),
-            c.title.as_str(),
-            "must be 1-50 characters (Account Management PutAlternateContact Title), e.g. \
-             \"Security lead\"",
-        ));
-    }
-    if !is_email(&c.email) {
-        return Err(PlanError::invalid(
-            &field("email"),
-            c.email.as_str(),
-            "is not an e-mail address such as \"security@example.com\"",
-        ));
-    }
-    if !is_e164(&c.phone) {
-        return Err(PlanError::invalid(
-            &field("phone"),
-            c.phone.as_str(),
-            "is not an E.164 phone number: + and the country code, then the number, digits \
-             only, at most 15 (e.g. \"+14155550100\")",
-        ));
-    }
-    Ok(())
-}
-
-fn check_budget(b: &BudgetPlan) -> Result<()> {
-    let name_ok = (1..=100).contains(&b.name.chars().count())
-        && !b.name.contains([':', '\\'])
-        && !b.name.contains("/action/");
-    if !name_ok {
-        return Err(PlanError::invalid(
-            "budget.name",
-            b.name.as_str(),
-            "must be 1-100 characters without : or \\ (AWS Budgets BudgetName)",
-        ));
-    }
-    if budget_amount(&b.amount.0).is_none() {
-        return Err(PlanError::invalid(
-            "budget.amount",
-            b.amount.0.as_str(),
-            "must be a number greater than 0, such as 20 or \"20.50\" (the monthly limit)",
-        ));
-    }
-    if b.currency != "USD" {
-        return Err(PlanError::invalid(
-            "budget.currency",
-            b.currency.as_str(),
-            "must be \"USD\": AWS Budgets' cost budgets are in US dollars",
-        ));
-    }
-    if !is_email(&b.email) {
-        return Err(PlanError::invalid(
-            "budget.email",
-            b.email.as_str(),
-            "is not an e-mail address such as \"billing@example.com\" (who the alerts go to)",
-        ));
-    }
-    Ok(())
+    check_known_list(
+        "regions",
+        list,
+        KNOWN_REGIONS,
+        "is not an AWS region code such as \"eu-west-1\" (regions = \"all\" covers regions \
+         newer than this aws-harden)",
+    )
 }
 
 /// `ebs_encryption.kms_key`: an alias name, the same in every region.

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use super::proxy::{KeyAccounts, Proxy, Request, Response};
+use super::proxy::{Proxy, Request, Response};
 
 /// One analyzer.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,8 +73,7 @@ impl AnalyzerStub {
     /// Answer on another proxy too, with the same state.
     pub fn serve(&self, proxy: &Proxy) {
         let s = self.clone();
-        let keys = proxy.key_accounts();
-        proxy.hook(Box::new(move |req| s.answer(req, &keys)));
+        proxy.hook(Box::new(move |req| s.answer(req)));
     }
 
     /// The analyzers in a region of the stub's own account.
@@ -96,16 +95,11 @@ impl AnalyzerStub {
             .or_default());
     }
 
-    fn answer(&self, req: &Request, keys: &KeyAccounts) -> Option<Response> {
+    fn answer(&self, req: &Request) -> Option<Response> {
         if req.service != "access-analyzer" {
             return None;
         }
-        let account = keys
-            .lock()
-            .unwrap()
-            .get(&req.access_key)
-            .cloned()
-            .unwrap_or_else(|| self.account.clone());
+        let account = req.account.clone().unwrap_or_else(|| self.account.clone());
         let arn = |name: &str| {
             format!(
                 "arn:aws:access-analyzer:{}:{account}:analyzer/{name}",

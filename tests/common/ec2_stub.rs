@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use super::proxy::{KeyAccounts, Proxy, Request, Response, ec2_error};
+use super::proxy::{Proxy, Request, Response, ec2_error};
 
 /// One region's account-level IMDS defaults; `None` is "no preference" (left out of answers).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -67,8 +67,7 @@ impl Ec2Stub {
     /// Answer on another proxy too, with the same state (the same account seen by another caller).
     pub fn serve(&self, proxy: &Proxy) {
         let s = self.clone();
-        let keys = proxy.key_accounts();
-        proxy.hook(Box::new(move |req| s.answer(req, &keys)));
+        proxy.hook(Box::new(move |req| s.answer(req)));
     }
 
     /// A region's defaults in the stub's own account.
@@ -108,17 +107,12 @@ impl Ec2Stub {
             .insert(place(&self.account, region), key.to_string());
     }
 
-    fn answer(&self, req: &Request, keys: &KeyAccounts) -> Option<Response> {
+    fn answer(&self, req: &Request) -> Option<Response> {
         if req.service != "ec2" {
             return None;
         }
         let op = req.operation.as_str();
-        let account = keys
-            .lock()
-            .unwrap()
-            .get(&req.access_key)
-            .cloned()
-            .unwrap_or_else(|| self.account.clone());
+        let account = req.account.clone().unwrap_or_else(|| self.account.clone());
         let region = place(&account, &req.region);
         let param = |n: &str| req.param(n);
         let mut st = self.state.lock().unwrap();

@@ -138,6 +138,9 @@ pub struct Request {
     pub access_key: String,
     /// The region the request was signed for (its SigV4 credential scope).
     pub region: String,
+    /// The account of a role session made through this proxy, by the signing key (`None` for any
+    /// other key): stubs keep their state per account with it.
+    pub account: Option<String>,
 }
 
 impl Request {
@@ -705,11 +708,6 @@ impl Proxy {
         );
     }
 
-    /// The accounts of the role sessions made through this proxy, by access key ID.
-    pub fn key_accounts(&self) -> KeyAccounts {
-        self.shared.key_accounts.clone()
-    }
-
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
     pub fn hook(&self, hook: Hook) {
         self.shared.hooks.lock().unwrap().push(hook);
@@ -820,6 +818,7 @@ async fn read_request(conn: &mut TcpStream) -> std::io::Result<Option<(Vec<u8>, 
             operation,
             access_key,
             region,
+            account: None,
         },
     )))
 }
@@ -864,7 +863,9 @@ fn rest_json_operation(service: &str, method: &str, path: &str) -> Option<String
             let first = chars.next()?.to_ascii_uppercase();
             return Some(format!("{first}{}", chars.as_str()));
         }
-        ("guardduty" | "access-analyzer", _, _) => return Some(format!("{method} {path}")),
+        (svc, _, _) if REST_JSON_SERVICES.contains(&svc) => {
+            return Some(format!("{method} {path}"));
+        }
         _ => return None,
     };
     Some(name.to_string())
@@ -955,9 +956,15 @@ fn revoked_key_response(req: &Request) -> Response {
 }
 
 async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io::Result<()> {
-    let Some((raw, req)) = read_request(&mut conn).await? else {
+    let Some((raw, mut req)) = read_request(&mut conn).await? else {
         return Ok(());
     };
+    req.account = shared
+        .key_accounts
+        .lock()
+        .unwrap()
+        .get(&req.access_key)
+        .cloned();
     let arrived = Instant::now();
     let seq = {
         let mut n = shared.arrivals.lock().unwrap();
@@ -1154,9 +1161,11 @@ fn fault_response(fault: Fault, req: &Request) -> Response {
     }
 }
 
-/// A request of a REST-JSON API (errors are JSON with `__type`).
+/// The REST-JSON APIs aws-harden calls, by signing name (errors are JSON with `__type`).
+const REST_JSON_SERVICES: [&str; 3] = ["guardduty", "access-analyzer", "account"];
+
 fn rest_json(req: &Request) -> bool {
-    ["guardduty", "access-analyzer", "account"].contains(&req.service.as_str())
+    REST_JSON_SERVICES.contains(&req.service.as_str())
 }
 
 /// Ask moto to close the connection after answering, so a response ends at EOF.

@@ -203,20 +203,6 @@ fn yes_no_choice(q: &mut dyn Ask, question: &str) -> anyhow::Result<Choice<()>> 
     })
 }
 
-/// A text answer checked by `rule` (the plan's own check, so the wizard writes only valid plans).
-fn ask_checked(
-    q: &mut dyn Ask,
-    question: &str,
-    default: &str,
-    rule: fn(&str) -> bool,
-    problem: &'static str,
-) -> anyhow::Result<String> {
-    q.text(question, default, &|s| match rule(s) {
-        true => Ok(()),
-        false => Err(format!("\"{s}\" {problem}")),
-    })
-}
-
 fn ask_security_contact(
     q: &mut dyn Ask,
     d: &ContactAnswers,
@@ -228,33 +214,25 @@ fn ask_security_contact(
         return Ok(Choice::Off);
     }
     Ok(Choice::On(ContactAnswers {
-        name: ask_checked(
-            q,
+        name: q.text(
             "Security contact's name",
             &d.name,
-            |s| (1..=64).contains(&s.chars().count()),
-            "must be 1-64 characters",
+            &validator(plan::check_security_contact_name),
         )?,
-        title: ask_checked(
-            q,
+        title: q.text(
             "Security contact's title",
             &d.title,
-            |s| (1..=50).contains(&s.chars().count()),
-            "must be 1-50 characters",
+            &validator(plan::check_security_contact_title),
         )?,
-        email: ask_checked(
-            q,
+        email: q.text(
             "Security contact's e-mail",
             &d.email,
-            plan::is_email,
-            "is not an e-mail address such as security@example.com",
+            &validator(plan::check_security_contact_email),
         )?,
-        phone: ask_checked(
-            q,
+        phone: q.text(
             "Security contact's phone, in E.164 form (+ and the country code, e.g. +14155550100)",
             &d.phone,
-            plan::is_e164,
-            "is not an E.164 phone number: + and the country code, then digits only",
+            &validator(plan::check_security_contact_phone),
         )?,
     }))
 }
@@ -271,19 +249,15 @@ fn ask_budget(
         return Ok(Choice::Off);
     }
     Ok(Choice::On(BudgetAnswers {
-        amount: ask_checked(
-            q,
+        amount: q.text(
             "Monthly budget in USD (a small amount makes the first alert come early)",
             &d.amount,
-            |s| plan::budget_amount(s).is_some(),
-            "is not a number greater than 0",
+            &validator(plan::check_budget_amount),
         )?,
-        email: ask_checked(
-            q,
+        email: q.text(
             "E-mail for the budget alerts",
             email,
-            plan::is_email,
-            "is not an e-mail address such as billing@example.com",
+            &validator(plan::check_budget_email),
         )?,
     }))
 }
