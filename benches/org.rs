@@ -81,17 +81,9 @@ async fn org_benchmark() {
             .unwrap();
         members.push(status.account_id.unwrap());
     }
-    // moto builds an account's EC2 emulation on its first EC2 call (measured: about 0.8 s of its
-    // one Python process, where later calls take 8 ms). Built here first, one account after
-    // another, so the runs below measure aws-harden, not the emulator's start-up per account.
-    for id in &members {
-        let sdk = acct.member_sdk(id).await;
-        aws_sdk_ec2::Client::new(&sdk)
-            .describe_regions()
-            .send()
-            .await
-            .expect("moto's DescribeRegions");
-    }
+    // moto builds each member's emulation on its first calls: built first, so the runs below
+    // measure aws-harden, not the emulator's start-up per account.
+    acct.warm_up_members(&members).await;
     let plan = acct.write_plan("member.toml", PLAN);
     let applied = acct
         .run(&["--org", "-f", &plan, "--yes", "--jobs", "8"])

@@ -207,11 +207,37 @@ impl Account {
         )
     }
 
-    /// S3 Control straight to moto (not through the proxy): for setting up drift. Its
-    /// account-scoped operations go to `{account}.{endpoint host}` (the SDK's endpoint rules), which
-    /// resolves nowhere on loopback; this resolver sends them to moto's own host instead, the
-    /// account ID still in the `x-amz-account-id` header. Written here, not taken from
-    /// aws-harden's client, so that the drift does not depend on the code under test.
+    /// moto builds an account's emulation of each service on its first call to it (about 0.8 s of
+    /// its one Python process for EC2, measured; S3, KMS and CloudTrail too): many fresh accounts at
+    /// once queue for seconds, long enough for single attempts to pass their 20 s limit on a loaded
+    /// 2-core machine. Built here first, one member after another, so the `--org` tests and the
+    /// benchmark measure aws-harden.
+    pub async fn warm_up_members(&self, members: &[String]) {
+        for id in members {
+            let sdk = self.member_sdk(id).await;
+            aws_sdk_ec2::Client::new(&sdk)
+                .describe_regions()
+                .send()
+                .await
+                .expect("moto's DescribeRegions");
+            aws_sdk_s3::Client::new(&sdk)
+                .list_buckets()
+                .send()
+                .await
+                .expect("moto's ListBuckets");
+            aws_sdk_kms::Client::new(&sdk)
+                .list_aliases()
+                .send()
+                .await
+                .expect("moto's ListAliases");
+            aws_sdk_cloudtrail::Client::new(&sdk)
+                .describe_trails()
+                .send()
+                .await
+                .expect("moto's DescribeTrails");
+        }
+    }
+
     /// The regions moto lets the account use in its own partition, asked straight from moto
     /// (independently of aws-harden), sorted.
     pub async fn usable_regions(&self) -> Vec<String> {
@@ -295,6 +321,11 @@ impl Account {
         }
     }
 
+    /// S3 Control straight to moto (not through the proxy): for setting up drift. Its
+    /// account-scoped operations go to `{account}.{endpoint host}` (the SDK's endpoint rules), which
+    /// resolves nowhere on loopback; this resolver sends them to moto's own host instead, the
+    /// account ID still in the `x-amz-account-id` header. Written here, not taken from
+    /// aws-harden's client, so that the drift does not depend on the code under test.
     pub fn s3control(&self) -> aws_sdk_s3control::Client {
         use aws_sdk_s3control::config::endpoint::{
             Endpoint, EndpointFuture, Params, ResolveEndpoint,

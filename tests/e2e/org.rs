@@ -113,36 +113,6 @@ impl Org {
     }
 }
 
-/// moto builds an account's emulation of each service on its first call to it (about 0.8 s of its
-/// one Python process for EC2, measured; S3, KMS and CloudTrail too): twelve fresh accounts at once
-/// queue for seconds, long enough for single attempts to pass their 20 s limit on a loaded 2-core
-/// machine. Built here first, one account after another, so the test is about aws-harden.
-async fn warm_up(acct: &Account, members: &[String]) {
-    for id in members {
-        let sdk = acct.member_sdk(id).await;
-        aws_sdk_ec2::Client::new(&sdk)
-            .describe_regions()
-            .send()
-            .await
-            .expect("moto's DescribeRegions");
-        aws_sdk_s3::Client::new(&sdk)
-            .list_buckets()
-            .send()
-            .await
-            .expect("moto's ListBuckets");
-        aws_sdk_kms::Client::new(&sdk)
-            .list_aliases()
-            .send()
-            .await
-            .expect("moto's ListAliases");
-        aws_sdk_cloudtrail::Client::new(&sdk)
-            .describe_trails()
-            .send()
-            .await
-            .expect("moto's DescribeTrails");
-    }
-}
-
 /// The accounts of an `--org --output json` document: account ID -> result.
 fn results(run: &common::Run) -> BTreeMap<String, String> {
     let v: Value = serde_json::from_str(&run.stdout)
@@ -183,7 +153,7 @@ fn errors(run: &common::Run) -> String {
 async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_one_accounts() {
     let acct = Account::new().await;
     let org = organization(&acct, 12).await;
-    warm_up(&acct, &org.members).await;
+    acct.warm_up_members(&org.members).await;
     let plan = acct.write_plan("member.toml", &member_plan());
 
     let dry = acct
