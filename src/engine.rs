@@ -132,7 +132,17 @@ pub async fn assess(
     interactive: bool,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<Assessment> {
-    let ids = controls::managed(plan);
+    assess_controls(aws, plan, controls::managed(plan), interactive, reporter).await
+}
+
+/// Observe and diff only `ids` (the management account's part in a control under `--org`).
+pub async fn assess_controls(
+    aws: &Aws,
+    plan: &Plan,
+    ids: Vec<ControlId>,
+    interactive: bool,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<Assessment> {
     reporter.phase("Observing the account");
     let observed = observe_all(aws, plan, &ids).await;
     reporter.phase_done();

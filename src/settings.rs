@@ -129,6 +129,15 @@ impl Settings {
             )?),
             false => None,
         };
+        if let Some(l) = &loaded
+            && org.is_none()
+            && l.plan.root().is_some_and(|r| r.centralized)
+        {
+            bail!(
+                "{}: [root] centralized = true works only with --org: it removes member accounts' root credentials from the management account (sts:AssumeRoot). Run it with --org, or set centralized = false",
+                l.path.display()
+            );
+        }
         if mode == Mode::ApplyAsking && !view.shows_changes_first() {
             // JSON shows no changes on the screen, so nobody can have read what a question is about.
             bail!(

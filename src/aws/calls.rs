@@ -24,6 +24,9 @@ pub fn is_read_operation(operation: &str) -> bool {
         || operation == "SimulatePrincipalPolicy"
         // A role session into a member account (`--org`) changes nothing in any account.
         || operation == "AssumeRole"
+        // A root session into a member (centralized root access): what it may do is its task
+        // policy's; `--plan` asks only for the audit task, whose actions are reads.
+        || operation == "AssumeRoot"
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! `errors` (SDK errors and results in words, absence as a state, waiting for consistency).
 
 mod caller;
+pub mod central_root;
 mod calls;
 mod config;
 mod errors;
@@ -75,6 +76,8 @@ pub struct Aws {
     signin: Arc<Mutex<Option<String>>>,
     /// The account's regions, read once, and one EC2 client per region (`regions.rs`).
     regions: Arc<RegionCache>,
+    /// Under `--org` with `root.centralized`: this context's part in centralized root access.
+    pub central_root: Option<Arc<central_root::CentralRoot>>,
 }
 
 const NO_CREDENTIALS_HELP: &str = "configure credentials with `aws configure` or `aws sso login --profile NAME` and pass --profile NAME, \
@@ -246,6 +249,7 @@ impl Aws {
             own_mfa_devices: None,
             signin: Arc::default(),
             regions: Arc::default(),
+            central_root: None,
         }
     }
 
@@ -273,6 +277,7 @@ impl Aws {
         Aws {
             signin: self.signin.clone(),
             regions: self.regions.clone(),
+            central_root: self.central_root.clone(),
             ..Aws::build(
                 self.sdk.clone(),
                 self.caller.clone(),

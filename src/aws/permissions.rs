@@ -62,6 +62,22 @@ pub const READS: &[(&str, &str, Option<&str>)] = &[
         Some("organizations:ListAccountsForParent"),
     ),
     ("sts", "AssumeRole", Some("sts:AssumeRole")),
+    // `[root] centralized = true` (IAM user guide, "Centrally manage root access for member
+    // accounts"): the Organization's features, and an audit session as each member's root. The
+    // policy grants AssumeRoot only with the audit task (`plan_only_policy`); the reads inside the
+    // session (GetLoginProfile, ListAccessKeys, ListSigningCertificates, ListMFADevices, without a
+    // user name) are the task policy's, not the caller's.
+    (
+        "iam",
+        "ListOrganizationsFeatures",
+        Some("iam:ListOrganizationsFeatures"),
+    ),
+    ("sts", "AssumeRoot", Some(ASSUME_ROOT)),
+    (
+        "iam",
+        "ListSigningCertificates",
+        Some("iam:ListSigningCertificates"),
+    ),
     // IAM (Service Authorization Reference, "Actions defined by AWS Identity and Access
     // Management"): the action names equal the operation names.
     (
@@ -226,8 +242,17 @@ pub fn action_for(service: &str, operation: &str) -> Option<Option<&'static str>
 
 /// The least-privilege identity policy for `--plan`: every action in the table, read-only, on
 /// every resource (the reads name resources the plan chooses, so no narrower ARN fits every plan).
+///
+/// `sts:AssumeRoot` is granted in a statement of its own, only with the audit task policy
+/// (condition key `sts:TaskPolicyArn`, Service Authorization Reference, "Actions defined by AWS
+/// Security Token Service"): with this policy a session into a member's root can read its
+/// credentials, never delete them.
 pub fn plan_only_policy() -> Value {
-    let mut actions: Vec<&str> = READS.iter().filter_map(|(_, _, a)| *a).collect();
+    let mut actions: Vec<&str> = READS
+        .iter()
+        .filter_map(|(_, _, a)| *a)
+        .filter(|a| *a != ASSUME_ROOT)
+        .collect();
     actions.sort_unstable();
     actions.dedup();
     json!({
@@ -237,9 +262,19 @@ pub fn plan_only_policy() -> Value {
             "Effect": "Allow",
             "Action": actions,
             "Resource": "*"
+        }, {
+            "Sid": "AwsHardenAuditMemberRoots",
+            "Effect": "Allow",
+            "Action": ASSUME_ROOT,
+            "Resource": "*",
+            "Condition": {"StringLike": {
+                "sts:TaskPolicyArn": "arn:*:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
+            }}
         }]
     })
 }
+
+const ASSUME_ROOT: &str = "sts:AssumeRoot";
 
 #[cfg(test)]
 mod tests {
@@ -248,12 +283,20 @@ mod tests {
     #[test]
     fn every_action_is_a_read_and_the_policy_grants_exactly_the_tables_actions() {
         let policy = plan_only_policy();
-        let granted: Vec<&str> = policy["Statement"][0]["Action"]
+        let mut granted: Vec<&str> = policy["Statement"][0]["Action"]
             .as_array()
             .unwrap()
             .iter()
             .map(|a| a.as_str().unwrap())
             .collect();
+        // AssumeRoot only with the audit task: its session reads, the delete task's would not.
+        let root = &policy["Statement"][1];
+        assert_eq!(
+            root["Condition"]["StringLike"]["sts:TaskPolicyArn"],
+            "arn:*:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
+        );
+        granted.push(root["Action"].as_str().unwrap());
+        granted.sort_unstable();
         let mut table: Vec<&str> = READS.iter().filter_map(|(_, _, a)| *a).collect();
         table.sort_unstable();
         table.dedup();
@@ -268,7 +311,8 @@ mod tests {
                     "View",
                     "Simulate",
                     "Generate",
-                    "AssumeRole"
+                    "AssumeRole",
+                    "AssumeRoot"
                 ]
                 .iter()
                 .any(|p| name.starts_with(p)),

@@ -12,6 +12,8 @@ use aws_smithy_runtime_api::client::http::{
 #[derive(Debug, Clone)]
 pub struct Replay {
     sent: Arc<AtomicUsize>,
+    /// The URI of each request sent, in order.
+    uris: Arc<std::sync::Mutex<Vec<String>>>,
     body: &'static str,
 }
 
@@ -19,6 +21,7 @@ impl Replay {
     pub fn new(body: &'static str) -> Replay {
         Replay {
             sent: Arc::default(),
+            uris: Arc::default(),
             body,
         }
     }
@@ -26,6 +29,11 @@ impl Replay {
     /// Requests sent so far.
     pub fn sent(&self) -> usize {
         self.sent.load(Ordering::SeqCst)
+    }
+
+    /// The URIs of the requests sent so far (where the SDK sent them).
+    pub fn uris(&self) -> Vec<String> {
+        self.uris.lock().unwrap().clone()
     }
 
     /// An SDK configuration in us-east-1 signing with `access_key_id`, answered by this replay.
@@ -53,8 +61,9 @@ impl Replay {
 impl HttpConnector for Replay {
     fn call(
         &self,
-        _request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
     ) -> HttpConnectorFuture {
+        self.uris.lock().unwrap().push(request.uri().to_string());
         self.sent.fetch_add(1, Ordering::SeqCst);
         HttpConnectorFuture::ready(Ok(aws_smithy_runtime_api::http::Response::new(
             aws_smithy_runtime_api::http::StatusCode::try_from(200).unwrap(),

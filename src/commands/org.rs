@@ -4,12 +4,14 @@
 
 use std::sync::Arc;
 
-use super::{Outcome, Session, assess_account};
+use super::{Outcome, Session, assess_account, placeholders};
+use crate::aws::central_root::{CentralRoot, FeaturesGate, MemberRoot, Reach};
 use crate::aws::{Aws, CallLog};
+use crate::change::ControlId;
 use crate::engine::{self, Silent};
 use crate::interact::Interaction;
 use crate::org::{self, Assessed, Finished, MemberAccount, MemberRun, targets};
-use crate::plan::LoadedPlan;
+use crate::plan::{self, LoadedPlan};
 use crate::settings::Mode;
 use crate::ui::org::{OrgFacts, OrgProgress};
 use crate::ui::terminal::Terminal;
@@ -21,6 +23,17 @@ impl Session {
         loaded: &LoadedPlan,
     ) -> anyhow::Result<Outcome> {
         let org = self.settings.org.as_ref().expect("--org settings");
+        let centralized = loaded.plan.root().is_some_and(|r| r.centralized);
+        if centralized && management.caller.is_root() {
+            // AssumeRoot (STS API reference): "You cannot use root user credentials to make this call."
+            anyhow::bail!(
+                "{}: [root] centralized = true needs sts:AssumeRoot, which the root user cannot call (STS API \
+                 reference, AssumeRoot), and you run this as the root user of account {}. Run --org as an IAM \
+                 user or role of the management account that is allowed sts:AssumeRoot. Nothing was changed.",
+                loaded.path.display(),
+                management.account_id()
+            );
+        }
         let (management_id, listed) = self
             .ctrl_c
             .or_interrupted(targets::list(management, org.selection.ou.as_deref()))
@@ -36,9 +49,26 @@ impl Session {
         }
         let progress = OrgProgress::new(self.settings.caps.stderr_tty);
         let management_id = management_id.as_str();
+        // Centralized root access: the management account's features first, since how each
+        // member's root is reached depends on them. Its changes, if any, are an account block of
+        // their own, shown first and applied before any member's.
+        let (prerequisites, central) = match centralized {
+            true => {
+                let (block, reach) = self
+                    .ctrl_c
+                    .or_interrupted(async {
+                        Ok(self.assess_central_root(management, management_id, loaded).await)
+                    })
+                    .await?;
+                let gate = FeaturesGate::new(reach == Reach::Ready);
+                (block, Some((reach, gate)))
+            }
+            false => (None, None),
+        };
+        let central = central.as_ref();
         let observe = |_: usize, account: MemberAccount| async move {
             let result = self
-                .assess_member(management, management_id, &account, loaded)
+                .assess_member(management, management_id, &account, loaded, central)
                 .await
                 .map_err(|e| format!("{e:#}"));
             MemberRun { account, result }
@@ -57,6 +87,9 @@ impl Session {
                 .await)
             })
             .await?;
+        // The management account's block (when it has something to show) goes first.
+        let first_member = usize::from(prerequisites.is_some());
+        members.splice(0..0, prerequisites);
         let plan_file = loaded.path.display().to_string();
         let facts = |seconds| OrgFacts {
             management,
@@ -114,7 +147,30 @@ impl Session {
                 eprintln!("\nInterrupted: every account stops after its call in flight.");
             })
         };
-        let to_apply: Vec<MemberAccount> = members.iter().map(|m| m.account.clone()).collect();
+        // The management account's changes first: no AssumeRoot before the features are on.
+        if first_member == 1
+            && let Ok(a) = &mut members[0].result
+            && a.assessment.changes.iter().any(|c| !c.is_manual())
+        {
+            let report = engine::apply(
+                &a.aws,
+                &a.assessment,
+                &Silent,
+                &unattended,
+                self.ctrl_c.interrupt(),
+            )
+            .await;
+            if report.succeeded()
+                && let Some((_, gate)) = central
+            {
+                gate.open();
+            }
+            a.report = Some(report);
+        }
+        let to_apply: Vec<MemberAccount> = members[first_member..]
+            .iter()
+            .map(|m| m.account.clone())
+            .collect();
         let reports = {
             let members = &members;
             let unattended = &unattended;
@@ -124,7 +180,7 @@ impl Session {
                 "Applying",
                 &progress,
                 |i, _account| async move {
-                    match &members[i].result {
+                    match &members[first_member + i].result {
                         Ok(a) if a.assessment.changes.iter().any(|c| !c.is_manual()) => Some(
                             engine::apply(
                                 &a.aws,
@@ -158,7 +214,7 @@ impl Session {
             .await
         };
         on_ctrl_c.abort();
-        for (m, report) in members.iter_mut().zip(reports) {
+        for (m, report) in members[first_member..].iter_mut().zip(reports) {
             if let Ok(a) = &mut m.result {
                 a.report = report;
             }
@@ -182,9 +238,10 @@ impl Session {
         management_id: &str,
         account: &MemberAccount,
         loaded: &LoadedPlan,
+        central: Option<&(Reach, FeaturesGate)>,
     ) -> anyhow::Result<Assessed> {
         let org = self.settings.org.as_ref().expect("--org settings");
-        let aws = if account.id == management.account_id() {
+        let mut aws = if account.id == management.account_id() {
             Aws::for_caller(
                 management.sdk.clone(),
                 management.caller.clone(),
@@ -200,6 +257,18 @@ impl Session {
             )
             .await?
         };
+        // A member's root is reached through the management account (not the management
+        // account's own root, which is no member's).
+        if let Some((reach, gate)) = central
+            && account.id != management_id
+        {
+            aws.central_root = Some(Arc::new(CentralRoot::Member(MemberRoot::new(
+                management,
+                &account.id,
+                reach.clone(),
+                gate,
+            ))));
+        }
         let (aws, mut assessment) = assess_account(&aws, loaded, false, &Silent).await?;
         assessment.observed = Vec::new();
         Ok(Assessed {
@@ -207,6 +276,59 @@ impl Session {
             assessment,
             report: None,
         })
+    }
+
+    /// The management account's part in centralized root access: the Organization's features
+    /// (`root_credentials` in the management context), and from them how members' roots are
+    /// reached. The block is `None` when the features are on (nothing to show).
+    async fn assess_central_root(
+        &self,
+        management: &Aws,
+        management_id: &str,
+        loaded: &LoadedPlan,
+    ) -> (Option<MemberRun>, Reach) {
+        let result = async {
+            let mut aws = management.clone();
+            aws.central_root = Some(Arc::new(CentralRoot::Management {
+                management_id: management_id.to_string(),
+            }));
+            let resolved = plan::resolve(&loaded.plan, &placeholders(&aws, loaded))
+                .map_err(|e| e.in_file(&loaded.path))?;
+            let aws = aws.in_home_region(&resolved.home_region);
+            let assessment = engine::assess_controls(
+                &aws,
+                &resolved,
+                vec![ControlId::RootCredentials],
+                false,
+                &Silent,
+            )
+            .await?;
+            anyhow::Ok(Assessed {
+                aws,
+                assessment,
+                report: None,
+            })
+        }
+        .await
+        .map_err(|e| format!("{e:#}"));
+        let reach = match &result {
+            Err(e) => Reach::Unavailable(format!(
+                "The Organization's centralized root access could not be read from the management account: {e}"
+            )),
+            Ok(a) => match a.assessment.changes.iter().find(|c| c.is_manual()) {
+                Some(manual) => Reach::Unavailable(manual.note.clone().unwrap_or_default()),
+                None if a.assessment.pending() => Reach::AfterPrerequisites,
+                None => Reach::Ready,
+            },
+        };
+        let block = (reach != Reach::Ready).then(|| MemberRun {
+            account: MemberAccount {
+                id: management.account_id().to_string(),
+                name: "management account: centralized root access".into(),
+            },
+            result,
+        });
+        (block, reach)
     }
 
     fn elapsed(&self) -> f64 {

@@ -6,7 +6,8 @@ use crate::bucket::{self, AccessLogging, Encryption, KmsKey};
 use crate::change::{Action, Change, ControlId, Stage};
 use crate::controls::{
     Op, access_analyzer, admin_group, admin_mfa, admin_user, budget, cloudtrail, cost_report,
-    ebs_encryption, guardduty, imds_defaults, password_policy, root, s3_public_access,
+    ebs_encryption, guardduty, imds_defaults, password_policy, root, root_credentials,
+    s3_public_access,
     security_contact, support_role,
 };
 use crate::plan::PasswordPolicyPlan;
@@ -242,6 +243,20 @@ fn samples() -> Vec<Op> {
             name: s("aws-harden-monthly"),
             alert: budget::ALERTS[2],
         }),
+        Op::RootCredentials(root_credentials::Op::EnableTrustedAccess),
+        Op::RootCredentials(root_credentials::Op::EnableRootCredentialsManagement),
+        Op::RootCredentials(root_credentials::Op::EnableRootSessions),
+        Op::RootCredentials(root_credentials::Op::DeleteLoginProfile),
+        Op::RootCredentials(root_credentials::Op::DeleteAccessKey {
+            key_id: s("AKIAEXAMPLE"),
+        }),
+        Op::RootCredentials(root_credentials::Op::DeleteSigningCertificate {
+            certificate_id: s("CERTEXAMPLE"),
+        }),
+        Op::RootCredentials(root_credentials::Op::DeactivateMfaDevice {
+            serial: s("arn:aws:iam::111111111111:mfa/root-account-mfa-device"),
+        }),
+        Op::RootCredentials(root_credentials::Op::DeleteEveryRootCredential),
         Op::Root(root::Op::DeleteAccessKey {
             key_id: s("AKIAEXAMPLE"),
             own: false,
@@ -305,6 +320,7 @@ fn the_samples_cover_every_op() {
     assert_eq!(per_control("support_role."), 3);
     assert_eq!(per_control("security_contact."), 1);
     assert_eq!(per_control("budget."), 4);
+    assert_eq!(per_control("root_credentials."), 8);
     assert_eq!(per_control("root."), 1);
     for id in ControlId::ALL {
         assert!(per_control(&format!("{}.", id.as_str())) > 0, "{id:?}");

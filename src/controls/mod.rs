@@ -19,6 +19,7 @@ pub mod mfa_guard;
 pub mod password_policy;
 mod regional;
 pub mod root;
+pub mod root_credentials;
 pub mod s3_public_access;
 pub mod security_contact;
 pub mod support_role;
@@ -159,6 +160,9 @@ registry! {
     SupportRole = support_role::SupportRole,
     SecurityContact = security_contact::SecurityContact,
     Budget = budget::Budget,
+    /// Members' root credentials under `--org` (issue 19): after every other control, since it
+    /// takes access away (a member's root can no longer sign in).
+    RootCredentials = root_credentials::RootCredentials,
     Root = root::Root,
 }
 

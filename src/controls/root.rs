@@ -10,6 +10,7 @@
 
 use aws_sdk_iam::types::{AssignmentStatusType, SummaryKeyType};
 
+use crate::aws::central_root::CentralRoot;
 use crate::aws::{Aws, SdkResultExt, error_code};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
 use crate::controls::control::{Control, DiffContext};
@@ -59,6 +60,9 @@ pub struct Observed {
     pub virtual_mfa: bool,
     /// From the credential report; `None` when no report could be read.
     pub history: Option<RootHistory>,
+    /// A member under `--org` whose root credentials the `root_credentials` control removes
+    /// through AssumeRoot (`[root] centralized = true`): nothing is read here, nothing is manual.
+    pub centrally_managed: bool,
 }
 
 /// When root was last used, from the credential report's `<root_account>` row.
@@ -98,6 +102,14 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     if plan.root().is_none() {
         return Ok(Observed::default());
     }
+    if plan.root().is_some_and(|r| r.centralized)
+        && matches!(aws.central_root.as_deref(), Some(CentralRoot::Member(_)))
+    {
+        return Ok(Observed {
+            centrally_managed: true,
+            ..Observed::default()
+        });
+    }
     // All at once: none of these waits for another (one round trip, not four).
     let root_keys = async {
         if !aws.caller.is_root() {
@@ -136,6 +148,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         root_keys: root_keys?,
         virtual_mfa: mfa_enabled == Some(true) && virtual_mfa,
         history,
+        centrally_managed: false,
     })
 }
 
@@ -234,6 +247,14 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let Some(plan) = ctx.plan.root() else {
         return d;
     };
+    if observed.centrally_managed {
+        d.notice(Notice::info(
+            CONTROL,
+            "This member's root credentials are removed centrally (root_credentials, through sts:AssumeRoot): \
+             without a password root cannot sign in, which meets CIS 1.4, and the console steps do not apply.",
+        ));
+        return d;
+    }
     let caller = ctx.caller;
     if plan.delete_access_keys {
         d.checked(CONTROL, "root access keys", &["1.3"]);

@@ -485,6 +485,10 @@ pub struct RootPlan {
     pub delete_access_keys: bool,
     /// Require MFA on the root user (CIS 1.4). AWS has no API to enable it: a manual action until done.
     pub require_mfa: bool,
+    /// Under `--org`: remove each member's root credentials (password, access keys, signing
+    /// certificates, MFA devices) through `sts:AssumeRoot`, turning on the Organization's
+    /// centralized root access first when it is off.
+    pub centralized: bool,
 }
 
 impl Default for RootPlan {
@@ -493,6 +497,7 @@ impl Default for RootPlan {
             enabled: true,
             delete_access_keys: true,
             require_mfa: true,
+            centralized: false,
         }
     }
 }

@@ -300,12 +300,22 @@ async fn the_plan_only_policy_covers_every_read_of_a_dry_run() {
     let printed = acct.run(&["policy", "--plan-only"]).await;
     assert_eq!(printed.code, 0, "{}", printed.all());
     let policy: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
-    let granted: std::collections::BTreeSet<&str> = policy["Statement"][0]["Action"]
+    let mut granted: std::collections::BTreeSet<&str> = policy["Statement"][0]["Action"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| a.as_str().unwrap())
         .collect();
+    // The second statement: sts:AssumeRoot, only with the audit task policy.
+    assert_eq!(policy["Statement"][1]["Action"], "sts:AssumeRoot");
+    assert!(
+        policy["Statement"][1]["Condition"]["StringLike"]["sts:TaskPolicyArn"]
+            .as_str()
+            .unwrap()
+            .ends_with("/IAMAuditRootUserCredentials"),
+        "{policy}"
+    );
+    granted.insert("sts:AssumeRoot");
     let table: std::collections::BTreeSet<&str> = READS.iter().filter_map(|(_, _, a)| *a).collect();
     assert_eq!(granted, table);
     assert_eq!(policy["Statement"][0]["Effect"], "Allow");
