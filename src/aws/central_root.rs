@@ -107,7 +107,11 @@ impl MemberRoot {
     /// An IAM client signed as this member's root user, limited to `task`. `member` is the
     /// member's context: the calls are recorded in its log (so `--plan`'s read-only guard and
     /// the counts cover them).
-    pub async fn iam_as_root(&self, member: &Aws, task: &str) -> anyhow::Result<aws_sdk_iam::Client> {
+    pub async fn iam_as_root(
+        &self,
+        member: &Aws,
+        task: &str,
+    ) -> anyhow::Result<aws_sdk_iam::Client> {
         let (iam, _) = self.assume(member, task).await?;
         Ok(iam)
     }

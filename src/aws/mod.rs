@@ -6,8 +6,8 @@
 //! `errors` (SDK errors and results in words, absence as a state, waiting for consistency).
 
 mod caller;
-pub mod central_root;
 mod calls;
+pub mod central_root;
 mod config;
 mod errors;
 pub mod permissions;

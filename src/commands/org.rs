@@ -57,7 +57,9 @@ impl Session {
                 let (block, reach) = self
                     .ctrl_c
                     .or_interrupted(async {
-                        Ok(self.assess_central_root(management, management_id, loaded).await)
+                        Ok(self
+                            .assess_central_root(management, management_id, loaded)
+                            .await)
                     })
                     .await?;
                 let gate = FeaturesGate::new(reach == Reach::Ready);
@@ -303,6 +305,11 @@ impl Session {
                 &Silent,
             )
             .await?;
+            // The block is about this one control: "not managed" would list every other.
+            let assessment = engine::Assessment {
+                unmanaged: Vec::new(),
+                ..assessment
+            };
             anyhow::Ok(Assessed {
                 aws,
                 assessment,

@@ -7,8 +7,7 @@ use crate::change::{Action, Change, ControlId, Stage};
 use crate::controls::{
     Op, access_analyzer, admin_group, admin_mfa, admin_user, budget, cloudtrail, cost_report,
     ebs_encryption, guardduty, imds_defaults, password_policy, root, root_credentials,
-    s3_public_access,
-    security_contact, support_role,
+    s3_public_access, security_contact, support_role,
 };
 use crate::plan::PasswordPolicyPlan;
 

@@ -32,6 +32,8 @@ const PASSWORD: &str = "root password";
 const ACCESS_KEYS: &str = "root access keys";
 const CERTIFICATES: &str = "root signing certificates";
 const MFA_DEVICES: &str = "root MFA devices";
+/// The one check (and change) while the credentials cannot be told apart yet.
+const EVERY_CREDENTIAL: &str = "root credentials";
 const FEATURES: &str = "centralized root access";
 
 /// Members' root credentials, removed through `sts:AssumeRoot`.
@@ -251,7 +253,7 @@ async fn read_credentials(
     })
 }
 
-pub fn diff(_ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
+pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let mut d = Diff::default();
     match observed {
         Observed::NotAMember => d.notice(Notice::info(
@@ -261,9 +263,9 @@ pub fn diff(_ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
         )),
         Observed::Features(f) => diff_features(&mut d, f),
         Observed::Unreachable(why) => {
-            d.checked(CONTROL, PASSWORD, CIS);
+            d.checked(CONTROL, EVERY_CREDENTIAL, CIS);
             d.push(
-                Change::manual(CONTROL, PASSWORD)
+                Change::manual(CONTROL, EVERY_CREDENTIAL)
                     .field("root credentials", Some("unknown"), Some("none"))
                     .cis(CIS)
                     .note(why.clone()),
@@ -274,14 +276,18 @@ pub fn diff(_ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
             credentials: Some(set),
         } => diff_each(&mut d, set),
         Observed::Member { credentials, .. } => {
-            d.checked(CONTROL, PASSWORD, CIS);
-            if credentials.as_ref().is_some_and(RootCredentialSet::is_empty) {
+            d.checked(CONTROL, EVERY_CREDENTIAL, CIS);
+            // Nothing could be read when the change was shown, so it stands as shown until it is
+            // applied (the check just before writing reads the features on, and must not call
+            // the account changed); the check after applying decides from what is left.
+            let verifying = ctx.written.contains(&CONTROL);
+            if verifying && credentials.as_ref().is_some_and(RootCredentialSet::is_empty) {
                 return d;
             }
             d.push(
                 Change::new(
                     CONTROL,
-                    PASSWORD,
+                    EVERY_CREDENTIAL,
                     Action::Delete,
                     Op::DeleteEveryRootCredential,
                 )
@@ -310,7 +316,10 @@ fn diff_features(d: &mut Diff<Op>, f: &Features) {
         FeaturesRead::Enabled(on) => (true, on),
         FeaturesRead::TrustedAccessOff => (false, &[]),
         FeaturesRead::NotManagementOrDelegated => {
-            d.push(run_from(f, "This account is neither the management account nor IAM's delegated administrator"));
+            d.push(run_from(
+                f,
+                "This account is neither the management account nor IAM's delegated administrator",
+            ));
             return;
         }
     };
@@ -338,7 +347,11 @@ fn diff_features(d: &mut Diff<Op>, f: &Features) {
     if !trusted {
         d.push(
             Change::new(CONTROL, FEATURES, Action::Update, Op::EnableTrustedAccess)
-                .field("trusted access for iam.amazonaws.com", Some("off"), Some("on"))
+                .field(
+                    "trusted access for iam.amazonaws.com",
+                    Some("off"),
+                    Some("on"),
+                )
                 .cis(CIS),
         );
     }
@@ -377,7 +390,12 @@ fn diff_each(d: &mut Diff<Op>, set: &RootCredentialSet) {
             .stage(Stage::RootKeys)
     };
     if set.password {
-        d.push(delete(PASSWORD, "password", "present", Op::DeleteLoginProfile));
+        d.push(delete(
+            PASSWORD,
+            "password",
+            "present",
+            Op::DeleteLoginProfile,
+        ));
     }
     for key in &set.access_keys {
         d.push(delete(
@@ -409,7 +427,9 @@ fn diff_each(d: &mut Diff<Op>, set: &RootCredentialSet) {
                     serial: serial.clone(),
                 },
             )
-            .note("Deactivated after the password is gone: this root can no longer sign in at all."),
+            .note(
+                "Deactivated after the password is gone: this root can no longer sign in at all.",
+            ),
         );
     }
 }
@@ -495,7 +515,10 @@ async fn delete(iam: &aws_sdk_iam::Client, account: &str, op: &Op) -> anyhow::Re
         }
         Op::DeactivateMfaDevice { serial } => {
             absent_on(
-                iam.deactivate_mfa_device().serial_number(serial).send().await,
+                iam.deactivate_mfa_device()
+                    .serial_number(serial)
+                    .send()
+                    .await,
                 GONE,
                 format!("deactivating root MFA device {serial} of account {account}"),
             )?;
@@ -507,19 +530,29 @@ async fn delete(iam: &aws_sdk_iam::Client, account: &str, op: &Op) -> anyhow::Re
             if set.password {
                 ops.push(Op::DeleteLoginProfile);
             }
-            ops.extend(set.access_keys.into_iter().map(|key_id| Op::DeleteAccessKey { key_id }));
+            ops.extend(
+                set.access_keys
+                    .into_iter()
+                    .map(|key_id| Op::DeleteAccessKey { key_id }),
+            );
             ops.extend(
                 set.certificates
                     .into_iter()
                     .map(|certificate_id| Op::DeleteSigningCertificate { certificate_id }),
             );
-            ops.extend(set.mfa_devices.into_iter().map(|serial| Op::DeactivateMfaDevice { serial }));
+            ops.extend(
+                set.mfa_devices
+                    .into_iter()
+                    .map(|serial| Op::DeactivateMfaDevice { serial }),
+            );
             for op in &ops {
                 Box::pin(delete(iam, account, op)).await?;
             }
         }
         Op::EnableTrustedAccess | Op::EnableRootCredentialsManagement | Op::EnableRootSessions => {
-            anyhow::bail!("{op:?} is the management account's, not a member's (a bug in aws-harden)")
+            anyhow::bail!(
+                "{op:?} is the management account's, not a member's (a bug in aws-harden)"
+            )
         }
     }
     Ok(())
@@ -578,8 +611,11 @@ mod tests {
             ]
         );
         // After every other control is verified (they take access away from root).
-        assert!(d.changes.iter().all(|c| c.stage == Stage::RootKeys
-            && c.action == Action::Delete));
+        assert!(
+            d.changes
+                .iter()
+                .all(|c| c.stage == Stage::RootKeys && c.action == Action::Delete)
+        );
         // Each failed check names its credential kind.
         let checks = d.checks();
         assert_eq!(checks.iter().filter(|c| !c.passed).count(), 4, "{checks:?}");
@@ -600,21 +636,44 @@ mod tests {
             credentials: None,
         });
         assert_eq!(ops(&d), [Op::DeleteEveryRootCredential]);
-        // The same change while credentials remain (the check just before writing)...
-        let remaining = diff_of(&Observed::Member {
-            exact: false,
-            credentials: Some(RootCredentialSet {
+        // The check just before writing reads the features on: the same change, whatever it
+        // finds (the account did not change, it just became readable).
+        for found in [
+            RootCredentialSet::default(),
+            RootCredentialSet {
                 access_keys: vec!["AKIA1".into()],
                 ..RootCredentialSet::default()
-            }),
+            },
+        ] {
+            let before_writing = diff_of(&Observed::Member {
+                exact: false,
+                credentials: Some(found),
+            });
+            assert_eq!(before_writing.changes, d.changes);
+        }
+        // The check after writing decides from what is left: in line once none is, pending while
+        // any is.
+        let written = [CONTROL];
+        let after = |credentials: RootCredentialSet| {
+            diff_for_tests(PLAN, |ctx| {
+                diff(
+                    &DiffContext {
+                        written: &written,
+                        ..ctx.clone()
+                    },
+                    &Observed::Member {
+                        exact: false,
+                        credentials: Some(credentials),
+                    },
+                )
+            })
+        };
+        assert!(after(RootCredentialSet::default()).changes.is_empty());
+        let left = after(RootCredentialSet {
+            password: true,
+            ..RootCredentialSet::default()
         });
-        assert_eq!(remaining.changes, d.changes);
-        // ...and in line once none is left (the check afterwards).
-        let gone = diff_of(&Observed::Member {
-            exact: false,
-            credentials: Some(RootCredentialSet::default()),
-        });
-        assert!(gone.changes.is_empty());
+        assert_eq!(ops(&left), [Op::DeleteEveryRootCredential]);
     }
 
     #[test]
@@ -635,7 +694,10 @@ mod tests {
         assert_eq!(ops(&one), [Op::EnableRootSessions]);
         let both = diff_of(&features(
             "111111111111",
-            FeaturesRead::Enabled(vec!["RootCredentialsManagement".into(), "RootSessions".into()]),
+            FeaturesRead::Enabled(vec![
+                "RootCredentialsManagement".into(),
+                "RootSessions".into(),
+            ]),
         ));
         assert!(both.changes.is_empty());
     }

@@ -4,6 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod analyzer_stub;
+pub mod central_root;
 pub mod container_creds;
 pub mod cur_stub;
 pub mod ec2_stub;

@@ -123,6 +123,8 @@ pub fn is_read(service: &str, operation: &str) -> bool {
         || operation == "GenerateCredentialReport"
         || operation == "SimulatePrincipalPolicy"
         || operation == "AssumeRole"
+        // A root session (centralized root access) writes nothing; what it may do is its task's.
+        || operation == "AssumeRoot"
 }
 
 /// A parsed request, for hooks.

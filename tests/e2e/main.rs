@@ -7,6 +7,7 @@
 mod common;
 
 mod bad_input;
+mod central_root;
 mod cli;
 mod cloudtrail;
 mod convergence;

@@ -32,15 +32,15 @@ const SMALL: &str = "version = 1\nhome_region = \"us-east-1\"\n[password_policy]
 /// An Organization made by `acct` (its management account), two OUs deep: OU A with A1 below
 /// it, and OU B; `members` accounts spread over the root, A, A1 and B. Returns the member IDs and
 /// the OU IDs (A, A1, B).
-struct Org {
-    members: Vec<String>,
+pub(crate) struct Org {
+    pub(crate) members: Vec<String>,
     ou_a: String,
     ou_a1: String,
-    client: aws_sdk_organizations::Client,
+    pub(crate) client: aws_sdk_organizations::Client,
     root: String,
 }
 
-async fn organization(acct: &Account, members: usize) -> Org {
+pub(crate) async fn organization(acct: &Account, members: usize) -> Org {
     let client = aws_sdk_organizations::Client::new(&acct.sdk());
     client
         .create_organization()
@@ -114,7 +114,7 @@ impl Org {
 }
 
 /// The accounts of an `--org --output json` document: account ID -> result.
-fn results(run: &common::Run) -> BTreeMap<String, String> {
+pub(crate) fn results(run: &common::Run) -> BTreeMap<String, String> {
     let v: Value = serde_json::from_str(&run.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", run.all()));
     v["accounts"]
@@ -132,7 +132,7 @@ fn results(run: &common::Run) -> BTreeMap<String, String> {
 
 /// The accounts' errors in an `--org --output json` document (for failure messages), or the
 /// whole run when it is not one.
-fn errors(run: &common::Run) -> String {
+pub(crate) fn errors(run: &common::Run) -> String {
     match serde_json::from_str::<Value>(&run.stdout) {
         Ok(v) => format!(
             "exit {}: {:?}\n{}",

@@ -1,0 +1,415 @@
+//! `[root] centralized = true` under `--org` (issue 19): members' root credentials removed through
+//! `sts:AssumeRoot`. moto has no AssumeRoot and no centralized root access features, and cannot be
+//! root: `tests/common/central_root.rs` emulates them in proxy hooks, shaped as the STS and IAM API
+//! references show, with their documented errors. The rest (the Organization, its accounts, the
+//! role sessions, the other controls) is moto.
+
+use crate::common;
+use crate::org::{errors, organization, results};
+
+use common::Account;
+use common::central_root::{CentralRoot, RootUser};
+use serde_json::Value;
+
+/// A member plan with one ordinary control and centralized root, in a home region that is not
+/// the SDK's default (us-east-1, as the global STS endpoint is signed): AssumeRoot signed for
+/// eu-west-1 went to the regional endpoint.
+const PLAN: &str =
+    "version = 1\nhome_region = \"eu-west-1\"\n[password_policy]\n[root]\ncentralized = true\n";
+
+fn full_root() -> RootUser {
+    RootUser {
+        password: true,
+        access_keys: vec!["AKIAROOTKEY00000001".into(), "AKIAROOTKEY00000002".into()],
+        certificates: vec!["CERTROOT0001".into()],
+        mfa_devices: vec!["arn:aws:iam::000000000000:mfa/root-account-mfa-device".into()],
+    }
+}
+
+/// An Organization of three members in moto with the emulation installed (`features_on`: both
+/// features and trusted access already on), the first member's root with every kind of
+/// credential, the second's with one access key, the third's with none.
+async fn setup(features_on: bool) -> (Account, Vec<String>, CentralRoot, String) {
+    let acct = Account::new().await;
+    let org = organization(&acct, 3).await;
+    acct.warm_up_members(&org.members).await;
+    let org_id = org
+        .client
+        .describe_organization()
+        .send()
+        .await
+        .unwrap()
+        .organization
+        .unwrap()
+        .id
+        .unwrap();
+    let stub = CentralRoot::install(&acct.proxy, &acct.id, &org_id, features_on);
+    stub.set_root(&org.members[0], full_root());
+    stub.set_root(
+        &org.members[1],
+        RootUser {
+            access_keys: vec!["AKIAROOTKEY00000003".into()],
+            ..RootUser::default()
+        },
+    );
+    let plan = acct.write_plan("member.toml", PLAN);
+    (acct, org.members, stub, plan)
+}
+
+/// The changes of one account in an `--org --output json` document: (control, resource, action,
+/// fields as "field: before -> after").
+fn changes(doc: &Value, account: &str) -> Vec<(String, String, String, String)> {
+    let a = doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == account)
+        .unwrap_or_else(|| panic!("no account {account} in {doc}"));
+    a["document"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let field = &c["fields"][0];
+            (
+                c["control"].as_str().unwrap().to_string(),
+                c["resource"].as_str().unwrap().to_string(),
+                c["action"].as_str().unwrap().to_string(),
+                format!(
+                    "{}: {} -> {}",
+                    field["field"].as_str().unwrap_or_default(),
+                    field["before"].as_str().unwrap_or("-"),
+                    field["after"].as_str().unwrap_or("-")
+                ),
+            )
+        })
+        .collect()
+}
+
+fn root_changes(doc: &Value, account: &str) -> Vec<String> {
+    changes(doc, account)
+        .into_iter()
+        .filter(|c| c.0 == "root_credentials")
+        .map(|c| format!("{} {}: {}", c.2, c.1, c.3))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_features_on_each_members_root_credentials_are_listed_then_deleted_then_in_line() {
+    let (acct, members, stub, plan) = setup(true).await;
+
+    let dry = acct
+        .run(&[
+            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "2",
+        ])
+        .await;
+    assert_eq!(dry.code, 2, "{}", errors(&dry));
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
+    // The features are on: no management-account block, only the members.
+    assert_eq!(results(&dry).keys().cloned().collect::<Vec<_>>(), {
+        let mut m = members.clone();
+        m.sort();
+        m
+    });
+    assert_eq!(
+        root_changes(&doc, &members[0]),
+        [
+            "delete root password: password: present -> -",
+            "delete root access keys: access key: AKIAROOTKEY00000001 -> -",
+            "delete root access keys: access key: AKIAROOTKEY00000002 -> -",
+            "delete root signing certificates: signing certificate: CERTROOT0001 -> -",
+            "delete root MFA devices: MFA device: arn:aws:iam::000000000000:mfa/root-account-mfa-device -> -",
+        ]
+    );
+    assert_eq!(
+        root_changes(&doc, &members[1]),
+        ["delete root access keys: access key: AKIAROOTKEY00000003 -> -"]
+    );
+    assert!(root_changes(&doc, &members[2]).is_empty());
+    // Read exactly, through one audit session per member, in the home region, for at most 900 s.
+    let assumed = stub.assumed();
+    assert_eq!(assumed.len(), 3, "{assumed:?}");
+    assert!(
+        assumed
+            .iter()
+            .all(|a| a.task == "IAMAuditRootUserCredentials"
+                && a.region == "eu-west-1"
+                && a.duration.as_deref() == Some("900")),
+        "{assumed:?}"
+    );
+    assert_eq!(
+        stub.root(&members[0]),
+        full_root(),
+        "nothing deleted by --plan"
+    );
+
+    acct.proxy.clear();
+    let applied = acct
+        .run(&["--org", "-f", &plan, "--yes", "--jobs", "2"])
+        .await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    for m in &members {
+        assert_eq!(stub.root(m), RootUser::default(), "{m}");
+    }
+    // One delete session per member that had something to delete, each before its deletions, and
+    // the MFA device after the password.
+    let order = stub.order();
+    for m in &members[..2] {
+        let mine: Vec<&String> = order.iter().filter(|o| o.ends_with(m.as_str())).collect();
+        assert_eq!(mine[0], &format!("AssumeRoot {m}"), "{order:?}");
+    }
+    let first: Vec<&str> = order
+        .iter()
+        .filter(|o| o.ends_with(members[0].as_str()) && !o.starts_with("AssumeRoot"))
+        .map(|o| o.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        [
+            "DeleteLoginProfile",
+            "DeleteAccessKey",
+            "DeleteAccessKey",
+            "DeleteSigningCertificate",
+            "DeactivateMFADevice"
+        ]
+    );
+    let deletes: Vec<_> = stub
+        .assumed()
+        .into_iter()
+        .skip(3)
+        .filter(|a| a.task == "IAMDeleteRootUserCredentials")
+        .map(|a| a.member)
+        .collect();
+    assert_eq!(
+        deletes.len(),
+        2,
+        "one delete session per member: {deletes:?}"
+    );
+    assert!(
+        stub.assumed().iter().all(|a| a.region == "eu-west-1"),
+        "AssumeRoot only to the home region's STS: {:?}",
+        stub.assumed()
+    );
+    // The ordinary control went first in each member (root credentials are taken away last).
+    let writes: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    let policy = writes
+        .iter()
+        .position(|w| w == "UpdateAccountPasswordPolicy");
+    let first_delete = writes.iter().position(|w| w.starts_with("Delete"));
+    assert!(policy.is_some() && policy < first_delete, "{writes:?}");
+
+    acct.proxy.clear();
+    let again = acct
+        .run(&["--org", "-f", &plan, "--plan", "--jobs", "2"])
+        .await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    assert!(
+        again
+            .stdout
+            .contains("3 accounts: 3 in line, 0 with changes, 0 failed."),
+        "{}",
+        again.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_features_off_the_management_account_turns_them_on_before_the_first_assume_root() {
+    let (acct, members, stub, plan) = setup(false).await;
+
+    let dry = acct
+        .run(&[
+            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "2",
+        ])
+        .await;
+    assert_eq!(dry.code, 2, "{}", errors(&dry));
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    assert!(stub.assumed().is_empty(), "nothing can be assumed yet");
+    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
+    // The management account's changes, as an account of their own, first.
+    assert_eq!(doc["accounts"][0]["account_id"], acct.id.as_str());
+    assert_eq!(
+        root_changes(&doc, &acct.id),
+        [
+            "update centralized root access: trusted access for iam.amazonaws.com: off -> on",
+            "update centralized root access: RootCredentialsManagement: off -> on",
+            "update centralized root access: RootSessions: off -> on",
+        ]
+    );
+    // Each member: every root credential, unknown until the features are on.
+    for m in &members {
+        assert_eq!(
+            root_changes(&doc, m),
+            [
+                "delete root credentials: root credentials: unknown until centralized root access is on -> none"
+            ],
+            "{m}"
+        );
+    }
+
+    // The human view: the management account's block first, then each member's.
+    let human = acct
+        .run(&["--org", "-f", &plan, "--plan", "--jobs", "2"])
+        .await;
+    assert_eq!(human.code, 2, "{}", human.all());
+    let block = human
+        .stdout
+        .find(&format!(
+            "== Account {} (management account: centralized root access) ==",
+            acct.id
+        ))
+        .unwrap_or_else(|| panic!("{}", human.all()));
+    assert!(
+        members
+            .iter()
+            .all(|m| human.stdout.find(&format!("== Account {m} (")) > Some(block))
+    );
+    assert!(
+        human
+            .stdout
+            .contains("  ~ centralized root access\n      RootSessions: \"off\" -> \"on\""),
+        "{}",
+        human.all()
+    );
+    assert!(
+        human
+            .stdout
+            .contains("4 accounts: 0 in line, 4 with changes, 0 failed."),
+        "{}",
+        human.all()
+    );
+
+    acct.proxy.clear();
+    let applied = acct
+        .run(&["--org", "-f", &plan, "--yes", "--jobs", "2"])
+        .await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let order = stub.order();
+    assert_eq!(
+        order[..3],
+        [
+            "EnableAWSServiceAccess",
+            "EnableOrganizationsRootCredentialsManagement",
+            "EnableOrganizationsRootSessions"
+        ],
+        "{order:?}"
+    );
+    assert!(order[3].starts_with("AssumeRoot"), "{order:?}");
+    assert_eq!(
+        stub.features(),
+        (
+            true,
+            ["RootCredentialsManagement", "RootSessions"]
+                .map(String::from)
+                .into()
+        )
+    );
+    for m in &members {
+        assert_eq!(stub.root(m), RootUser::default(), "{m}");
+    }
+    assert!(stub.assumed().iter().all(|a| a.region == "eu-west-1"));
+
+    acct.proxy.clear();
+    let again = acct
+        .run(&["--org", "-f", &plan, "--plan", "--jobs", "2"])
+        .await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_session_cannot_delete_and_a_root_caller_or_a_run_without_org_stops_before_any_write()
+ {
+    let (acct, members, stub, plan) = setup(true).await;
+    // The emulation refuses what the audit task does not allow (a test of the test bench).
+    let sts = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&acct.sdk())
+            .endpoint_url(&acct.proxy.url)
+            .region(aws_config::Region::from_static("eu-west-1"))
+            .build(),
+    );
+    let creds = sts
+        .assume_root()
+        .target_principal(&members[0])
+        .task_policy_arn(
+            aws_sdk_sts::types::PolicyDescriptorType::builder()
+                .arn("arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let audit = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::config::Builder::from(&acct.sdk())
+            .endpoint_url(&acct.proxy.url)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                creds.access_key_id,
+                creds.secret_access_key,
+                Some(creds.session_token),
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    let denied = audit
+        .delete_login_profile()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(
+        aws_sdk_iam::error::ProvideErrorMetadata::code(&denied),
+        Some("AccessDenied")
+    );
+    assert!(stub.root(&members[0]).password);
+
+    // Without --org: refused before any call, naming the file and the key.
+    acct.proxy.clear();
+    let run = acct.run(&["-f", &plan, "--plan"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("member.toml") && run.stderr.contains("centralized = true"),
+        "{}",
+        run.all()
+    );
+    assert!(acct.proxy.calls().is_empty(), "{:?}", acct.proxy.calls());
+
+    // As the root user: AssumeRoot is not callable with root credentials. Said, and nothing but
+    // the caller's identity is asked.
+    let account = acct.id.clone();
+    acct.proxy.hook(Box::new(move |req| {
+        (req.operation == "GetCallerIdentity").then(|| common::proxy::Response {
+            status: 200,
+            content_type: "text/xml".into(),
+            body: format!(
+                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+                 <Arn>arn:aws:iam::{account}:root</Arn><UserId>{account}</UserId><Account>{account}</Account>\
+                 </GetCallerIdentityResult><ResponseMetadata><RequestId>hook</RequestId></ResponseMetadata>\
+                 </GetCallerIdentityResponse>"
+            ),
+        })
+    }));
+    let run = acct.run(&["--org", "-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.stderr.contains("root user cannot call") && run.stderr.contains("Nothing was changed"),
+        "{}",
+        run.all()
+    );
+    let ops: Vec<String> = acct
+        .proxy
+        .calls()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(ops, ["GetCallerIdentity"], "{ops:?}");
+    assert_eq!(stub.root(&members[0]), full_root());
+}
