@@ -15,7 +15,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use super::calls::Recorder;
-use super::{Aws, CallLog, error_chain, error_code};
+use super::{Aws, CallLog, error_chain, error_code, when_visible};
 
 /// The task policy for `--plan`'s reads: GetLoginProfile, ListAccessKeys, ListSigningCertificates
 /// and ListMFADevices of the root user (IAM user guide, "Perform a privileged task on a member
@@ -55,7 +55,7 @@ pub enum CentralRoot {
         /// The Organization's management account (the features can be enabled only there).
         management_id: String,
     },
-    Member(MemberRoot),
+    Member(Box<MemberRoot>),
 }
 
 /// A member's root user, reached through the management account.
@@ -146,12 +146,21 @@ impl MemberRoot {
         let policy = aws_sdk_sts::types::PolicyDescriptorType::builder()
             .arn(task_policy_arn(&self.management.caller.partition, task))
             .build();
-        let out = sts
-            .assume_root()
-            .target_principal(&self.account)
-            .task_policy_arn(policy)
-            .duration_seconds(SESSION_SECONDS)
-            .send()
+        let send = || {
+            sts.assume_root()
+                .target_principal(&self.account)
+                .task_policy_arn(policy.clone())
+                .duration_seconds(SESSION_SECONDS)
+                .send()
+        };
+        // Features this run has just turned on may not show everywhere at once (IAM user guide,
+        // "Changes that I make are not always immediately visible"): then a denial is waited out
+        // for a few seconds. Otherwise a denial is an answer.
+        let retried: &[&str] = match self.reach {
+            Reach::AfterPrerequisites => &["AccessDenied"],
+            _ => &[],
+        };
+        let out = when_visible(retried, "AssumeRoot", send)
             .await
             .map_err(|e| {
                 let code = error_code(&e).unwrap_or_default().to_string();

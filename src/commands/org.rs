@@ -264,12 +264,12 @@ impl Session {
         if let Some((reach, gate)) = central
             && account.id != management_id
         {
-            aws.central_root = Some(Arc::new(CentralRoot::Member(MemberRoot::new(
+            aws.central_root = Some(Arc::new(CentralRoot::Member(Box::new(MemberRoot::new(
                 management,
                 &account.id,
                 reach.clone(),
                 gate,
-            ))));
+            )))));
         }
         let (aws, mut assessment) = assess_account(&aws, loaded, false, &Silent).await?;
         assessment.observed = Vec::new();

@@ -54,6 +54,9 @@ struct State {
     /// Root session access key -> (member, task).
     sessions: BTreeMap<String, (String, String)>,
     assumed: Vec<AssumedRoot>,
+    /// Answer the caller as an account that is neither the management account nor IAM's
+    /// delegated administrator.
+    caller_is_member: bool,
     /// The write order of everything answered here: "EnableAWSServiceAccess", "AssumeRoot", ...
     order: Vec<String>,
 }
@@ -147,6 +150,12 @@ impl CentralRoot {
             .unwrap_or_default()
     }
 
+    /// From now on the caller is neither the management account nor IAM's delegated
+    /// administrator (as a member account running `--org` would be).
+    pub fn treat_caller_as_member(&self) {
+        self.state.lock().unwrap().caller_is_member = true;
+    }
+
     pub fn features(&self) -> (bool, BTreeSet<String>) {
         let s = self.state.lock().unwrap();
         (s.trusted_access, s.features.clone())
@@ -199,10 +208,11 @@ impl CentralRoot {
 
     fn features_answer(&self, req: &Request, enable: Option<&str>) -> Response {
         let mut s = self.state.lock().unwrap();
-        let caller = req
-            .account
-            .clone()
-            .unwrap_or_else(|| self.management.clone());
+        let caller = match &req.account {
+            _ if s.caller_is_member => "member".to_string(),
+            Some(account) => account.clone(),
+            None => self.management.clone(),
+        };
         if !s.trusted_access {
             return query_error(
                 400,

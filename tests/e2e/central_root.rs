@@ -5,7 +5,7 @@
 //! role sessions, the other controls) is moto.
 
 use crate::common;
-use crate::org::{errors, organization, results};
+use crate::org::{errors, operations_and_missing_from_the_table, organization, results};
 
 use common::Account;
 use common::central_root::{CentralRoot, RootUser};
@@ -143,6 +143,20 @@ async fn with_the_features_on_each_members_root_credentials_are_listed_then_dele
         full_root(),
         "nothing deleted by --plan"
     );
+    // Every read has its action in the plan-only policy's table (the reads inside the root
+    // session are the task policy's, and in the table too).
+    let (ops, missing) = operations_and_missing_from_the_table(&dry);
+    assert!(
+        missing.is_empty(),
+        "not in src/aws/permissions.rs: {missing:?}"
+    );
+    for op in [
+        "STS:AssumeRoot",
+        "IAM:GetLoginProfile",
+        "IAM:ListSigningCertificates",
+    ] {
+        assert!(ops.contains(op), "{op}: {ops:?}");
+    }
 
     acct.proxy.clear();
     let applied = acct
@@ -412,4 +426,40 @@ async fn an_audit_session_cannot_delete_and_a_root_caller_or_a_run_without_org_s
         .collect();
     assert_eq!(ops, ["GetCallerIdentity"], "{ops:?}");
     assert_eq!(stub.root(&members[0]), full_root());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn from_an_account_that_may_not_read_the_features_each_root_is_a_manual_action_naming_the_management_account()
+ {
+    let (acct, members, stub, plan) = setup(true).await;
+    stub.treat_caller_as_member();
+    let dry = acct
+        .run(&[
+            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "2",
+        ])
+        .await;
+    assert_eq!(dry.code, 2, "{}", errors(&dry));
+    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
+    let block = changes(&doc, &acct.id);
+    assert_eq!(block.len(), 1, "{block:?}");
+    assert_eq!(block[0].2, "manual");
+    let note = doc["accounts"][0]["document"]["changes"][0]["note"]
+        .as_str()
+        .unwrap();
+    assert!(
+        note.contains(&format!("management account {}", acct.id)),
+        "{note}"
+    );
+    // No member's root is reachable: each is pending (unknown is not "none"), and nothing is
+    // assumed or written.
+    for m in &members {
+        let root: Vec<_> = changes(&doc, m)
+            .into_iter()
+            .filter(|c| c.0 == "root_credentials")
+            .collect();
+        assert_eq!(root.len(), 1, "{m}: {root:?}");
+        assert_eq!(root[0].2, "manual", "{m}");
+    }
+    assert!(stub.assumed().is_empty());
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
 }

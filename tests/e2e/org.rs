@@ -130,6 +130,39 @@ pub(crate) fn results(run: &common::Run) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Every operation of an `--org --output json` run (the management account's and each
+/// account's, as `service:Operation`), and those missing from the table `aws-harden policy
+/// --plan-only` is built from.
+pub(crate) fn operations_and_missing_from_the_table(
+    run: &common::Run,
+) -> (BTreeSet<String>, BTreeSet<String>) {
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut ops: Vec<&Value> = doc["stats"]["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    for a in doc["accounts"].as_array().unwrap() {
+        ops.extend(a["document"]["stats"]["operations"].as_array().unwrap());
+    }
+    let ops: Vec<(&str, &str)> = ops
+        .iter()
+        .map(|o| {
+            (
+                o["service"].as_str().unwrap(),
+                o["operation"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let name = |(s, o): &(&str, &str)| format!("{s}:{o}");
+    let missing = ops
+        .iter()
+        .filter(|(s, o)| aws_harden::aws::permissions::action_for(s, o).is_none())
+        .map(name)
+        .collect();
+    (ops.iter().map(name).collect(), missing)
+}
+
 /// The accounts' errors in an `--org --output json` document (for failure messages), or the
 /// whole run when it is not one.
 pub(crate) fn errors(run: &common::Run) -> String {
@@ -171,31 +204,12 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
     assert!(found.values().all(|r| r == "changes"), "{found:?}");
     // Every read of the dry run, the management account's and each member's, has its IAM action
     // in the table `aws-harden policy --plan-only` is built from.
-    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
-    let mut ops: Vec<&Value> = doc["stats"]["operations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .collect();
-    for a in doc["accounts"].as_array().unwrap() {
-        ops.extend(a["document"]["stats"]["operations"].as_array().unwrap());
-    }
-    let missing: BTreeSet<String> = ops
-        .iter()
-        .map(|o| {
-            (
-                o["service"].as_str().unwrap(),
-                o["operation"].as_str().unwrap(),
-            )
-        })
-        .filter(|(s, o)| aws_harden::aws::permissions::action_for(s, o).is_none())
-        .map(|(s, o)| format!("{s}:{o}"))
-        .collect();
+    let (ops, missing) = operations_and_missing_from_the_table(&dry);
     assert!(
         missing.is_empty(),
         "not in src/aws/permissions.rs: {missing:?}"
     );
-    assert!(ops.iter().any(|o| o["operation"] == "ListAccounts"));
+    assert!(ops.contains("Organizations:ListAccounts"), "{ops:?}");
     // Off a terminal, progress is one line per finished account on stderr.
     assert!(
         dry.stderr.contains("Observing 12 accounts..."),
