@@ -3,8 +3,6 @@
 //! the run continues with an STS `GetSessionToken` session made with a code: asked for at a
 //! terminal, or from `--mfa-code`. SSO and role sessions are left as they are.
 
-use aws_credential_types::Credentials;
-
 use crate::aws::{Aws, SdkResultExt, absent_on, error_code};
 use crate::controls::admin_mfa::check_code;
 use crate::interact::Interaction;
@@ -115,18 +113,13 @@ pub async fn establish(
                 ));
             }
         };
-        let c = out
-            .credentials
-            .ok_or_else(|| anyhow::anyhow!("GetSessionToken returned no credentials"))?;
-        let creds = Credentials::new(
-            c.access_key_id.clone(),
-            c.secret_access_key,
-            Some(c.session_token),
-            None,
+        let creds = crate::aws::session_credentials(
+            out.credentials,
+            "GetSessionToken",
             "aws-harden-mfa-session",
-        );
+        )?;
         let mut caller = aws.caller.clone();
-        caller.access_key_id = Some(c.access_key_id);
+        caller.access_key_id = Some(creds.access_key_id().to_string());
         caller.temporary = true;
         caller.mfa_session = true;
         tracing::info!(%serial, "continuing with an MFA session");

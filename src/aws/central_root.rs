@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use aws_config::{Region, SdkConfig};
-use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 
 use super::calls::Recorder;
-use super::{Aws, CallLog, error_chain, error_code, when_visible};
+use super::{Aws, CallLog, error_chain, error_code, session_credentials, when_visible};
 
 /// The task policy for `--plan`'s reads: GetLoginProfile, ListAccessKeys, ListSigningCertificates
 /// and ListMFADevices of the root user (IAM user guide, "Perform a privileged task on a member
@@ -173,17 +172,8 @@ impl MemberRoot {
                     error_chain(&e)
                 )
             })?;
-        let c = out
-            .credentials
-            .ok_or_else(|| anyhow::anyhow!("AssumeRoot answered without credentials"))?;
-        let expiry = SystemTime::try_from(c.expiration).ok();
-        let creds = Credentials::new(
-            c.access_key_id,
-            c.secret_access_key,
-            Some(c.session_token),
-            expiry,
-            "aws-harden AssumeRoot",
-        );
+        let creds = session_credentials(out.credentials, "AssumeRoot", "aws-harden AssumeRoot")?;
+        let expiry = creds.expiry();
         let sdk = member
             .sdk
             .clone()

@@ -357,6 +357,23 @@ impl Aws {
     }
 }
 
+/// The credentials an STS answer carries (`AssumeRole`, `AssumeRoot`, `GetSessionToken`), with
+/// their expiry, for an SDK configuration; an answer without them is an error naming `operation`.
+pub fn session_credentials(
+    answered: Option<aws_sdk_sts::types::Credentials>,
+    operation: &str,
+    source: &'static str,
+) -> anyhow::Result<aws_credential_types::Credentials> {
+    let c = answered.ok_or_else(|| anyhow!("{operation} answered without credentials"))?;
+    Ok(aws_credential_types::Credentials::new(
+        c.access_key_id,
+        c.secret_access_key,
+        Some(c.session_token),
+        std::time::SystemTime::try_from(c.expiration).ok(),
+        source,
+    ))
+}
+
 /// Can the account use home_region? It must be a usable region of the caller's partition, by the
 /// run's one `DescribeRegions` answer (see `regions.rs`).
 pub async fn check_home_region(aws: &Aws, home_region: &str) -> anyhow::Result<()> {

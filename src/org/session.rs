@@ -9,7 +9,7 @@ use aws_credential_types::provider::{
     ProvideCredentials, SharedCredentialsProvider, error::CredentialsError, future,
 };
 
-use crate::aws::{Aws, CallLog, Caller, error_chain, error_code};
+use crate::aws::{Aws, CallLog, Caller, error_chain, error_code, session_credentials};
 
 /// Refresh a session this long before it expires: no call starts on credentials about to lapse.
 const REFRESH_BEFORE: Duration = Duration::from_secs(5 * 60);
@@ -65,17 +65,7 @@ impl RoleSession {
                 let code = error_code(&e).unwrap_or_default().to_string();
                 anyhow::anyhow!("{code}: {}", error_chain(&e))
             })?;
-        let c = out
-            .credentials
-            .ok_or_else(|| anyhow::anyhow!("AssumeRole answered without credentials"))?;
-        let expiry = SystemTime::try_from(c.expiration).ok();
-        let creds = Credentials::new(
-            c.access_key_id,
-            c.secret_access_key,
-            Some(c.session_token),
-            expiry,
-            "aws-harden --org",
-        );
+        let creds = session_credentials(out.credentials, "AssumeRole", "aws-harden --org")?;
         Ok((creds, out.assumed_role_user.map(|u| u.arn)))
     }
 

@@ -199,6 +199,21 @@ pub fn query_error(status: u16, code: &str, message: &str) -> Response {
     }
 }
 
+/// `GetCallerIdentity` answered for the root user of `account` (STS API reference,
+/// GetCallerIdentity: root's ARN is `arn:aws:iam::ACCOUNT:root`); moto cannot be root.
+pub fn root_caller_identity(account: &str) -> Response {
+    Response {
+        status: 200,
+        content_type: "text/xml".into(),
+        body: format!(
+            "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
+             <Arn>arn:aws:iam::{account}:root</Arn><UserId>{account}</UserId><Account>{account}</Account>\
+             </GetCallerIdentityResult><ResponseMetadata><RequestId>hook</RequestId></ResponseMetadata>\
+             </GetCallerIdentityResponse>"
+        ),
+    }
+}
+
 /// An EC2 error response: EC2's own query-protocol shape (Response/Errors/Error), not IAM's
 /// ErrorResponse (EC2 API reference, "Error responses").
 pub fn ec2_error(status: u16, code: &str, message: &str) -> Response {
@@ -395,6 +410,11 @@ impl Proxy {
             }
         });
         Proxy { url, shared, task }
+    }
+
+    /// The operations of the calls seen, in order.
+    pub fn operations(&self) -> Vec<String> {
+        self.calls().into_iter().map(|c| c.operation).collect()
     }
 
     /// The calls seen, in the order they were sent (arrival at the proxy).

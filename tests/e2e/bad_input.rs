@@ -174,13 +174,12 @@ async fn one_bucket_cannot_have_two_owners() {
         &run,
         &["cost_report.bucket", "once placeholders are expanded"],
     );
-    let ops: Vec<String> = acct
-        .proxy
-        .calls()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect();
-    assert_eq!(ops, ["GetCallerIdentity"], "{}", run.all());
+    assert_eq!(
+        acct.proxy.operations(),
+        ["GetCallerIdentity"],
+        "{}",
+        run.all()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -223,13 +222,12 @@ async fn home_region_is_checked_strictly_offline_then_against_the_account() {
     // Another partition's region: known from the caller's ARN, before any other call.
     let run = acct.run(&["-f", &plan("cn-north-1"), "--yes"]).await;
     assert_clean_failure(&run, &["cn-north-1", "partition aws-cn", "partition aws"]);
-    let ops: Vec<String> = acct
-        .proxy
-        .calls()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect();
-    assert_eq!(ops, ["GetCallerIdentity"], "{}", run.all());
+    assert_eq!(
+        acct.proxy.operations(),
+        ["GetCallerIdentity"],
+        "{}",
+        run.all()
+    );
 
     // A region the account has not enabled: DescribeRegions says so, before the first write.
     acct.proxy.clear();

@@ -5,7 +5,9 @@
 //! role sessions, the other controls) is moto.
 
 use crate::common;
-use crate::org::{errors, operations_and_missing_from_the_table, organization, results};
+use crate::org::{
+    assert_org_in_line, errors, operations_and_missing_from_the_table, organization, results,
+};
 
 use common::Account;
 use common::central_root::{CentralRoot, RootUser};
@@ -86,6 +88,20 @@ fn changes(doc: &Value, account: &str) -> Vec<(String, String, String, String)> 
         .collect()
 }
 
+/// `--org --plan --output json`: changes pending (exit 2), nothing written; the run and its
+/// document.
+async fn dry_run(acct: &Account, plan: &str) -> (common::Run, Value) {
+    let dry = acct
+        .run(&[
+            "--org", "-f", plan, "--plan", "--output", "json", "--jobs", "2",
+        ])
+        .await;
+    assert_eq!(dry.code, 2, "{}", errors(&dry));
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    let doc = serde_json::from_str(&dry.stdout).unwrap();
+    (dry, doc)
+}
+
 fn root_changes(doc: &Value, account: &str) -> Vec<String> {
     changes(doc, account)
         .into_iter()
@@ -98,14 +114,7 @@ fn root_changes(doc: &Value, account: &str) -> Vec<String> {
 async fn with_the_features_on_each_members_root_credentials_are_listed_then_deleted_then_in_line() {
     let (acct, members, stub, plan) = setup(true).await;
 
-    let dry = acct
-        .run(&[
-            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "2",
-        ])
-        .await;
-    assert_eq!(dry.code, 2, "{}", errors(&dry));
-    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
-    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
+    let (dry, doc) = dry_run(&acct, &plan).await;
     // The features are on: no management-account block, only the members.
     assert_eq!(results(&dry).keys().cloned().collect::<Vec<_>>(), {
         let mut m = members.clone();
@@ -218,34 +227,15 @@ async fn with_the_features_on_each_members_root_credentials_are_listed_then_dele
     let first_delete = writes.iter().position(|w| w.starts_with("Delete"));
     assert!(policy.is_some() && policy < first_delete, "{writes:?}");
 
-    acct.proxy.clear();
-    let again = acct
-        .run(&["--org", "-f", &plan, "--plan", "--jobs", "2"])
-        .await;
-    assert_eq!(again.code, 0, "{}", again.all());
-    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
-    assert!(
-        again
-            .stdout
-            .contains("3 accounts: 3 in line, 0 with changes, 0 failed."),
-        "{}",
-        again.all()
-    );
+    assert_org_in_line(&acct, &plan, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_features_off_the_management_account_turns_them_on_before_the_first_assume_root() {
     let (acct, members, stub, plan) = setup(false).await;
 
-    let dry = acct
-        .run(&[
-            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "2",
-        ])
-        .await;
-    assert_eq!(dry.code, 2, "{}", errors(&dry));
-    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    let (_, doc) = dry_run(&acct, &plan).await;
     assert!(stub.assumed().is_empty(), "nothing can be assumed yet");
-    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
     // The management account's changes, as an account of their own, first.
     assert_eq!(doc["accounts"][0]["account_id"], acct.id.as_str());
     assert_eq!(
@@ -329,12 +319,7 @@ async fn with_the_features_off_the_management_account_turns_them_on_before_the_f
     }
     assert!(stub.assumed().iter().all(|a| a.region == "eu-west-1"));
 
-    acct.proxy.clear();
-    let again = acct
-        .run(&["--org", "-f", &plan, "--plan", "--jobs", "2"])
-        .await;
-    assert_eq!(again.code, 0, "{}", again.all());
-    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    assert_org_in_line(&acct, &plan, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -400,16 +385,8 @@ async fn an_audit_session_cannot_delete_and_a_root_caller_or_a_run_without_org_s
     // the caller's identity is asked.
     let account = acct.id.clone();
     acct.proxy.hook(Box::new(move |req| {
-        (req.operation == "GetCallerIdentity").then(|| common::proxy::Response {
-            status: 200,
-            content_type: "text/xml".into(),
-            body: format!(
-                "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
-                 <Arn>arn:aws:iam::{account}:root</Arn><UserId>{account}</UserId><Account>{account}</Account>\
-                 </GetCallerIdentityResult><ResponseMetadata><RequestId>hook</RequestId></ResponseMetadata>\
-                 </GetCallerIdentityResponse>"
-            ),
-        })
+        (req.operation == "GetCallerIdentity")
+            .then(|| common::proxy::root_caller_identity(&account))
     }));
     let run = acct.run(&["--org", "-f", &plan, "--yes"]).await;
     assert_eq!(run.code, 1, "{}", run.all());
@@ -418,28 +395,16 @@ async fn an_audit_session_cannot_delete_and_a_root_caller_or_a_run_without_org_s
         "{}",
         run.all()
     );
-    let ops: Vec<String> = acct
-        .proxy
-        .calls()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect();
-    assert_eq!(ops, ["GetCallerIdentity"], "{ops:?}");
+    assert_eq!(acct.proxy.operations(), ["GetCallerIdentity"]);
     assert_eq!(stub.root(&members[0]), full_root());
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn from_an_account_that_may_not_read_the_features_each_root_is_a_manual_action_naming_the_management_account()
- {
+async fn a_caller_that_may_not_read_the_features_gets_manual_actions_naming_the_management_account()
+{
     let (acct, members, stub, plan) = setup(true).await;
     stub.treat_caller_as_member();
-    let dry = acct
-        .run(&[
-            "--org", "-f", &plan, "--plan", "--output", "json", "--jobs", "2",
-        ])
-        .await;
-    assert_eq!(dry.code, 2, "{}", errors(&dry));
-    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
+    let (_, doc) = dry_run(&acct, &plan).await;
     let block = changes(&doc, &acct.id);
     assert_eq!(block.len(), 1, "{block:?}");
     assert_eq!(block[0].2, "manual");
@@ -461,5 +426,4 @@ async fn from_an_account_that_may_not_read_the_features_each_root_is_a_manual_ac
         assert_eq!(root[0].2, "manual", "{m}");
     }
     assert!(stub.assumed().is_empty());
-    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
 }

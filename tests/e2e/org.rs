@@ -163,6 +163,19 @@ pub(crate) fn operations_and_missing_from_the_table(
     (ops.iter().map(name).collect(), missing)
 }
 
+/// `--org --plan` again, after an apply: every one of `accounts` in line (exit 0), nothing
+/// written.
+pub(crate) async fn assert_org_in_line(acct: &Account, plan: &str, accounts: usize) {
+    acct.proxy.clear();
+    let again = acct
+        .run(&["--org", "-f", plan, "--plan", "--jobs", "4"])
+        .await;
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    let line = format!("{accounts} accounts: {accounts} in line, 0 with changes, 0 failed.");
+    assert!(again.stdout.contains(&line), "{}", again.all());
+}
+
 /// The accounts' errors in an `--org --output json` document (for failure messages), or the
 /// whole run when it is not one.
 pub(crate) fn errors(run: &common::Run) -> String {
@@ -281,19 +294,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
         );
     }
 
-    acct.proxy.clear();
-    let again = acct
-        .run(&["--org", "-f", &plan, "--plan", "--jobs", "4"])
-        .await;
-    assert_eq!(again.code, 0, "{}", again.all());
-    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
-    assert!(
-        again
-            .stdout
-            .contains("12 accounts: 12 in line, 0 with changes, 0 failed."),
-        "{}",
-        again.all()
-    );
+    assert_org_in_line(&acct, &plan, 12).await;
 
     // Drift in one member, made by hand: reported for that account only.
     let drifted = &org.members[5];

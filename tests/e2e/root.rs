@@ -99,15 +99,9 @@ fn install_root_hooks(acct: &Account, state: Arc<Mutex<RootState>>) {
         let mut s = state.lock().unwrap();
         let signed_by_root = s.caller_is_root && req.access_key == s.signer;
         match (req.service.as_str(), req.operation.as_str()) {
-            ("sts", "GetCallerIdentity") if signed_by_root => xml(
-                200,
-                format!(
-                    "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult>\
-                     <Arn>arn:aws:iam::{account}:root</Arn><UserId>{account}</UserId><Account>{account}</Account>\
-                     </GetCallerIdentityResult><ResponseMetadata><RequestId>hook</RequestId></ResponseMetadata>\
-                     </GetCallerIdentityResponse>"
-                ),
-            ),
+            ("sts", "GetCallerIdentity") if signed_by_root => {
+                Some(common::proxy::root_caller_identity(&account))
+            }
             ("iam", "ListAccessKeys") if req.param("UserName").is_none() => {
                 assert!(signed_by_root, "only root can list root's keys");
                 let members: String = s
