@@ -319,19 +319,25 @@ impl Session {
         .await
         .map_err(|e| format!("{e:#}"));
         let reach = match &result {
-            Err(e) => Reach::Unavailable(format!(
-                "The Organization's centralized root access could not be read from the management account: {e}"
-            )),
+            Err(_) => Reach::Unavailable(
+                "The Organization's centralized root access could not be read: see the error of the first \
+                 account block (centralized root access). Run again once it is mended."
+                    .into(),
+            ),
             Ok(a) => match a.assessment.changes.iter().find(|c| c.is_manual()) {
                 Some(manual) => Reach::Unavailable(manual.note.clone().unwrap_or_default()),
                 None if a.assessment.pending() => Reach::AfterPrerequisites,
                 None => Reach::Ready,
             },
         };
+        let whose = match management.account_id() == management_id {
+            true => "management account",
+            false => "this account, not the management account",
+        };
         let block = (reach != Reach::Ready).then(|| MemberRun {
             account: MemberAccount {
                 id: management.account_id().to_string(),
-                name: "management account: centralized root access".into(),
+                name: format!("{whose}: centralized root access"),
             },
             result,
         });
