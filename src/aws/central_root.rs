@@ -65,14 +65,14 @@ pub struct MemberRoot {
     pub account: String,
     /// Fixed for the run: whether the changes shown are each credential, or "every one".
     pub reach: Reach,
-    /// Whether the features are on now (set once the management account's changes are made).
-    ready: Arc<AtomicBool>,
+    /// Whether the features are on now (opened once the management account's changes are made).
+    gate: FeaturesGate,
     /// The one delete session of this member, used at once and again only while it lasts.
     delete_session: tokio::sync::Mutex<Option<(aws_sdk_iam::Client, Option<SystemTime>)>>,
 }
 
 /// Whether the features are on, shared by the management account's context and every member's.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct FeaturesGate(Arc<AtomicBool>);
 
 impl FeaturesGate {
@@ -82,7 +82,7 @@ impl FeaturesGate {
     pub fn open(&self) {
         self.0.store(true, Ordering::SeqCst);
     }
-    pub fn is_open(&self) -> bool {
+    fn is_open(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
@@ -93,14 +93,14 @@ impl MemberRoot {
             management: management.clone(),
             account: account.to_string(),
             reach,
-            ready: gate.0.clone(),
+            gate: gate.clone(),
             delete_session: tokio::sync::Mutex::new(None),
         }
     }
 
     /// The features are on now (so AssumeRoot can work).
     pub fn features_on(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        self.gate.is_open()
     }
 
     /// An IAM client signed as this member's root user, limited to `task`. `member` is the

@@ -54,6 +54,9 @@ struct State {
     /// Root session access key -> (member, task).
     sessions: BTreeMap<String, (String, String)>,
     assumed: Vec<AssumedRoot>,
+    /// AssumeRoot calls still denied after `RootSessions` is turned on (IAM user guide, "Changes
+    /// that I make are not always immediately visible": IAM is eventually consistent).
+    denied_after_enabling: usize,
     /// Answer the caller as an account that is neither the management account nor IAM's
     /// delegated administrator.
     caller_is_member: bool,
@@ -154,6 +157,12 @@ impl CentralRoot {
     /// administrator (as a member account running `--org` would be).
     pub fn treat_caller_as_member(&self) {
         self.state.lock().unwrap().caller_is_member = true;
+    }
+
+    /// The next `n` AssumeRoot calls after `RootSessions` is turned on are denied, as while the
+    /// change has not reached every IAM endpoint yet.
+    pub fn lag_after_enabling(&self, n: usize) {
+        self.state.lock().unwrap().denied_after_enabling = n;
     }
 
     pub fn features(&self) -> (bool, BTreeSet<String>) {
@@ -278,7 +287,15 @@ impl CentralRoot {
                 "TaskPolicyArn is not a root task policy.",
             );
         };
-        if !s.features.contains("RootSessions") || req.account.is_some() {
+        let lagging = s
+            .order
+            .iter()
+            .any(|o| o == "EnableOrganizationsRootSessions")
+            && s.denied_after_enabling > 0;
+        if lagging {
+            s.denied_after_enabling -= 1;
+        }
+        if lagging || !s.features.contains("RootSessions") || req.account.is_some() {
             return query_error(
                 403,
                 "AccessDenied",

@@ -228,11 +228,35 @@ async fn with_the_features_on_each_members_root_credentials_are_listed_then_dele
     assert!(policy.is_some() && policy < first_delete, "{writes:?}");
 
     assert_org_in_line(&acct, &plan, 3).await;
+    // A second apply finds nothing to do: zero writes, and no delete session.
+    let deletes_before = stub.order().len();
+    let second = acct
+        .run(&["--org", "-f", &plan, "--yes", "--jobs", "2"])
+        .await;
+    assert_eq!(second.code, 0, "{}", second.all());
+    assert!(acct.proxy.writes().is_empty(), "{:?}", acct.proxy.writes());
+    assert!(
+        stub.order()[deletes_before..]
+            .iter()
+            .all(|o| o.starts_with("AssumeRoot")),
+        "{:?}",
+        stub.order()
+    );
+    assert!(
+        stub.assumed()
+            .iter()
+            .rev()
+            .take(3)
+            .all(|a| a.task == "IAMAuditRootUserCredentials")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_features_off_the_management_account_turns_them_on_before_the_first_assume_root() {
     let (acct, members, stub, plan) = setup(false).await;
+    // Right after they are turned on, the first AssumeRoot is still denied (eventual
+    // consistency): waited out, not a failure.
+    stub.lag_after_enabling(1);
 
     let (_, doc) = dry_run(&acct, &plan).await;
     assert!(stub.assumed().is_empty(), "nothing can be assumed yet");
@@ -305,6 +329,16 @@ async fn with_the_features_off_the_management_account_turns_them_on_before_the_f
         "{order:?}"
     );
     assert!(order[3].starts_with("AssumeRoot"), "{order:?}");
+    // Per member: audit sessions for the checks before writing (every earlier change verified
+    // before access is taken away, then the account still as shown), one delete session, an
+    // audit session for the check after; and the one denied while the features settled, asked
+    // again.
+    assert_eq!(
+        stub.assumed().len(),
+        4 * members.len() + 1,
+        "{:?}",
+        stub.assumed()
+    );
     assert_eq!(
         stub.features(),
         (
