@@ -100,6 +100,10 @@ impl Assessment {
     pub fn pending(&self) -> bool {
         !self.changes.is_empty()
     }
+    /// Some change is aws-harden's to make (not only manual actions): there is something to apply.
+    pub fn applicable(&self) -> bool {
+        self.changes.iter().any(|c| !c.is_manual())
+    }
 }
 
 /// Observe every managed control at once (reads only; writes are refused while observing).

@@ -215,7 +215,7 @@ impl Session {
             rerun: rerun_command(path),
             from_wizard,
         };
-        let applicable = assessment.changes.iter().any(|c| !c.is_manual());
+        let applicable = assessment.applicable();
         if dry_run || !applicable {
             // A dry run's next step is the run itself, not a hint about re-using the plan.
             closing.from_wizard &= !dry_run;

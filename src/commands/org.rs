@@ -103,11 +103,9 @@ impl Session {
         org.view.assessed(&facts(self.elapsed()), &members);
         let failed = members.iter().any(|m| m.result.is_err());
         let pending = members.iter().any(|m| m.finished() != Finished::InLine);
-        let applicable = members.iter().any(|m| {
-            m.result
-                .as_ref()
-                .is_ok_and(|a| a.assessment.changes.iter().any(|c| !c.is_manual()))
-        });
+        let applicable = members
+            .iter()
+            .any(|m| m.result.as_ref().is_ok_and(|a| a.assessment.applicable()));
         if self.settings.mode == Mode::DryRun || !applicable {
             org.view.finished(&facts(self.elapsed()), &members, "plan");
             return Ok(if failed {
@@ -152,7 +150,7 @@ impl Session {
         // The management account's changes first: no AssumeRoot before the features are on.
         if first_member == 1
             && let Ok(a) = &mut members[0].result
-            && a.assessment.changes.iter().any(|c| !c.is_manual())
+            && a.assessment.applicable()
         {
             let report = engine::apply(
                 &a.aws,
@@ -183,7 +181,7 @@ impl Session {
                 &progress,
                 |i, _account| async move {
                     match &members[first_member + i].result {
-                        Ok(a) if a.assessment.changes.iter().any(|c| !c.is_manual()) => Some(
+                        Ok(a) if a.assessment.applicable() => Some(
                             engine::apply(
                                 &a.aws,
                                 &a.assessment,

@@ -102,9 +102,8 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     if plan.root().is_none() {
         return Ok(Observed::default());
     }
-    if plan.root().is_some_and(|r| r.centralized)
-        && matches!(aws.central_root.as_deref(), Some(CentralRoot::Member(_)))
-    {
+    // A member context exists only under `--org` with `[root] centralized = true`.
+    if matches!(aws.central_root.as_deref(), Some(CentralRoot::Member(_))) {
         return Ok(Observed {
             centrally_managed: true,
             ..Observed::default()

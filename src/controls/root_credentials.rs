@@ -110,6 +110,35 @@ impl RootCredentialSet {
     fn is_empty(&self) -> bool {
         *self == RootCredentialSet::default()
     }
+
+    /// The deletions that leave root with nothing, in their order: the password, the access
+    /// keys, the signing certificates, and last the MFA devices (root keeps its MFA until it has
+    /// no password left to sign in with). The diff shows these; "every root credential" applies
+    /// them after reading.
+    fn deletions(&self) -> Vec<Op> {
+        let mut ops = Vec::new();
+        if self.password {
+            ops.push(Op::DeleteLoginProfile);
+        }
+        ops.extend(self.access_keys.iter().map(|key_id| Op::DeleteAccessKey {
+            key_id: key_id.clone(),
+        }));
+        ops.extend(
+            self.certificates
+                .iter()
+                .map(|certificate_id| Op::DeleteSigningCertificate {
+                    certificate_id: certificate_id.clone(),
+                }),
+        );
+        ops.extend(
+            self.mfa_devices
+                .iter()
+                .map(|serial| Op::DeactivateMfaDevice {
+                    serial: serial.clone(),
+                }),
+        );
+        ops
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -377,60 +406,31 @@ fn run_from(f: &Features, why: &str) -> Change<Op> {
         ))
 }
 
-/// Features on: one change per credential, MFA devices last (root keeps its MFA until it has no
-/// password left to sign in with).
+/// Features on: one change per credential, in `deletions` order.
 fn diff_each(d: &mut Diff<Op>, set: &RootCredentialSet) {
     for resource in [PASSWORD, ACCESS_KEYS, CERTIFICATES, MFA_DEVICES] {
         d.checked(CONTROL, resource, CIS);
     }
-    let delete = |resource: &str, field: &str, id: &str, op: Op| {
-        Change::new(CONTROL, resource, Action::Delete, op)
+    for op in set.deletions() {
+        let (resource, field, id) = match &op {
+            Op::DeleteLoginProfile => (PASSWORD, "password", "present"),
+            Op::DeleteAccessKey { key_id } => (ACCESS_KEYS, "access key", key_id.as_str()),
+            Op::DeleteSigningCertificate { certificate_id } => {
+                (CERTIFICATES, "signing certificate", certificate_id.as_str())
+            }
+            Op::DeactivateMfaDevice { serial } => (MFA_DEVICES, "MFA device", serial.as_str()),
+            _ => continue,
+        };
+        let mut change = Change::new(CONTROL, resource, Action::Delete, op.clone())
             .field(field, Some(id), None::<String>)
             .cis(CIS)
-            .stage(Stage::RootKeys)
-    };
-    if set.password {
-        d.push(delete(
-            PASSWORD,
-            "password",
-            "present",
-            Op::DeleteLoginProfile,
-        ));
-    }
-    for key in &set.access_keys {
-        d.push(delete(
-            ACCESS_KEYS,
-            "access key",
-            key,
-            Op::DeleteAccessKey {
-                key_id: key.clone(),
-            },
-        ));
-    }
-    for cert in &set.certificates {
-        d.push(delete(
-            CERTIFICATES,
-            "signing certificate",
-            cert,
-            Op::DeleteSigningCertificate {
-                certificate_id: cert.clone(),
-            },
-        ));
-    }
-    for serial in &set.mfa_devices {
-        d.push(
-            delete(
-                MFA_DEVICES,
-                "MFA device",
-                serial,
-                Op::DeactivateMfaDevice {
-                    serial: serial.clone(),
-                },
-            )
-            .note(
+            .stage(Stage::RootKeys);
+        if resource == MFA_DEVICES {
+            change = change.note(
                 "Deactivated after the password is gone: this root can no longer sign in at all.",
-            ),
-        );
+            );
+        }
+        d.push(change);
     }
 }
 
@@ -526,25 +526,7 @@ async fn delete(iam: &aws_sdk_iam::Client, account: &str, op: &Op) -> anyhow::Re
         Op::DeleteEveryRootCredential => {
             // The delete task allows the same reads as the audit task.
             let set = read_credentials(iam, account).await?;
-            let mut ops = Vec::new();
-            if set.password {
-                ops.push(Op::DeleteLoginProfile);
-            }
-            ops.extend(
-                set.access_keys
-                    .into_iter()
-                    .map(|key_id| Op::DeleteAccessKey { key_id }),
-            );
-            ops.extend(
-                set.certificates
-                    .into_iter()
-                    .map(|certificate_id| Op::DeleteSigningCertificate { certificate_id }),
-            );
-            ops.extend(
-                set.mfa_devices
-                    .into_iter()
-                    .map(|serial| Op::DeactivateMfaDevice { serial }),
-            );
+            let ops = set.deletions();
             for op in &ops {
                 Box::pin(delete(iam, account, op)).await?;
             }
