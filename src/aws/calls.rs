@@ -10,7 +10,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 };
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use serde::Serialize;
 
 /// Operations that only read. Everything else counts as a write: for `--plan`, for the read-only
@@ -73,6 +73,20 @@ impl CallLog {
     }
 }
 
+/// The operation already has its record (a retry is an attempt, not another call).
+#[derive(Debug)]
+struct Recorded;
+
+impl Storable for Recorded {
+    type Storer = StoreReplace<Self>;
+}
+
+fn service_and_operation(cfg: &ConfigBag) -> (String, String) {
+    cfg.load::<Metadata>()
+        .map(|m| (m.service().to_string(), m.name().to_string()))
+        .unwrap_or_else(|| ("unknown".into(), "unknown".into()))
+}
+
 /// The interceptor every client carries: records each call and enforces the read-only switch.
 #[derive(Debug, Clone)]
 pub(super) struct Recorder(pub(super) Arc<CallLog>);
@@ -88,33 +102,38 @@ impl Intercept for Recorder {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let (service, operation) = cfg
-            .load::<Metadata>()
-            .map(|m| (m.service().to_string(), m.name().to_string()))
-            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
-        let write = !is_read_operation(&operation);
-        if write && self.0.read_only.load(Ordering::SeqCst) {
+        let (service, operation) = service_and_operation(cfg);
+        if !is_read_operation(&operation) && self.0.read_only.load(Ordering::SeqCst) {
             return Err(format!(
                 "refused {service}:{operation}: this phase only reads (a bug in aws-harden)"
             )
             .into());
         }
+        Ok(())
+    }
+
+    /// A call is recorded when its first request is about to be sent, not when it is built: a call
+    /// cancelled before that (a sibling's error in a `try_join!`) never reached AWS, and the record
+    /// must match what AWS (or the test proxy) saw.
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::SeqCst);
+        if cfg.load::<Recorded>().is_some() {
+            return Ok(());
+        }
+        cfg.interceptor_state().store_put(Recorded);
+        let (service, operation) = service_and_operation(cfg);
+        let write = !is_read_operation(&operation);
         tracing::debug!(%service, %operation, write, "call");
         self.0.calls.lock().unwrap().push(CallRecord {
             service,
             operation,
             write,
         });
-        Ok(())
-    }
-
-    fn read_before_attempt(
-        &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.0.attempts.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 }

@@ -22,9 +22,11 @@ pub async fn observe(aws: &Aws, spec: &BucketSpec) -> anyhow::Result<Observed> {
     let owner = aws.account_id();
     let what = |s: &str| format!("reading the {s} of s3 bucket {name}");
     // Every read goes out with HeadBucket, in one round trip: when the bucket is missing (or not
-    // ours), their errors are simply not looked at.
+    // ours), their errors are simply not looked at. `join!`, not `try_join!`: the first error
+    // (NoSuchBucket) must not cancel reads already on their way, or the run's record of its calls
+    // and AWS's would differ.
     let details = async {
-        tokio::try_join!(
+        let (pab, ownership, encryption, versioning, policy, lifecycle, logging) = tokio::join!(
             async {
                 absent_on(
                     s3.get_public_access_block()
@@ -109,7 +111,16 @@ pub async fn observe(aws: &Aws, spec: &BucketSpec) -> anyhow::Result<Observed> {
                     .await
                     .describe(what("access logging"))
             },
-        )
+        );
+        anyhow::Ok((
+            pab?,
+            ownership?,
+            encryption?,
+            versioning?,
+            policy?,
+            lifecycle?,
+            logging?,
+        ))
     };
     let (head, details) = tokio::join!(
         s3.head_bucket()

@@ -22,11 +22,39 @@ pub use cur_stub::CurStub;
 pub use ec2_stub::Ec2Stub;
 pub use proxy::{Call, Proxy, iam_eval};
 
-/// moto's endpoint, from scripts/test. Missing moto is a failure, never a skip.
-pub fn moto() -> String {
-    std::env::var("AWS_HARDEN_TEST_MOTO").unwrap_or_else(|_| {
-        panic!("AWS_HARDEN_TEST_MOTO is not set: run the tests with scripts/test, which installs and starts moto")
+/// The moto this test process uses, from scripts/test's `AWS_HARDEN_TEST_MOTO` (a comma-separated
+/// list: scripts/test starts two, since one moto is one Python process): one of them, chosen by
+/// the process ID, so every account of one test (nextest runs each in its own process) lives in
+/// the same moto. Missing moto is a failure, never a skip.
+fn chosen_moto() -> &'static (usize, String) {
+    static CHOSEN: std::sync::OnceLock<(usize, String)> = std::sync::OnceLock::new();
+    CHOSEN.get_or_init(|| {
+        let list = std::env::var("AWS_HARDEN_TEST_MOTO").unwrap_or_else(|_| {
+            panic!("AWS_HARDEN_TEST_MOTO is not set: run the tests with scripts/test, which installs and starts moto")
+        });
+        let all: Vec<&str> = list.split(',').filter(|e| !e.is_empty()).collect();
+        assert!(!all.is_empty(), "AWS_HARDEN_TEST_MOTO names no endpoint");
+        let i = std::process::id() as usize % all.len();
+        (i, all[i].to_string())
     })
+}
+
+/// moto's endpoint (see `chosen_moto`).
+pub fn moto() -> String {
+    chosen_moto().1.clone()
+}
+
+/// The last `n` lines of this test's moto's log (scripts/moto writes .moto/server.log for the
+/// first instance, .moto/server-N.log for the Nth), for failure messages.
+pub fn moto_log_tail(n: usize) -> String {
+    let log = match chosen_moto().0 {
+        0 => "server.log".to_string(),
+        i => format!("server-{}.log", i + 1),
+    };
+    let path = format!("{}/.moto/{log}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({path}: {e})\n"));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n") + "\n"
 }
 
 pub struct Account {
@@ -51,14 +79,18 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+    /// The proxy's record and moto's log tail at the end of the run (empty without a proxy).
+    pub bench: String,
 }
 
 impl Run {
-    /// Both streams, for assertion messages.
+    /// Both streams, for assertion messages; for a run through the proxy also what the proxy saw
+    /// (every call, its status, fault and upstream error) and the tail of moto's log, so a failure
+    /// that happens once under load names its cause.
     pub fn all(&self) -> String {
         format!(
-            "--- exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
+            "--- exit {}\n--- stdout\n{}\n--- stderr\n{}{}",
+            self.code, self.stdout, self.stderr, self.bench
         )
     }
 }
@@ -388,8 +420,17 @@ impl Account {
         env
     }
 
+    /// Run the binary, then wait until the proxy has finished every request it sent (`settle`), so
+    /// the record the test reads holds all of them.
     pub async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        Self::output(self.command(args, env)).await
+        let mut run = Self::output(self.command(args, env)).await;
+        self.proxy.settle().await;
+        run.bench = format!(
+            "\n--- the proxy's record\n{}--- moto's log, last lines\n{}",
+            self.proxy.describe(),
+            moto_log_tail(20)
+        );
+        run
     }
 
     /// Run a command made by `command` (changed as a test needs) with stdin closed.
@@ -403,6 +444,7 @@ impl Account {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            bench: String::new(),
         }
     }
 
@@ -478,8 +520,36 @@ email = "billing@example.com"
     doc.to_string()
 }
 
+/// plans/baseline.toml in the test regions (`test_regions`).
 pub fn baseline() -> String {
+    in_test_regions(&baseline_in_every_region())
+}
+
+/// plans/baseline.toml as shipped: `regions = "all"`.
+pub fn baseline_in_every_region() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/baseline.toml")).unwrap()
+}
+
+/// The regions the tests' plans cover where regions are not what a test is about: two (the home
+/// region and one more), since moto spends CPU building each region of each account and moto's
+/// one process is what bounds the suite. `AWS_HARDEN_TEST_REGIONS=all` (scripts/test-deep) keeps
+/// every region. The tests about regions (tests/e2e/regional.rs) always use all of them.
+pub fn test_regions() -> &'static str {
+    match std::env::var("AWS_HARDEN_TEST_REGIONS").as_deref() {
+        Ok("all") => "\"all\"",
+        _ => "[\"us-east-1\", \"eu-west-1\"]",
+    }
+}
+
+/// A plan text with its `regions = "all"` replaced by `test_regions`.
+pub fn in_test_regions(plan: &str) -> String {
+    let narrowed = plan.replacen(
+        "regions = \"all\"",
+        &format!("regions = {}", test_regions()),
+        1,
+    );
+    assert_ne!(plan, narrowed, "the plan has regions = \"all\"");
+    narrowed
 }
 
 /// Assert that the run made no write, by the proxy's independent count.

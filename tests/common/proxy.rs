@@ -45,6 +45,8 @@ pub struct Call {
     pub region: String,
     /// The fault injected instead of (or after) forwarding, if any.
     pub fault: Option<Fault>,
+    /// Which record this is (unique for the proxy's life): the answer updates the arrival's record.
+    id: u64,
     /// Arrival order at the proxy (1-based since the last `clear`): the order the client sent in.
     /// `Proxy::calls` is sorted by it; completion order differs when calls overlap.
     pub seq: usize,
@@ -54,6 +56,11 @@ pub struct Call {
     pub answered: Instant,
     /// The query-protocol form parameters (IAM, STS), URL-decoded: what the client sent.
     pub params: Vec<(String, String)>,
+    /// Recorded on arrival, before anything is forwarded: true until the answer is sent (or the
+    /// connection dropped). A write whose answer never came back is still a write.
+    pub in_flight: bool,
+    /// The trip to moto failed (connection refused, reset...): the client got no answer from it.
+    pub upstream_error: Option<String>,
 }
 
 /// A failure the proxy injects.
@@ -111,20 +118,34 @@ struct Random {
     kinds: Vec<Fault>,
 }
 
-/// The read allow-list, as the spine issue defines it, written again here on purpose: the tests
-/// must not trust the binary's own classification.
+/// Is this call a read? Decided here from the request alone, not from the binary's own table
+/// (`src/aws/calls.rs`), so that a mistake there cannot hide in both: S3 and every REST API named
+/// `METHOD /path` by the HTTP method (GET and HEAD read), every other operation by its name's
+/// prefix (Get, List, Describe, Head), and, beyond those, only the operations below, which change
+/// nothing in the account although their names do not say so. Everything else is a write,
+/// including exports that write elsewhere (findings sent to Security Hub, say).
 pub fn is_read(service: &str, operation: &str) -> bool {
-    if service == "s3" {
+    if service == "s3" || operation.starts_with("GET ") || operation.starts_with("HEAD ") {
         return operation.starts_with("GET") || operation.starts_with("HEAD");
     }
+    /// Names that say "change" but change nothing in the account.
+    const READS_BY_EXCEPTION: [&str; 5] = [
+        // IAM API reference: starts building the credential report, a read of the account.
+        "GenerateCredentialReport",
+        // IAM API reference: "The simulation does not perform the API operations".
+        "SimulatePrincipalPolicy",
+        // STS API reference: decodes a message; nothing in the account changes.
+        "DecodeAuthorizationMessage",
+        // STS: a role session, into a member or a role; temporary credentials, nothing written.
+        "AssumeRole",
+        // STS: a root session (centralized root access); what it may do is its task policy's.
+        "AssumeRoot",
+    ];
+    // GetSessionToken (STS) is a read by its prefix: it hands out temporary credentials only.
     ["Get", "List", "Describe", "Head"]
         .iter()
         .any(|p| operation.starts_with(p))
-        || operation == "GenerateCredentialReport"
-        || operation == "SimulatePrincipalPolicy"
-        || operation == "AssumeRole"
-        // A root session (centralized root access) writes nothing; what it may do is its task's.
-        || operation == "AssumeRoot"
+        || READS_BY_EXCEPTION.contains(&operation)
 }
 
 /// A parsed request, for hooks.
@@ -239,6 +260,12 @@ pub type BudgetBook = Arc<Mutex<BTreeMap<(String, String, String), Vec<serde_jso
 #[derive(Default)]
 struct Shared {
     calls: Mutex<Vec<Call>>,
+    /// Connections accepted and not yet finished (read, answered, closed): `settle` waits for 0.
+    open: std::sync::atomic::AtomicUsize,
+    /// Failed `accept()`s, each logged and survived.
+    accept_errors: std::sync::atomic::AtomicUsize,
+    /// Each recorded request's identity (never reset, unlike `seq`): its answer updates its record.
+    next_id: std::sync::atomic::AtomicU64,
     hooks: Mutex<Vec<Hook>>,
     /// Operations held back this long before being forwarded: a slow call, to interrupt one in flight.
     delays: Mutex<Vec<(String, std::time::Duration)>>,
@@ -381,6 +408,15 @@ pub struct Proxy {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// One accepted connection, counted in `Shared::open` until dropped.
+struct OpenConnection(Arc<Shared>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
@@ -399,17 +435,91 @@ impl Proxy {
         let s = shared.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((conn, _)) = listener.accept().await else {
-                    return;
+                let conn = match listener.accept().await {
+                    Ok((conn, _)) => conn,
+                    // One failed accept (a reset before accept, too many open files for a moment)
+                    // must not stop the proxy for the rest of its test: say so and go on.
+                    Err(e) => {
+                        s.accept_errors
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        eprintln!("test proxy: accept failed ({e}); still listening");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
                 };
                 let s = s.clone();
                 let upstream = upstream.clone();
+                s.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
-                    let _ = serve(conn, &upstream, &s).await;
+                    // Counted down however serve ends (an error, a panic in a hook, an abort).
+                    let _open = OpenConnection(s.clone());
+                    if let Err(e) = serve(conn, &upstream, &s).await {
+                        eprintln!("test proxy: a connection ended with {e}");
+                    }
                 });
             }
         });
         Proxy { url, shared, task }
+    }
+
+    /// Wait until every connection the proxy accepted is finished: each request read, recorded,
+    /// answered (or its fault played out). Call it after the client is gone and before asserting on
+    /// the record, so a request still on its way to moto is counted. `Account::run` calls it.
+    pub async fn settle(&self) {
+        let started = Instant::now();
+        while self.shared.open.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            if started.elapsed() > Duration::from_secs(60) {
+                let in_flight: Vec<String> = self
+                    .calls()
+                    .iter()
+                    .filter(|c| c.in_flight)
+                    .map(|c| format!("{}:{}", c.service, c.operation))
+                    .collect();
+                panic!("the proxy did not settle within 60 s; in flight: {in_flight:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// How many `accept()`s failed (each logged; the proxy goes on listening).
+    pub fn accept_errors(&self) -> usize {
+        self.shared
+            .accept_errors
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The calls whose trip to moto failed, with the error: for a failure message.
+    pub fn upstream_errors(&self) -> Vec<String> {
+        self.calls()
+            .iter()
+            .filter_map(|c| {
+                let e = c.upstream_error.as_ref()?;
+                Some(format!("{}:{} #{}: {e}", c.service, c.operation, c.seq))
+            })
+            .collect()
+    }
+
+    /// Everything the proxy knows of the calls, for a failure message: each call with its status,
+    /// fault and upstream error, in arrival order.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for c in self.calls() {
+            out.push_str(&format!(
+                "#{} {}:{} {} status {}{}{}{}\n",
+                c.seq,
+                c.service,
+                c.operation,
+                c.region,
+                c.status,
+                if c.in_flight { " (in flight)" } else { "" },
+                c.fault.map(|f| format!(" fault {f:?}")).unwrap_or_default(),
+                c.upstream_error
+                    .as_ref()
+                    .map(|e| format!(" upstream error: {e}"))
+                    .unwrap_or_default(),
+            ));
+        }
+        out
     }
 
     /// The operations of the calls seen, in order.
@@ -993,6 +1103,28 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
         *n += 1;
         *n
     };
+    // Recorded now, on arrival: whatever happens next (moto unreachable, the client gone, the test
+    // reading the record early), the request was sent and is counted.
+    let id = shared
+        .next_id
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    shared.calls.lock().unwrap().push(Call {
+        id,
+        // Not answered yet: far in the future, so no later request counts as having waited for it.
+        answered: arrived + Duration::from_secs(24 * 3600),
+        write: !is_read(&req.service, &req.operation),
+        service: req.service.clone(),
+        operation: req.operation.clone(),
+        status: 0,
+        fault: None,
+        access_key: req.access_key.clone(),
+        region: req.region.clone(),
+        seq,
+        at: arrived,
+        params: req.params(),
+        in_flight: true,
+        upstream_error: None,
+    });
     let delay = shared
         .delays
         .lock()
@@ -1031,21 +1163,22 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
     for action in actions {
         action.await;
     }
-    let record = |status: u16| {
+    // The answer completes the arrival's record (gone if the test cleared the record meanwhile).
+    let finish = |status: u16, upstream_error: Option<String>| {
         let answered = Instant::now();
-        shared.calls.lock().unwrap().push(Call {
-            answered,
-            write: !is_read(&req.service, &req.operation),
-            service: req.service.clone(),
-            operation: req.operation.clone(),
-            status,
-            fault,
-            access_key: req.access_key.clone(),
-            region: req.region.clone(),
-            seq,
-            at: arrived,
-            params: req.params(),
-        });
+        if let Some(c) = shared.calls.lock().unwrap().iter_mut().find(|c| c.id == id) {
+            c.answered = answered;
+            c.status = status;
+            c.fault = fault;
+            c.in_flight = false;
+            c.upstream_error = upstream_error;
+        }
+    };
+    let record = |status: u16| finish(status, None);
+    // The trip to moto failed: recorded with its error, and the client's connection is dropped.
+    let upstream_failed = |e: std::io::Error| {
+        finish(0, Some(e.to_string()));
+        e
     };
     // The fault first: only a lost response is defined as after the request reached the service,
     // so only then do hooks (stubs' state), emulations and moto see it.
@@ -1059,11 +1192,17 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
             return Ok(());
         }
         Some(Fault::LostResponse) => {
-            service_answer(upstream, &raw, &req, shared).await?;
+            service_answer(upstream, &raw, &req, shared)
+                .await
+                .map_err(upstream_failed)?;
             None
         }
         Some(f) => Some(Answer::Made(fault_response(f, &req))),
-        None => Some(service_answer(upstream, &raw, &req, shared).await?),
+        None => Some(
+            service_answer(upstream, &raw, &req, shared)
+                .await
+                .map_err(upstream_failed)?,
+        ),
     };
     match answer {
         None => {

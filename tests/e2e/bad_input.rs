@@ -97,6 +97,7 @@ async fn no_credentials_explains_how_to_configure() {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
+        bench: String::new(),
     };
     assert_clean_failure(
         &run,

@@ -19,6 +19,7 @@ mod mfa;
 mod org;
 mod perf;
 mod plan_yes;
+mod proxy;
 mod regional;
 mod release;
 mod reports;

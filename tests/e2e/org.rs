@@ -12,18 +12,12 @@ use aws_sdk_organizations::types::OrganizationFeatureSet;
 use common::Account;
 use serde_json::Value;
 
-/// The member plan, narrowed to two regions to keep the test quick (the regional controls are
-/// tested in every region in tests/e2e/regional.rs).
+/// The member plan in the test regions (the regional controls are tested in every region in
+/// tests/e2e/regional.rs).
 fn member_plan() -> String {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/member.toml")).unwrap();
-    let narrowed = text.replacen(
-        "regions = \"all\"",
-        "regions = [\"us-east-1\", \"eu-west-1\"]",
-        1,
-    );
-    assert_ne!(text, narrowed);
-    narrowed
+    common::in_test_regions(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/member.toml")).unwrap(),
+    )
 }
 
 /// A plan with one cheap control, for the tests about which accounts run.
@@ -196,9 +190,9 @@ pub(crate) fn errors(run: &common::Run) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_one_accounts() {
+async fn an_organization_of_six_is_planned_applied_then_in_line_and_drift_is_one_accounts() {
     let acct = Account::new().await;
-    let org = organization(&acct, 12).await;
+    let org = organization(&acct, 6).await;
     acct.warm_up_members(&org.members).await;
     let plan = acct.write_plan("member.toml", &member_plan());
 
@@ -225,7 +219,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
     assert!(ops.contains("Organizations:ListAccounts"), "{ops:?}");
     // Off a terminal, progress is one line per finished account on stderr.
     assert!(
-        dry.stderr.contains("Observing 12 accounts..."),
+        dry.stderr.contains("Observing 6 accounts..."),
         "{}",
         dry.stderr
     );
@@ -244,7 +238,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
         .into_iter()
         .filter(|c| c.operation == "AssumeRole")
         .collect();
-    assert_eq!(assumed.len(), 12);
+    assert_eq!(assumed.len(), 6);
     assert!(assumed.iter().all(|c| {
         c.params
             .iter()
@@ -266,7 +260,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
     assert!(
         applied
             .stdout
-            .contains("12 accounts: 0 in line, 12 changed, 0 failed."),
+            .contains("6 accounts: 0 in line, 6 changed, 0 failed."),
         "{}",
         applied.all()
     );
@@ -278,7 +272,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
         .into_iter()
         .filter(|c| c.operation == "CreateTrail")
         .count();
-    assert_eq!(creates, 12);
+    assert_eq!(creates, 6);
     for id in &org.members {
         let trails = aws_sdk_cloudtrail::Client::new(&acct.member_sdk(id).await)
             .describe_trails()
@@ -294,7 +288,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
         );
     }
 
-    assert_org_in_line(&acct, &plan, 12).await;
+    assert_org_in_line(&acct, &plan, 6).await;
 
     // Drift in one member, made by hand: reported for that account only.
     let drifted = &org.members[5];
@@ -322,7 +316,7 @@ async fn an_organization_of_twelve_is_planned_applied_then_in_line_and_drift_is_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_denied_role_stops_only_its_account_and_names_the_role() {
     let acct = Account::new().await;
-    let org = organization(&acct, 12).await;
+    let org = organization(&acct, 6).await;
     let plan = acct.write_plan("small.toml", SMALL);
     let denied = org.members[3].clone();
     let needle = format!("{denied}%3Arole");
@@ -342,11 +336,11 @@ async fn a_denied_role_stops_only_its_account_and_names_the_role() {
         .await;
     assert_eq!(run.code, 1, "{}", run.all());
     let found = results(&run);
-    assert_eq!(found.len(), 12);
+    assert_eq!(found.len(), 6);
     assert_eq!(found[&denied], "error");
     assert_eq!(
         found.values().filter(|r| *r == "changes").count(),
-        11,
+        5,
         "the others go on: {found:?}"
     );
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -387,13 +381,13 @@ async fn shards(acct: &Account, plan: &str) -> Vec<BTreeSet<String>> {
 #[tokio::test(flavor = "multi_thread")]
 async fn shards_cover_every_account_once_and_keep_their_accounts_when_one_is_added() {
     let acct = Account::new().await;
-    let mut org = organization(&acct, 12).await;
+    let mut org = organization(&acct, 6).await;
     let plan = acct.write_plan("small.toml", SMALL);
     let before = shards(&acct, &plan).await;
     let all: BTreeSet<String> = org.members.iter().cloned().collect();
     assert_eq!(
         before.iter().map(|s| s.len()).sum::<usize>(),
-        12,
+        6,
         "{before:?}"
     );
     assert_eq!(
@@ -401,11 +395,11 @@ async fn shards_cover_every_account_once_and_keep_their_accounts_when_one_is_add
         all
     );
 
-    let added = org.add(12, None).await;
+    let added = org.add(6, None).await;
     let after = shards(&acct, &plan).await;
     assert_eq!(
         after.iter().map(|s| s.len()).sum::<usize>(),
-        13,
+        7,
         "{after:?}"
     );
     for (k, (b, a)) in before.iter().zip(&after).enumerate() {

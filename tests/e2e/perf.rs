@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{Account, CurStub, baseline};
+use common::{Account, CurStub};
 use futures_util::StreamExt;
 
 /// The budget for a `--plan` of plans/baseline.toml on a hardened account, besides the regional
@@ -28,7 +28,7 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
     let acct = Account::new().await;
     // moto has no Cost and Usage Report API: the test stub answers it (tests/common/cur_stub.rs).
     let _stub = CurStub::install(&acct.proxy);
-    let plan = acct.write_plan("baseline.toml", &baseline());
+    let plan = acct.write_plan("baseline.toml", &common::baseline_in_every_region());
     let applied = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(applied.code, 0, "{}", applied.all());
 
@@ -136,7 +136,7 @@ async fn dry_run_waves(plan_text: &str) -> usize {
 /// add no wave (issue 16): their reads go out with the others that need only the region list.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dry_run_of_the_baseline_takes_at_most_three_waves_and_every_region_adds_none() {
-    let with_regions = baseline();
+    let with_regions = common::baseline_in_every_region();
     let without = ["[ebs_encryption]", "[imds_defaults]", "[access_analyzer]"]
         .iter()
         .fold(with_regions.clone(), |text, table| {

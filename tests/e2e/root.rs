@@ -596,6 +596,7 @@ async fn an_interactive_run_waits_for_root_mfa_and_can_skip() {
             code: 0,
             stdout: screen.clone(),
             stderr: String::new(),
+            bench: String::new(),
         },
     );
 }
