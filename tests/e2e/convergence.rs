@@ -13,7 +13,7 @@
 //! Each seed first applies a partial plan that sets the account-wide settings (the password
 //! policy) to the same weak start, and removes the account's S3 Block Public Access in moto, so a
 //! seed behaves the same whichever account it runs on.
-//! Replay one seed: AWS_HARDEN_SEED=17 scripts/test --test e2e convergence::. More seeds:
+//! Replay one seed: AWS_HARDEN_SEED=17 scripts/test convergence::. More seeds:
 //! AWS_HARDEN_SEEDS=500.
 
 use crate::common;
@@ -428,7 +428,7 @@ async fn apply_converges_with_ten_percent_of_calls_failing() {
         .iter()
         .filter_map(|(seed, r)| {
             r.as_ref().err().map(|e| {
-                format!("seed {seed} (replay: AWS_HARDEN_SEED={seed} scripts/test --test e2e convergence::): {e}")
+                format!("seed {seed} (replay: AWS_HARDEN_SEED={seed} scripts/test convergence::): {e}")
             })
         })
         .collect();

@@ -1,6 +1,6 @@
 //! The end-to-end tests, as one test binary: each module was its own `tests/*.rs` binary, each
 //! linking the whole AWS SDK; one binary links it once (figures in the commit that merged them).
-//! Run one module with `scripts/test --test e2e spine::`. The harness stays in tests/common/,
+//! Run one module with `scripts/test spine::`. The harness stays in tests/common/,
 //! which benches/plan.rs and examples/sandbox_stubs.rs also include by path.
 
 #[path = "../common/mod.rs"]
