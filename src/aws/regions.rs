@@ -57,7 +57,12 @@ macro_rules! regional_client {
         }
     )+};
 }
-regional_client!(aws_sdk_ec2, aws_sdk_guardduty, aws_sdk_accessanalyzer);
+regional_client!(
+    aws_sdk_ec2,
+    aws_sdk_guardduty,
+    aws_sdk_accessanalyzer,
+    aws_sdk_kms
+);
 
 /// Clients of any regional service, by (service client type, region).
 type ClientMap = BTreeMap<(TypeId, String), Box<dyn Any + Send + Sync>>;

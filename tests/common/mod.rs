@@ -327,6 +327,49 @@ impl Account {
         )
     }
 
+    /// KMS in `region`, straight to moto: for making keys and reading what an alias names.
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&self.sdk())
+                .region(Region::new(region.to_string()))
+                .build(),
+        )
+    }
+
+    /// The key ARN `alias` names in `region`, asked straight of moto (for `alias/aws/ebs`, moto makes
+    /// the AWS managed key on first use, as KMS's DescribeKey documents).
+    pub async fn key_arn(&self, region: &str, alias: &str) -> String {
+        self.kms(region)
+            .describe_key()
+            .key_id(alias)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("moto's DescribeKey {alias} in {region}: {e:?}"))
+            .key_metadata
+            .and_then(|m| m.arn)
+            .expect("a key ARN")
+    }
+
+    /// A new symmetric key in `region` with `alias`, straight in moto; its key ARN.
+    pub async fn key_with_alias(&self, region: &str, alias: &str) -> String {
+        let kms = self.kms(region);
+        let arn = kms
+            .create_key()
+            .send()
+            .await
+            .expect("moto's CreateKey")
+            .key_metadata
+            .and_then(|m| m.arn)
+            .expect("a key ARN");
+        kms.create_alias()
+            .alias_name(alias)
+            .target_key_id(&arn)
+            .send()
+            .await
+            .expect("moto's CreateAlias");
+        arn
+    }
+
     /// GuardDuty in `region`, straight to moto: for setting up drift.
     pub fn guardduty(&self, region: &str) -> aws_sdk_guardduty::Client {
         aws_sdk_guardduty::Client::from_conf(

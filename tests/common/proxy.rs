@@ -249,6 +249,12 @@ pub fn ec2_error(status: u16, code: &str, message: &str) -> Response {
 
 pub type Hook = Box<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
 
+/// A hook whose answer needs moto first (a stub that resolves a KMS alias, say): given the request
+/// and moto's address, it returns the work that makes the answer, or `None` to pass.
+pub type AsyncHook = Box<
+    dyn Fn(&Request, &str) -> Option<Pin<Box<dyn Future<Output = Response> + Send>>> + Send + Sync,
+>;
+
 /// Access key ID -> account ID, for the keys of role sessions moto made (AssumeRole answers that
 /// passed through the proxy): a stub that keeps state per account looks the caller's account up.
 pub type KeyAccounts = Arc<Mutex<BTreeMap<String, String>>>;
@@ -260,6 +266,8 @@ pub type BudgetBook = Arc<Mutex<BTreeMap<(String, String, String), Vec<serde_jso
 #[derive(Default)]
 struct Shared {
     calls: Mutex<Vec<Call>>,
+    /// Hooks that ask moto before answering (`Proxy::hook_async`), after the plain hooks.
+    async_hooks: Mutex<Vec<AsyncHook>>,
     /// Connections accepted and not yet finished (read, answered, closed): `settle` waits for 0.
     open: std::sync::atomic::AtomicUsize,
     /// Failed `accept()`s, each logged and survived.
@@ -413,7 +421,9 @@ struct OpenConnection(Arc<Shared>);
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.0
+            .open
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -840,6 +850,12 @@ impl Proxy {
         );
     }
 
+    /// Answer matching requests with what `hook`'s work makes (it may ask moto first): only for
+    /// what moto cannot serve.
+    pub fn hook_async(&self, hook: AsyncHook) {
+        self.shared.async_hooks.lock().unwrap().push(hook);
+    }
+
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
     pub fn hook(&self, hook: Hook) {
         self.shared.hooks.lock().unwrap().push(hook);
@@ -1028,6 +1044,15 @@ async fn service_answer(
     }
     if let Some(r) = shared.hooks.lock().unwrap().iter().find_map(|h| h(req)) {
         return Ok(Answer::Made(r));
+    }
+    let work = shared
+        .async_hooks
+        .lock()
+        .unwrap()
+        .iter()
+        .find_map(|h| h(req, upstream));
+    if let Some(work) = work {
+        return Ok(Answer::Made(work.await));
     }
     if emulated(req) {
         return Ok(Answer::Made(emulate(upstream, req, shared).await?));
@@ -1513,6 +1538,43 @@ async fn moto_iam(
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// A JSON-protocol call to moto (`X-Amz-Target: {target}`) signed with the request's own
+/// credentials, its credential scope's service changed to `service` (moto routes by it and checks no
+/// signature): for a stub that must ask another service of the same account and region.
+pub async fn moto_json(
+    upstream: &str,
+    req: &Request,
+    service: &str,
+    target: &str,
+    body: &serde_json::Value,
+) -> std::io::Result<(u16, serde_json::Value)> {
+    let body = body.to_string();
+    let mut head = format!(
+        "POST / HTTP/1.1\r\nhost: {upstream}\r\ncontent-type: application/x-amz-json-1.1\r\nx-amz-target: {target}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for name in ["authorization", "x-amz-date", "x-amz-security-token"] {
+        if let Some(v) = req.header(name) {
+            let v = match name {
+                "authorization" => v.replace(
+                    &format!("/{}/aws4_request", req.service),
+                    &format!("/{service}/aws4_request"),
+                ),
+                _ => v.to_string(),
+            };
+            head.push_str(&format!("{name}: {v}\r\n"));
+        }
+    }
+    head.push_str("\r\n");
+    let (status, bytes) = forward(upstream, format!("{head}{body}").as_bytes()).await?;
+    let text = String::from_utf8_lossy(&bytes);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    Ok((status, serde_json::from_str(body).unwrap_or_default()))
 }
 
 fn encode(v: &str) -> String {

@@ -428,7 +428,9 @@ async fn apply_converges_with_ten_percent_of_calls_failing() {
         .iter()
         .filter_map(|(seed, r)| {
             r.as_ref().err().map(|e| {
-                format!("seed {seed} (replay: AWS_HARDEN_SEED={seed} scripts/test convergence::): {e}")
+                format!(
+                    "seed {seed} (replay: AWS_HARDEN_SEED={seed} scripts/test convergence::): {e}"
+                )
             })
         })
         .collect();

@@ -16,7 +16,8 @@ use serde_json::Value;
 /// tests/e2e/regional.rs).
 fn member_plan() -> String {
     common::in_test_regions(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/member.toml")).unwrap(),
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/member.toml"))
+            .unwrap(),
     )
 }
 
@@ -397,11 +398,7 @@ async fn shards_cover_every_account_once_and_keep_their_accounts_when_one_is_add
 
     let added = org.add(6, None).await;
     let after = shards(&acct, &plan).await;
-    assert_eq!(
-        after.iter().map(|s| s.len()).sum::<usize>(),
-        7,
-        "{after:?}"
-    );
+    assert_eq!(after.iter().map(|s| s.len()).sum::<usize>(), 7, "{after:?}");
     for (k, (b, a)) in before.iter().zip(&after).enumerate() {
         let mut expected = b.clone();
         if a.contains(&added) {

@@ -66,7 +66,11 @@ async fn settle_waits_for_a_request_still_on_its_way() {
     proxy.settle().await;
     let calls = proxy.calls();
     assert_eq!(calls.len(), 1, "{}", proxy.describe());
-    assert!(calls[0].write && !calls[0].in_flight, "{}", proxy.describe());
+    assert!(
+        calls[0].write && !calls[0].in_flight,
+        "{}",
+        proxy.describe()
+    );
     assert_ne!(calls[0].status, 0, "{}", proxy.describe());
 }
 
@@ -129,7 +133,10 @@ async fn the_proxy_keeps_serving_after_a_failed_accept() {
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit with valid pointers; they change only this process's limit.
-    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
     // The lowest free descriptor: every new one would be at or above it, so a limit there leaves
     // this process none (asked with fcntl, which opens nothing).
     let lowest_free = (0..limit.rlim_cur.min(65536) as i32)
@@ -139,14 +146,20 @@ async fn the_proxy_keeps_serving_after_a_failed_accept() {
         rlim_cur: lowest_free,
         rlim_max: limit.rlim_max,
     };
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &none_left) }, 0);
+    assert_eq!(
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &none_left) },
+        0
+    );
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while proxy.accept_errors() == 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
     let _ = other.wait();
-    assert!(proxy.accept_errors() > 0, "the accept never failed: the test proves nothing");
+    assert!(
+        proxy.accept_errors() > 0,
+        "the accept never failed: the test proves nothing"
+    );
     // The proxy still answers.
     let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
     conn.write_all(&create_group_request(&host, "AKIATEST"))

@@ -189,7 +189,12 @@ async fn drift_in_one_region_is_reported_with_its_region_and_repaired_there_only
         "only the drifted regions are written"
     );
     assert!(ebs_on(&acct, "eu-west-1").await);
-    assert_eq!(acct.ec2.ebs_key("us-west-2"), "alias/aws/ebs");
+    // After ResetEbsDefaultKmsKeyId, EC2 names the AWS managed key by its key ARN (AWS CLI example
+    // reset-ebs-default-kms-key-id), no longer as alias/aws/ebs: still in line below.
+    assert_eq!(
+        acct.ec2.ebs_key("us-west-2"),
+        acct.key_arn("us-west-2", "alias/aws/ebs").await
+    );
     assert_eq!(
         acct.ec2.imds("ap-south-1").http_tokens.as_deref(),
         Some("required")
@@ -217,14 +222,17 @@ hop_limit = 1
 http_tokens_enforced = true
 "#,
     );
+    // The customer key, made by the person in each region (aws-harden does not make EBS keys).
+    let mut keys = std::collections::BTreeMap::new();
+    for r in ["eu-west-1", "us-east-2"] {
+        keys.insert(r, acct.key_with_alias(r, "alias/ebs-default").await);
+    }
     let applied = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(applied.code, 0, "{}", applied.all());
     for r in ["eu-west-1", "us-east-2"] {
-        // The stub answers with the alias ARN, as AWS names the key: compared by alias.
-        assert_eq!(
-            acct.ec2.ebs_key(r),
-            format!("arn:aws:kms:{r}:{}:alias/ebs-default", acct.id)
-        );
+        // EC2 answers the key ARN, not the alias it was set by (AWS CLI example
+        // modify-ebs-default-kms-key-id): aws-harden compares by key, so this is in line below.
+        assert_eq!(acct.ec2.ebs_key(r), keys[r]);
         let imds = acct.ec2.imds(r);
         assert_eq!(imds.hop_limit, Some(1));
         assert_eq!(imds.http_tokens_enforced.as_deref(), Some("enabled"));
@@ -243,6 +251,47 @@ http_tokens_enforced = true
     let again = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(again.code, 0, "{}", again.all());
     assert_no_writes(&acct, &again);
+}
+
+/// The plan's key alias missing in one region: never sent to EC2 (which accepts an unknown alias
+/// and fails later), a manual action naming the region and the alias; the other region is set.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_alias_missing_in_a_region_is_a_manual_action_there_and_never_sent() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        r#"
+version = 1
+home_region = "us-east-1"
+regions = ["eu-west-1", "us-east-2"]
+[ebs_encryption]
+kms_key = "alias/ebs-default"
+"#,
+    );
+    let key = acct.key_with_alias("eu-west-1", "alias/ebs-default").await;
+    let applied = acct.run(&["-f", &plan, "--yes", "--output", "json"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    assert_eq!(acct.ec2.ebs_key("eu-west-1"), key);
+    assert_eq!(
+        write_regions(&acct, "ModifyEbsDefaultKmsKeyId"),
+        ["eu-west-1".to_string()].into()
+    );
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_no_writes(&acct, &dry);
+    assert!(
+        dry.stdout
+            .contains("the key alias alias/ebs-default does not exist in us-east-2"),
+        "{}",
+        dry.all()
+    );
+    assert!(
+        dry.stdout.contains("! ebs default encryption in us-east-2"),
+        "{}",
+        dry.all()
+    );
+    assert!(!dry.stdout.contains("in eu-west-1"), "{}", dry.all());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -277,7 +277,10 @@ async fn the_plan_only_policy_covers_every_read_of_a_dry_run() {
         // NoSuchBucket once made 51 against 45). No faults here, so one attempt per call.
         let proxied = acct.proxy.calls().len();
         assert_eq!(
-            (ops.len(), doc["stats"]["attempts"].as_u64().unwrap() as usize),
+            (
+                ops.len(),
+                doc["stats"]["attempts"].as_u64().unwrap() as usize
+            ),
             (proxied, proxied),
             "{step}: the binary recorded (calls, attempts), the proxy saw {proxied}\n{}",
             acct.proxy.describe()
