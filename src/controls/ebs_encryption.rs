@@ -107,14 +107,11 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
                     on.map_err(|e| RegionError::of(e, what("EC2 GetEbsEncryptionByDefault")))?;
                 let key = key.map_err(|e| RegionError::of(e, what("EC2 GetEbsDefaultKmsKeyId")))?;
                 let wanted = match wanted {
-                    Ok(out) => match out.key_metadata.and_then(|m| {
+                    // An answer without the key's ARN: unknown (`None`), never "the same key".
+                    Ok(out) => out.key_metadata.and_then(|m| {
                         let state = m.key_state.map(|s| s.as_str().to_string());
                         m.arn.map(|arn| WantedKey::Found { arn, state })
-                    }) {
-                        Some(found) => Some(found),
-                        // An answer without the key's ARN: unknown, never "the same key".
-                        None => None,
-                    },
+                    }),
                     Err(e)
                         if e.as_service_error()
                             .is_some_and(|s| s.is_not_found_exception()) =>
