@@ -1,6 +1,8 @@
 //! The engine: observe every managed control concurrently, diff (pure), and apply the changes in
-//! order — re-checking before each control's writes that the account still is as shown, stopping at
-//! the first failure, verifying by observing again, and taking access away only at the very end.
+//! order — re-checking before each control's writes that the account still is as shown, stopping
+//! the ordinary writes at the first failure, verifying by observing again, and taking access away
+//! only at the very end, once what that depends on (`depends_on`) is verified: a failure elsewhere
+//! (a trail, one region's guardrail, a budget) is reported but does not keep root's keys in place.
 
 use std::collections::BTreeMap;
 
@@ -177,7 +179,8 @@ pub async fn assess_controls(
 pub struct ApplyReport {
     /// Changes that were applied successfully, in order.
     pub applied: Vec<Change>,
-    /// The change whose write failed, and why. Nothing after it was attempted.
+    /// The change whose write failed, and why. No ordinary change after it was attempted; the
+    /// stages that take access away still ran if it was not one of theirs (`depends_on`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<Failure>,
     /// Changes not attempted (after a failure, a refusal or an interruption).
@@ -214,6 +217,22 @@ impl ApplyReport {
     }
     pub fn summary(&self) -> Summary {
         Summary::of(&self.applied)
+    }
+}
+
+/// The controls a stage that takes access away depends on: the admin path (the group with its
+/// policy, the account's password policy the admin's password is made under, the admin user with
+/// its password, its MFA). It must be applied and verified before the MFA guard locks the caller in
+/// or root loses a key; no other control's failure holds those back.
+pub fn depends_on(stage: Stage) -> &'static [ControlId] {
+    match stage {
+        Stage::Main => &[],
+        Stage::LockIn | Stage::RootKeys | Stage::RootSelfKey => &[
+            ControlId::AdminGroup,
+            ControlId::PasswordPolicy,
+            ControlId::AdminUser,
+            ControlId::AdminMfa,
+        ],
     }
 }
 
@@ -257,6 +276,8 @@ pub async fn apply(
     }
     let mut checked: Option<(Stage, ControlId)> = None;
     let mut verified_main = false;
+    // The control whose ordinary write failed: no ordinary change after it is attempted.
+    let mut main_failed: Option<ControlId> = None;
 
     for (i, change) in todo.iter().enumerate() {
         let stop =
@@ -266,7 +287,13 @@ pub async fn apply(
             stop(&mut report);
             return report;
         }
-        // Before anything that takes access away: every earlier write verified.
+        if change.stage == Stage::Main && main_failed.is_some() {
+            report.not_attempted.push(change.clone());
+            continue;
+        }
+        // Before anything that takes access away: every earlier write verified, and what this
+        // stage depends on in line. A failure or an unverified change elsewhere is reported (the
+        // run exits 1) but holds nothing back.
         if change.stage > Stage::Main && !verified_main {
             verified_main = true;
             if let Err(e) = verify(
@@ -281,10 +308,36 @@ pub async fn apply(
             {
                 report.verification_error = Some(format!("{e:#}"));
             }
-            if !report.not_verified.is_empty() || report.verification_error.is_some() {
-                report.messages.push(
-                    "Nothing that takes access away was attempted because earlier changes were not verified.".into(),
-                );
+            let needed = depends_on(change.stage);
+            let holding: Vec<&str> = report
+                .not_verified
+                .iter()
+                .map(|c| c.control)
+                .chain(report.failed.iter().map(|f| f.change.control))
+                .chain(
+                    report
+                        .not_attempted
+                        .iter()
+                        .filter(|c| c.stage == Stage::Main)
+                        .map(|c| c.control),
+                )
+                .filter(|c| needed.contains(c))
+                .map(|c| c.as_str())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if report.verification_error.is_some() || !holding.is_empty() {
+                let why = match holding.is_empty() {
+                    true => "the account could not be observed again".to_string(),
+                    false => format!(
+                        "{}: failed, not attempted or not in line when observed again",
+                        holding.join(", ")
+                    ),
+                };
+                report.messages.push(format!(
+                    "Nothing that takes access away was attempted because earlier changes were not \
+                     verified: the admin path must be in line first ({why})."
+                ));
                 stop(&mut report);
                 return report;
             }
@@ -305,10 +358,17 @@ pub async fn apply(
                     return report;
                 }
                 Err(e) => {
-                    report.failed = Some(Failure {
+                    let failure = Failure {
                         change: change.clone(),
                         error: format!("re-checking before writing: {e:#}"),
-                    });
+                    };
+                    if change.stage == Stage::Main {
+                        report.failed.get_or_insert(failure);
+                        main_failed = Some(change.control);
+                        report.not_attempted.push(change.clone());
+                        continue;
+                    }
+                    report.failed.get_or_insert(failure);
                     stop(&mut report);
                     return report;
                 }
@@ -328,14 +388,23 @@ pub async fn apply(
             Err(e) => {
                 let msg = format!("{e:#}");
                 reporter.change_finished(change, Err(&msg));
-                report.failed = Some(Failure {
+                report.failed.get_or_insert(Failure {
                     change: change.clone(),
                     error: msg,
                 });
+                if change.stage == Stage::Main {
+                    main_failed = Some(change.control);
+                    continue;
+                }
                 report.not_attempted.extend(todo[i + 1..].iter().cloned());
                 return report;
             }
         }
+    }
+    if main_failed.is_some() && !verified_main {
+        // A failed ordinary write and nothing that takes access away: the run ends at the failure
+        // as it always did (no verification of a half-made apply; the next run observes it).
+        return report;
     }
     if !verified_main {
         if let Err(e) = verify(

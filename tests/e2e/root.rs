@@ -278,6 +278,57 @@ async fn an_earlier_failed_write_means_no_root_key_is_deleted() {
     assert_eq!(state.lock().unwrap().keys.len(), 2);
 }
 
+/// A guardrail that keeps failing in one region is not what root's keys wait for (issue 29): the
+/// admin path (group with its MFA guard, password policy, user) is applied and verified, root's
+/// keys are deleted anyway, and the run exits 1 naming the failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guardrail_failing_in_one_region_does_not_keep_roots_keys() {
+    let (acct, state) = as_root().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        &PLAN
+            .replace(
+                "home_region = \"us-east-1\"\n",
+                "home_region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]\n",
+            )
+            .replace("[root]", "[ebs_encryption]\n[root]"),
+    );
+    // EC2 keeps failing there (EC2 API reference, "Error codes": InternalError, HTTP 500).
+    acct.proxy.hook(Box::new(|req: &Request| {
+        (req.operation == "EnableEbsEncryptionByDefault" && req.region == "eu-west-1").then(|| {
+            common::proxy::ec2_error(500, "InternalError", "An internal error has occurred.")
+        })
+    }));
+    let applied = acct
+        .run_with(&["-f", &plan, "--yes"], &[("AWS_MAX_ATTEMPTS", "1")])
+        .await;
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    assert_contains(&applied, "EnableEbsEncryptionByDefault");
+    assert_contains(&applied, "eu-west-1");
+    let writes = write_ops(&acct);
+    // The MFA guard attached, the admin path made...
+    for op in [
+        "CreateGroup",
+        "PutGroupPolicy",
+        "UpdateAccountPasswordPolicy",
+        "CreateUser",
+    ] {
+        assert!(writes.contains(&op.to_string()), "{op}: {writes:?}");
+    }
+    // ...and root's keys deleted, last, after the failure.
+    let failed = writes
+        .iter()
+        .position(|w| w == "EnableEbsEncryptionByDefault")
+        .expect("the failing write was sent");
+    assert_eq!(
+        writes[writes.len() - 2..],
+        ["DeleteAccessKey", "DeleteAccessKey"]
+    );
+    assert!(failed < writes.len() - 2, "{writes:?}");
+    assert_eq!(state.lock().unwrap().deleted.len(), 2);
+    assert!(state.lock().unwrap().keys.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_that_does_not_verify_means_no_root_key_is_deleted() {
     let (acct, state) = as_root().await;
