@@ -22,7 +22,8 @@ use crate::files::{Access, write_atomically};
 pub const FORMAT: &str = "aws-harden-changes";
 /// The `version` field this aws-harden writes and reads. Raise it with any change to the fields or
 /// to an op's JSON (`src/controls/golden_ops.jsonl`).
-pub const VERSION: u64 = 1;
+/// 2: the budget's ops repair in place (`update_budget`, `add_subscriber`; issue 29).
+pub const VERSION: u64 = 2;
 /// Saved changes are a few hundred KiB at most; anything past this is not one.
 const MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// How far in the future `created_at` may be (clocks of two machines differ a little). Further
@@ -480,7 +481,7 @@ mod tests {
         let saved = sample();
         let text = saved.to_text();
         assert!(
-            text.starts_with("{\n  \"format\": \"aws-harden-changes\",\n  \"version\": 1,"),
+            text.starts_with("{\n  \"format\": \"aws-harden-changes\",\n  \"version\": 2,"),
             "{text}"
         );
         let back = load_text(&text, 60).unwrap();
@@ -549,15 +550,15 @@ mod tests {
     fn other_files_and_versions_are_refused_by_name() {
         let text = sample().to_text();
         let e = err(load_text(
-            &text.replacen("\"version\": 1", "\"version\": 2", 1),
+            &text.replacen("\"version\": 2", "\"version\": 3", 1),
             60,
         ));
         assert!(
-            e.contains("changes.json: saved-changes version 2 is not one this aws-harden reads (it reads version 1)"),
+            e.contains("changes.json: saved-changes version 3 is not one this aws-harden reads (it reads version 2)"),
             "{e}"
         );
         let e = err(load_text(
-            &text.replacen("\"version\": 1", "\"version\": \"1\"", 1),
+            &text.replacen("\"version\": 2", "\"version\": \"2\"", 1),
             60,
         ));
         assert!(

@@ -3,14 +3,19 @@
 //! account's first month the ACTUAL alerts are the ones that fire. AWS Budgets is a global API,
 //! called in us-east-1 with the account's ID.
 //!
-//! How a difference is repaired (moto serves no UpdateBudget, CreateSubscriber or
-//! DeleteSubscriber, so these are the calls the tests can prove):
-//! - a limit, time unit or budget type that differs: the budget is made again (DeleteBudget, then
-//!   CreateBudget with its alerts), which on AWS also restarts its performance history;
-//! - a missing alert: CreateNotification with its subscriber;
-//! - an alert whose e-mail subscriber is missing: DeleteNotification, then CreateNotification.
+//! How a difference is repaired, in place, so nothing of a person's is lost (AWS Budgets API
+//! reference: `DeleteBudget` "also deletes the notifications and subscribers", `DeleteNotification`
+//! "also deletes the subscribers"; the tests' proxy emulates what moto lacks):
+//! - a limit, time unit, budget type or currency that differs: `UpdateBudget`, which replaces the
+//!   whole budget ("You can change every part of a budget except for the budgetName and the
+//!   calculatedSpend"), so the budget is read again and written back whole with only those changed;
+//! - a missing alert: `CreateNotification` with its subscriber;
+//! - an alert whose e-mail subscriber is missing: `CreateSubscriber` (never a delete: deleting an
+//!   alert's last subscriber deletes the alert).
 //!
-//! Alerts the plan does not name (a person's own 50% alert) are left alone.
+//! Alerts and subscribers the plan does not name (a person's own 50% alert, an SNS topic) are never
+//! touched. A budget of the plan's name narrowed by cost filters, a filter expression or a billing
+//! view is not the account's monthly budget: a manual action, never adopted or rewritten.
 
 use crate::aws::{Aws, SdkResultExt, absent_on};
 use crate::change::{Action, Change, ControlId, Diff};
@@ -94,6 +99,9 @@ pub struct Live {
     pub time_unit: Option<String>,
     pub amount: Option<String>,
     pub unit: Option<String>,
+    /// What narrows the budget to part of the account's spend, as read: `cost filters`, `a filter
+    /// expression`, `a billing view`. Empty: the whole account.
+    pub narrowed_by: Vec<String>,
     /// Each notification read: its type, operator, threshold, threshold type and e-mail
     /// subscribers.
     pub notifications: Vec<LiveNotification>,
@@ -132,16 +140,21 @@ pub enum Op {
         amount: String,
         email: String,
     },
-    /// `DeleteBudget` (before making it again).
-    DeleteBudget { name: String },
+    /// `UpdateBudget`: the budget as read, written back whole as a monthly COST budget of
+    /// `amount` USD.
+    UpdateBudget { name: String, amount: String },
     /// `CreateNotification` with one e-mail subscriber.
     CreateAlert {
         name: String,
         alert: Alert,
         email: String,
     },
-    /// `DeleteNotification` (before making it again with its subscriber).
-    DeleteAlert { name: String, alert: Alert },
+    /// `CreateSubscriber`: the e-mail address added to an existing alert.
+    AddSubscriber {
+        name: String,
+        alert: Alert,
+        email: String,
+    },
 }
 
 /// `DescribeBudget` (NotFoundException: none) with `DescribeNotificationsForBudget`, then
@@ -150,6 +163,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     let Some(p) = plan.budget() else {
         return Ok(Observed::default());
     };
+    aws.require_global_api("AWS Budgets", "budget")?;
     let account = aws.account_id();
     let name = p.name.as_str();
     // The budget and its notifications at once (both NotFoundException when there is no budget):
@@ -216,8 +230,23 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         .await
         .into_iter()
         .collect::<anyhow::Result<_>>()?;
+    // CostFilters is deprecated for FilterExpression, but a budget made with it is still narrowed.
+    #[allow(deprecated)]
+    let narrowed_by = [
+        (
+            budget.cost_filters().is_some_and(|f| !f.is_empty()),
+            "cost filters",
+        ),
+        (budget.filter_expression().is_some(), "a filter expression"),
+        (budget.billing_view_arn().is_some(), "a billing view"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, what)| what.to_string())
+    .collect();
     Ok(Observed {
         budget: Some(Live {
+            narrowed_by,
             budget_type: Some(budget.budget_type().as_str().to_string()),
             time_unit: Some(budget.time_unit().as_str().to_string()),
             amount: budget.budget_limit().map(|l| l.amount().to_string()),
@@ -269,14 +298,34 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
         ("TimeUnit", live.time_unit.as_deref(), "MONTHLY"),
         ("BudgetLimit.Unit", live.unit.as_deref(), "USD"),
     ];
+    if !live.narrowed_by.is_empty() {
+        d.push(
+            Change::manual(CONTROL, &resource)
+                .field(
+                    "Scope",
+                    Some(live.narrowed_by.join(", ")),
+                    Some("the whole account"),
+                )
+                .note(format!(
+                    "budget {name} is narrowed by {}: it is not this account's monthly budget, and \
+                     aws-harden does not rewrite it. Name another budget in [budget] name, or \
+                     remove what narrows it",
+                    live.narrowed_by.join(" and ")
+                )),
+        );
+        return d;
+    }
     if !same_amount || shape.iter().any(|(_, l, w)| *l != Some(*w)) {
-        let mut change = Change::with_ops(
+        let mut change = Change::new(
             CONTROL,
             &resource,
             Action::Update,
-            vec![Op::DeleteBudget { name: name.clone() }, create],
+            Op::UpdateBudget {
+                name: name.clone(),
+                amount: amount.clone(),
+            },
         )
-        .note("made again: deleted, then created with its alerts (its history restarts)");
+        .note("updated in place: its alerts and their subscribers stay");
         if !same_amount {
             change = change.field("BudgetLimit.Amount", live.amount.as_deref(), Some(&amount));
         }
@@ -307,11 +356,11 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
                     false => n.emails.join(", "),
                 };
                 change = change.field(&field, Some(before), Some(&p.email));
-                change.ops.push(Op::DeleteAlert {
+                change.ops.push(Op::AddSubscriber {
                     name: name.clone(),
                     alert,
+                    email: p.email.clone(),
                 });
-                change.ops.push(add);
             }
             Some(_) => {}
         }
@@ -343,7 +392,8 @@ fn email_subscriber(email: &str) -> anyhow::Result<Subscriber> {
 }
 
 /// AWS Budgets API reference: `CreateBudget` (with `NotificationsWithSubscribers`),
-/// `DeleteBudget`, `CreateNotification`, `DeleteNotification`. Each takes the account's ID.
+/// `DescribeBudget` + `UpdateBudget`, `CreateNotification`, `CreateSubscriber`. Each takes the
+/// account's ID.
 pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
     let account = aws.account_id();
     match op {
@@ -376,14 +426,45 @@ pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
                 .await
                 .describe(format!("creating budget {name} (Budgets CreateBudget)"))?;
         }
-        Op::DeleteBudget { name } => {
-            aws.budgets
-                .delete_budget()
+        Op::UpdateBudget { name, amount } => {
+            // UpdateBudget replaces the whole budget: read it now and write it back with only the
+            // limit, time unit and type changed (what the re-check before writing saw).
+            let read = aws
+                .budgets
+                .describe_budget()
                 .account_id(account)
                 .budget_name(name)
                 .send()
                 .await
-                .describe(format!("deleting budget {name} (Budgets DeleteBudget)"))?;
+                .describe(format!("reading budget {name} (Budgets DescribeBudget)"))?;
+            let Some(b) = read.budget else {
+                anyhow::bail!(
+                    "reading budget {name} (Budgets DescribeBudget): no budget in the answer"
+                );
+            };
+            // The deprecated CostFilters and CostTypes are written back as read: UpdateBudget
+            // replaces the whole budget, and dropping them would widen or change it.
+            #[allow(deprecated)]
+            let new = aws_sdk_budgets::types::Budget::builder()
+                .budget_name(b.budget_name)
+                .budget_limit(Spend::builder().amount(amount).unit("USD").build()?)
+                .set_cost_filters(b.cost_filters)
+                .set_cost_types(b.cost_types)
+                .time_unit(TimeUnit::Monthly)
+                .set_time_period(b.time_period)
+                .budget_type(BudgetType::Cost)
+                .set_auto_adjust_data(b.auto_adjust_data)
+                .set_filter_expression(b.filter_expression)
+                .set_metrics(b.metrics)
+                .set_billing_view_arn(b.billing_view_arn)
+                .build()?;
+            aws.budgets
+                .update_budget()
+                .account_id(account)
+                .new_budget(new)
+                .send()
+                .await
+                .describe(format!("updating budget {name} (Budgets UpdateBudget)"))?;
         }
         Op::CreateAlert { name, alert, email } => {
             aws.budgets
@@ -399,18 +480,25 @@ pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
                     alert.describe()
                 ))?;
         }
-        Op::DeleteAlert { name, alert } => {
-            aws.budgets
-                .delete_notification()
+        Op::AddSubscriber { name, alert, email } => {
+            let sent = aws
+                .budgets
+                .create_subscriber()
                 .account_id(account)
                 .budget_name(name)
                 .notification(notification(*alert)?)
+                .subscriber(email_subscriber(email)?)
                 .send()
-                .await
-                .describe(format!(
-                    "removing the alert at {} from budget {name} (Budgets DeleteNotification)",
+                .await;
+            // A retry whose first answer was lost: the subscriber is there (verification reads it).
+            absent_on(
+                sent,
+                &["DuplicateRecordException"],
+                format!(
+                    "adding {email} to the alert at {} of budget {name} (Budgets CreateSubscriber)",
                     alert.describe()
-                ))?;
+                ),
+            )?;
         }
     }
     Ok(())
@@ -431,6 +519,7 @@ mod tests {
     fn live(amount: &str, alerts: &[(Alert, &[&str])]) -> Observed {
         Observed {
             budget: Some(Live {
+                narrowed_by: vec![],
                 budget_type: Some("COST".into()),
                 time_unit: Some("MONTHLY".into()),
                 amount: Some(amount.into()),
@@ -473,23 +562,31 @@ mod tests {
             &[(ALERTS[0], ME), (ALERTS[2], &["someone@example.com"])],
         ));
         let ops = &d.changes[0].ops;
-        assert_eq!(ops.len(), 3, "{ops:?}");
+        assert_eq!(ops.len(), 2, "{ops:?}");
         assert!(matches!(ops[0], Op::CreateAlert { alert, .. } if alert == ALERTS[1]));
-        assert!(matches!(ops[1], Op::DeleteAlert { alert, .. } if alert == ALERTS[2]));
-        assert!(matches!(ops[2], Op::CreateAlert { alert, .. } if alert == ALERTS[2]));
+        // The other subscriber stays: the address is added, nothing deleted.
+        assert!(matches!(ops[1], Op::AddSubscriber { alert, .. } if alert == ALERTS[2]));
     }
 
     #[test]
-    fn another_limit_makes_the_budget_again() {
+    fn another_limit_updates_the_budget_in_place() {
         let all: Vec<_> = ALERTS.iter().map(|a| (*a, ME)).collect();
         let d = diff_of(live("50.0", &all));
-        assert!(matches!(
-            d.changes[0].ops[..],
-            [Op::DeleteBudget { .. }, Op::CreateBudget { .. }]
-        ));
+        assert!(matches!(d.changes[0].ops[..], [Op::UpdateBudget { .. }]));
         // Unknown is never in line: a limit AWS left out differs.
         let mut o = live("20", &all);
         o.budget.as_mut().unwrap().amount = None;
         assert_eq!(diff_of(o).changes.len(), 1);
+    }
+
+    /// A budget narrowed to part of the spend is not the monthly budget: never rewritten.
+    #[test]
+    fn a_narrowed_budget_is_a_manual_action() {
+        let all: Vec<_> = ALERTS.iter().map(|a| (*a, ME)).collect();
+        let mut o = live("50.0", &all);
+        o.budget.as_mut().unwrap().narrowed_by = vec!["cost filters".into()];
+        let d = diff_of(o);
+        assert_eq!(d.changes.len(), 1);
+        assert!(d.changes[0].is_manual() && d.changes[0].ops.is_empty());
     }
 }

@@ -230,17 +230,19 @@ fn samples() -> Vec<Op> {
             amount: s("20"),
             email: s("bills@example.com"),
         }),
-        Op::Budget(budget::Op::DeleteBudget {
+        Op::Budget(budget::Op::UpdateBudget {
             name: s("aws-harden-monthly"),
+            amount: s("30"),
         }),
         Op::Budget(budget::Op::CreateAlert {
             name: s("aws-harden-monthly"),
             alert: budget::ALERTS[0],
             email: s("bills@example.com"),
         }),
-        Op::Budget(budget::Op::DeleteAlert {
+        Op::Budget(budget::Op::AddSubscriber {
             name: s("aws-harden-monthly"),
             alert: budget::ALERTS[2],
+            email: s("bills@example.com"),
         }),
         Op::RootCredentials(root_credentials::Op::EnableTrustedAccess),
         Op::RootCredentials(root_credentials::Op::EnableRootCredentialsManagement),

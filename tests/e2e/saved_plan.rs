@@ -133,7 +133,7 @@ async fn save_then_apply_writes_exactly_the_saved_ops() {
 
     let doc = read_json(&file);
     assert_eq!(doc["format"], "aws-harden-changes");
-    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["version"], 2);
     let created = doc["created_at"].as_str().unwrap();
     assert!(
         created.len() == 20 && created.ends_with('Z') && created.as_bytes()[10] == b'T',
@@ -382,7 +382,7 @@ async fn an_unknown_version_is_refused_naming_the_file_and_the_version() {
     let acct = Account::new().await;
     let (file, _) = save(&acct, IAM_ONLY).await;
     let mut doc = read_json(&file);
-    doc["version"] = 2.into();
+    doc["version"] = 3.into();
     rehash(&mut doc);
     write_json(&file, &doc);
     acct.proxy.clear();
@@ -390,7 +390,7 @@ async fn an_unknown_version_is_refused_naming_the_file_and_the_version() {
     assert_eq!(run.code, 1, "{}", run.all());
     assert!(
         run.stderr.contains(&format!(
-            "{}: saved-changes version 2 is not one this aws-harden reads (it reads version 1)",
+            "{}: saved-changes version 3 is not one this aws-harden reads (it reads version 2)",
             file.display()
         )),
         "{}",
