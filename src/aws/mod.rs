@@ -40,6 +40,18 @@ pub use errors::{
 };
 pub use regions::{InRegion, ListedRegion, PerRegion, RegionError, RegionalClient};
 
+/// The one region AWS Budgets, Account Management and the Cost and Usage Report are called and
+/// signed in, per partition, as botocore's `endpoints.json` has them: `aws` us-east-1 (budgets and
+/// account `aws-global`, cur `us-east-1`), `aws-cn` cn-northwest-1 (`aws-cn-global`, cur
+/// `cn-northwest-1`). Other partitions (`aws-us-gov` among them) have none of the three.
+pub fn global_api_region(partition: &str) -> Option<&'static str> {
+    match partition {
+        "aws" => Some("us-east-1"),
+        "aws-cn" => Some("cn-northwest-1"),
+        _ => None,
+    }
+}
+
 /// The tag on everything aws-harden creates that can carry tags (IAM users, KMS keys, S3 buckets,
 /// trails, report definitions; IAM groups cannot be tagged), so a person can tell what it owns.
 pub const MANAGED_BY_TAG: (&str, &str) = ("managed-by", "aws-harden");
@@ -58,13 +70,11 @@ pub struct Aws {
     /// S3 Control (account-level Block Public Access); behind an endpoint override its requests
     /// go to the override's host, not `{account}.{host}` (see `s3control.rs`).
     pub s3control: aws_sdk_s3control::Client,
-    /// Always us-east-1: the Cost and Usage Report API exists nowhere else.
+    /// The Cost and Usage Report API, in its partition's one region (`global_api_region`).
     pub cur: aws_sdk_costandusagereport::Client,
-    /// Account Management (alternate contacts): a global API, called in us-east-1 (Account
-    /// Management API reference, "Endpoints").
+    /// Account Management (alternate contacts): a global API, in its partition's one region.
     pub account: aws_sdk_account::Client,
-    /// AWS Budgets: a global API, called in us-east-1 (Cost Management user guide, "Budgets API
-    /// endpoint": budgets.amazonaws.com, signed for us-east-1).
+    /// AWS Budgets: a global API, in its partition's one region.
     pub budgets: aws_sdk_budgets::Client,
     pub calls: Arc<CallLog>,
     /// The signing identity's MFA device serials, asked together with `GetCallerIdentity` when the
@@ -178,6 +188,19 @@ impl Aws {
         Ok(aws)
     }
 
+    /// Fails, naming the partition, when a global API the plan's `control` needs does not exist in
+    /// the caller's partition (`global_api_region`): said before any call to it.
+    pub fn require_global_api(&self, api: &str, control: &str) -> anyhow::Result<()> {
+        match global_api_region(&self.caller.partition) {
+            Some(_) => Ok(()),
+            None => Err(anyhow!(
+                "[{control}]: {api} does not exist in partition {} (botocore's endpoints.json \
+                 lists it in aws and aws-cn only): remove [{control}] from the plan for this account",
+                self.caller.partition
+            )),
+        }
+    }
+
     fn build(sdk: SdkConfig, caller: Caller, home_region: String, calls: Arc<CallLog>) -> Aws {
         let rec = || Recorder(calls.clone());
         let home = Region::new(home_region.clone());
@@ -214,21 +237,25 @@ impl Aws {
                 .build(),
         );
         let s3control = s3control::client(&sdk, calls.clone());
+        // Where the partition has none of these APIs, us-east-1 is never called: the controls
+        // stop first (`require_global_api`).
+        let global =
+            Region::from_static(global_api_region(&caller.partition).unwrap_or("us-east-1"));
         let cur = aws_sdk_costandusagereport::Client::from_conf(
             aws_sdk_costandusagereport::config::Builder::from(&sdk)
-                .region(Region::from_static("us-east-1"))
+                .region(global.clone())
                 .interceptor(rec())
                 .build(),
         );
         let account = aws_sdk_account::Client::from_conf(
             aws_sdk_account::config::Builder::from(&sdk)
-                .region(Region::from_static("us-east-1"))
+                .region(global.clone())
                 .interceptor(rec())
                 .build(),
         );
         let budgets = aws_sdk_budgets::Client::from_conf(
             aws_sdk_budgets::config::Builder::from(&sdk)
-                .region(Region::from_static("us-east-1"))
+                .region(global)
                 .interceptor(rec())
                 .build(),
         );
@@ -327,14 +354,18 @@ impl Aws {
     }
 
     /// The regions the plan's regional controls act in (`regions.rs`, `choose`).
-    pub async fn plan_regions(&self, wanted: &crate::plan::Regions) -> anyhow::Result<Vec<String>> {
+    pub async fn plan_regions(&self, plan: &crate::plan::Plan) -> anyhow::Result<Vec<String>> {
         let listed = self.listed_regions().await?;
-        regions::choose(
+        let chosen = regions::choose(
             &listed,
-            wanted.list(),
+            plan.regions.list(),
             &self.caller.partition,
             &self.caller.account_id,
-        )
+        )?;
+        Ok(chosen
+            .into_iter()
+            .filter(|r| !plan.exclude_regions.contains(r))
+            .collect())
     }
 
     /// `read` in each of `regions` at once, with that region's client; a region a policy denies

@@ -192,8 +192,9 @@ pub fn check_listed(
 #[derive(Clone, Debug, PartialEq)]
 pub enum InRegion<T> {
     Read(T),
-    /// A policy denies the reads in this region (an SCP on `aws:RequestedRegion`, say): the region
-    /// is skipped and said so; the others go on. Holds AWS's message.
+    /// An Organization's policy denies the reads in this region (an SCP on `aws:RequestedRegion`,
+    /// say; AWS's message names it): the region is skipped and said so; the others go on. Holds
+    /// AWS's message.
     Denied(String),
 }
 
@@ -209,6 +210,13 @@ pub fn is_denied<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     )
 }
 
+/// Does an access-denied message say an Organization's policy denied it? The policy types AWS names
+/// (IAM user guide, "Access denied error messages"), case aside.
+pub fn names_an_organization_policy(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("service control policy") || m.contains("resource control policy")
+}
+
 /// A read's failure in one region: denied by a policy, or any other error.
 pub enum RegionError {
     Denied(String),
@@ -216,21 +224,37 @@ pub enum RegionError {
 }
 
 impl RegionError {
-    /// Sort an SDK error: a denial, or a failure described as `what`.
+    /// Sort an SDK error: a denial by an Organization's policy, or a failure described as `what`.
+    /// Only a denial whose message names a service or resource control policy skips the region
+    /// (IAM user guide, "Access denied error messages": "... with an explicit deny in a service
+    /// control policy"; EC2 says the same before its encoded message). Any other refusal (no
+    /// identity-based policy allows the action, a permissions boundary, a session policy, or a
+    /// message that says nothing) is the caller's missing permission: an error naming the region,
+    /// never a quiet skip, since nothing was read there. EC2's encoded authorization message is not
+    /// decoded: `sts:DecodeAuthorizationMessage` answers the matched statements and the context,
+    /// not which kind of policy they belong to (STS API reference and the AWS CLI example).
     pub fn of<E, R>(e: SdkError<E, R>, what: impl std::fmt::Display) -> RegionError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        if is_denied(&e) {
-            let message = match &e {
-                SdkError::ServiceError(se) => se.err().message().unwrap_or_default().to_string(),
-                _ => String::new(),
-            };
-            RegionError::Denied(message)
-        } else {
-            RegionError::Failed(sdk_error(what, e))
+        if !is_denied(&e) {
+            return RegionError::Failed(sdk_error(what, e));
         }
+        let message = match &e {
+            SdkError::ServiceError(se) => se.err().message().unwrap_or_default().to_string(),
+            _ => String::new(),
+        };
+        if names_an_organization_policy(&message) {
+            return RegionError::Denied(message);
+        }
+        let code = error_code(&e).unwrap_or("AccessDenied").to_string();
+        RegionError::Failed(anyhow::anyhow!(
+            "{what}: access denied ({code}: {message}). No Organization policy is named, so the \
+             caller lacks this permission: grant it (`aws-harden policy` lists what aws-harden \
+             needs), or, if the region is closed to this account on purpose, leave it out with \
+             exclude_regions in the plan"
+        ))
     }
 }
 
@@ -301,5 +325,30 @@ mod tests {
         assert!(check("us-west-9").unwrap_err().contains("not a region"));
         // Unknown is never usable.
         assert!(check("eu-west-9").unwrap_err().contains("unknown"));
+    }
+
+    /// Only a message that names an Organization policy type skips a region (IAM user guide,
+    /// "Access denied error messages"); the identity-based wording, a boundary or silence do not.
+    #[test]
+    fn only_an_organization_policy_closes_a_region() {
+        for closed in [
+            "User: arn:aws:sts::999888777666:assumed-role/ReadOnly/Tom is not authorized to perform: \
+             ec2:RunInstances on resource: arn:aws:ec2:us-east-1:999888777666:instance/* with an \
+             explicit deny in a service control policy. Encoded authorization failure message: XQ_j",
+            "... with an explicit deny in a resource control policy",
+            "... with an explicit deny in a Service Control Policy",
+        ] {
+            assert!(names_an_organization_policy(closed), "{closed}");
+        }
+        for open in [
+            "User: arn:aws:iam::777788889999:user/MaryMajor is not authorized to perform: \
+             codecommit:ListRepositories because no identity-based policy allows the \
+             codecommit:ListRepositories action",
+            "... with an explicit deny in a permissions boundary",
+            "You are not authorized to perform this operation.",
+            "",
+        ] {
+            assert!(!names_an_organization_policy(open), "{open}");
+        }
     }
 }

@@ -124,3 +124,72 @@ fn caller_kinds() {
     );
     assert_eq!(role.partition, "aws-cn");
 }
+
+/// The global APIs go to their partition's endpoint, as the SDK's endpoint rules resolve the
+/// region `global_api_region` gives (botocore's endpoints.json: budgets.amazonaws.com.cn and
+/// account.cn-northwest-1.amazonaws.com.cn in aws-cn), never us-east-1's for a China caller; and a
+/// GovCloud caller is stopped before any call to them.
+#[tokio::test]
+async fn global_apis_follow_the_callers_partition() {
+    assert_eq!(global_api_region("aws"), Some("us-east-1"));
+    assert_eq!(global_api_region("aws-cn"), Some("cn-northwest-1"));
+    assert_eq!(global_api_region("aws-us-gov"), None);
+    let replay = super::replay::Replay::new("{}");
+    for (arn, budgets_host, account_host) in [
+        (
+            "arn:aws:iam::123456789012:user/admin",
+            "https://budgets.amazonaws.com/",
+            "https://account.us-east-1.amazonaws.com/",
+        ),
+        (
+            "arn:aws-cn:iam::123456789012:user/admin",
+            "https://budgets.amazonaws.com.cn/",
+            "https://account.cn-northwest-1.amazonaws.com.cn/",
+        ),
+    ] {
+        let caller = Caller::from_arn("123456789012", arn, Some("AKIATEST".into()), false);
+        let aws = Aws::build(
+            replay.sdk("AKIATEST"),
+            caller,
+            "us-east-1".into(),
+            Arc::default(),
+        );
+        aws.require_global_api("AWS Budgets", "budget").unwrap();
+        let _ = aws
+            .budgets
+            .describe_budget()
+            .account_id("123456789012")
+            .budget_name("b")
+            .send()
+            .await;
+        assert_eq!(replay.uris().pop().unwrap(), budgets_host, "{arn}");
+        let _ = aws
+            .account
+            .get_alternate_contact()
+            .alternate_contact_type(aws_sdk_account::types::AlternateContactType::Security)
+            .send()
+            .await;
+        assert!(
+            replay.uris().pop().unwrap().starts_with(account_host),
+            "{arn}: {:?}",
+            replay.uris()
+        );
+    }
+    let gov = Caller::from_arn(
+        "123456789012",
+        "arn:aws-us-gov:iam::123456789012:user/admin",
+        None,
+        false,
+    );
+    let aws = Aws::build(
+        replay.sdk("AKIATEST"),
+        gov,
+        "us-gov-west-1".into(),
+        Arc::default(),
+    );
+    let err = aws.require_global_api("AWS Budgets", "budget").unwrap_err();
+    assert!(
+        format!("{err}").contains("does not exist in partition aws-us-gov"),
+        "{err}"
+    );
+}

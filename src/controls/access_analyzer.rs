@@ -73,7 +73,7 @@ pub enum Op {
 /// Per region, at once: `ListAnalyzers` without a type filter, every page (IAM Access Analyzer
 /// API reference).
 pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
-    let regions = aws.plan_regions(&plan.regions).await?;
+    let regions = aws.plan_regions(plan).await?;
     let regions = aws
         .read_each_region(
             &regions,
@@ -128,17 +128,35 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
                 name: plan.name.clone(),
             };
             let ours = analyzers.iter().find(|a| a.name == plan.name);
-            let change = match ours {
-                None => Change::new(CONTROL, RESOURCE, Action::Create, create)
+            // One account-level analyzer per type and region (IAM user guide, "IAM Access Analyzer
+            // quotas"): another ACCOUNT analyzer that is not active blocks a new one, so AWS
+            // would refuse CreateAnalyzer. A person fixes or deletes it.
+            let blocking = analyzers
+                .iter()
+                .find(|a| a.kind == "ACCOUNT" && a.name != plan.name);
+            let change = match (ours, blocking) {
+                (None, Some(other)) => Change::manual(CONTROL, RESOURCE)
+                    .field(
+                        &format!("Analyzer {}", other.name),
+                        Some(&other.status),
+                        Some("ACTIVE"),
+                    )
+                    .note(format!(
+                        "analyzer {} (type ACCOUNT) is {} and takes the region's one account-level \
+                         analyzer: a new one would be refused. Delete it (aws accessanalyzer \
+                         delete-analyzer --analyzer-name {} --region {region}) or get it working",
+                        other.name, other.status, other.name
+                    )),
+                (None, None) => Change::new(CONTROL, RESOURCE, Action::Create, create)
                     .field("Name", None::<&str>, Some(&plan.name))
                     .field("Type", None::<&str>, Some("ACCOUNT")),
                 // Made by this run and still starting: the next run judges it.
-                Some(a) if a.status == "CREATING" && just_written => return None,
-                Some(a) if a.status == "CREATING" => Change::manual(CONTROL, RESOURCE)
+                (Some(a), _) if a.status == "CREATING" && just_written => return None,
+                (Some(a), _) if a.status == "CREATING" => Change::manual(CONTROL, RESOURCE)
                     .field("Status", Some("CREATING"), Some("ACTIVE"))
                     .note("still being created: run again in a minute"),
                 // Failed, disabled, or another type under our name: made again.
-                Some(a) => Change::with_ops(
+                (Some(a), _) => Change::with_ops(
                     CONTROL,
                     RESOURCE,
                     Action::Update,
@@ -245,5 +263,20 @@ mod tests {
             InRegion::Read(vec![analyzer("aws-harden", "ACCOUNT", "CREATING")]),
         )]);
         assert!(d.changes[0].is_manual());
+    }
+
+    /// The quota of one account-level analyzer per region: another one that is not active is a
+    /// manual action naming it, never a CreateAnalyzer AWS refuses.
+    #[test]
+    fn another_account_analyzer_not_active_is_a_manual_action_naming_it() {
+        for status in ["FAILED", "DISABLED", "CREATING"] {
+            let d = diff_of(vec![(
+                "us-east-1".into(),
+                InRegion::Read(vec![analyzer("theirs", "ACCOUNT", status)]),
+            )]);
+            assert_eq!(d.changes.len(), 1);
+            assert!(d.changes[0].is_manual() && d.changes[0].ops.is_empty());
+            assert!(format!("{:?}", d.changes[0]).contains("analyzer theirs (type ACCOUNT)"));
+        }
     }
 }

@@ -85,7 +85,7 @@ pub enum Op {
 /// its KeyId and Arn", so the managed key always resolves). A region a policy denies is skipped
 /// (see `aws::read_each_region`).
 pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
-    let regions = aws.plan_regions(&plan.regions).await?;
+    let regions = aws.plan_regions(plan).await?;
     let wanted_alias = plan
         .ebs_encryption()
         .and_then(|e| e.kms_key.clone())

@@ -1,6 +1,8 @@
-//! GuardDuty in every region of the plan's `regions`: a detector, enabled, with each protection
-//! plan set explicitly (the plan's `features` on, the others off) rather than left to whatever
-//! defaults AWS picks for a new detector. Paid after a 30-day trial; off in the baseline.
+//! GuardDuty in every region of the plan's `regions`: a detector, enabled, with the plan's
+//! `features` on and its `disabled_features` off. Turning off a protection someone enabled on
+//! purpose is not hardening: every other feature `GetDetector` reports (the data sources GuardDuty
+//! always reads, one added to the API after this build) is left as it is and shown. Paid after a
+//! 30-day trial; off in the baseline.
 //! A region has at most one detector (GuardDuty API reference, CreateDetector).
 
 use std::collections::BTreeMap;
@@ -8,11 +10,11 @@ use std::collections::BTreeMap;
 use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
 
 use crate::aws::{Aws, PerRegion, RegionError, SdkResultExt};
-use crate::change::{Action, Change, ControlId, Diff};
+use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::control::{Control, DiffContext};
 use crate::controls::regional::diff_each_region;
 use crate::interact::Interaction;
-use crate::plan::{GUARDDUTY_FEATURES, Plan};
+use crate::plan::Plan;
 
 const CONTROL: ControlId = ControlId::named("guardduty");
 const RESOURCE: &str = "guardduty detector";
@@ -61,12 +63,13 @@ pub struct Observed {
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
-    /// `CreateDetector` with `Enable` and every feature of `GUARDDUTY_FEATURES` set.
+    /// `CreateDetector` with `Enable` and the plan's features set (on or off); AWS turns on the
+    /// ones not named, but `RUNTIME_MONITORING` (CreateDetector).
     Create {
         region: String,
         features: BTreeMap<String, bool>,
     },
-    /// `UpdateDetector`: enable it and set every feature.
+    /// `UpdateDetector`: enable it and set the features named (it changes only those).
     Update {
         region: String,
         detector_id: String,
@@ -76,7 +79,7 @@ pub enum Op {
 
 /// Per region, at once: `ListDetectors`, then `GetDetector` for the one there is.
 pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
-    let regions = aws.plan_regions(&plan.regions).await?;
+    let regions = aws.plan_regions(plan).await?;
     let regions = aws
         .read_each_region(
             &regions,
@@ -122,9 +125,12 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let Some(plan) = ctx.plan.guardduty() else {
         return d;
     };
-    let wanted: BTreeMap<String, bool> = GUARDDUTY_FEATURES
+    // The plan's features: on, or off when it names them so. No other is ever set.
+    let wanted: BTreeMap<String, bool> = plan
+        .features
         .iter()
-        .map(|f| (f.to_string(), plan.features.iter().any(|p| p == f)))
+        .map(|f| (f.clone(), true))
+        .chain(plan.disabled_features.iter().map(|f| (f.clone(), false)))
         .collect();
     let status = |on: bool| if on { "ENABLED" } else { "DISABLED" };
     diff_each_region(
@@ -148,6 +154,22 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
                 }
                 return Some(change.note("paid after a 30-day free trial"));
             };
+            let mut fields = Vec::new();
+            if det.status.as_deref() != Some("ENABLED") {
+                fields.push(("Status".to_string(), det.status.clone()));
+            }
+            for (name, on) in &wanted {
+                let before = det.features.get(name);
+                // Not listed: unknown, never "as planned".
+                if before.map(String::as_str) != Some(status(*on)) {
+                    fields.push((name.clone(), before.cloned()));
+                }
+            }
+            if fields.is_empty() {
+                return None;
+            }
+            // Every feature the plan names is sent, the differing ones and the rest (setting one
+            // as it is changes nothing), and no other: UpdateDetector changes only those it names.
             let mut change = Change::new(
                 CONTROL,
                 RESOURCE,
@@ -158,21 +180,37 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
                     features: wanted.clone(),
                 },
             );
-            let mut differs = false;
-            if det.status.as_deref() != Some("ENABLED") {
-                differs = true;
-                change = change.field("Status", det.status.as_deref(), Some("ENABLED"));
+            for (name, before) in fields {
+                let after = match wanted.get(&name) {
+                    Some(on) => status(*on),
+                    None => "ENABLED",
+                };
+                change = change.field(&name, before.as_deref(), Some(after));
             }
-            for (name, on) in &wanted {
-                let before = det.features.get(name).map(String::as_str);
-                if before != Some(status(*on)) {
-                    differs = true;
-                    change = change.field(name, before, Some(status(*on)));
-                }
-            }
-            differs.then_some(change)
+            Some(change)
         },
     );
+    // What the plan does not name is left as it is, and said, so nobody thinks it was checked.
+    for (region, answer) in &observed.regions {
+        let crate::aws::InRegion::Read(Some(det)) = answer else {
+            continue;
+        };
+        let others: Vec<String> = det
+            .features
+            .iter()
+            .filter(|(name, _)| !wanted.contains_key(*name))
+            .map(|(name, s)| format!("{name} {s}"))
+            .collect();
+        if !others.is_empty() {
+            d.notice(Notice::info(
+                CONTROL,
+                format!(
+                    "in {region}, left as they are (not in the plan): {}",
+                    others.join(", ")
+                ),
+            ));
+        }
+    }
     d
 }
 
@@ -235,30 +273,41 @@ mod tests {
     use super::*;
     use crate::aws::InRegion;
     use crate::controls::control::diff_for_tests;
+    use crate::plan::GUARDDUTY_FEATURES;
 
-    fn diff_of(regions: PerRegion<Option<Detector>>) -> Diff<Op> {
-        diff_for_tests("[guardduty]\n", |ctx| diff(ctx, &Observed { regions }))
+    fn diff_in(plan: &str, regions: PerRegion<Option<Detector>>) -> Diff<Op> {
+        diff_for_tests(&format!("[guardduty]\n{plan}"), |ctx| {
+            diff(ctx, &Observed { regions })
+        })
     }
 
+    fn diff_of(regions: PerRegion<Option<Detector>>) -> Diff<Op> {
+        diff_in("", regions)
+    }
+
+    /// Every feature GetDetector can list, the plan's default ones on, the others off, plus the
+    /// data sources GuardDuty always reads.
     fn as_planned(status: &str) -> Option<Detector> {
+        let on = crate::plan::GuardDutyPlan::default().features;
         Some(Detector {
             id: "d1".into(),
             status: Some(status.into()),
             features: GUARDDUTY_FEATURES
                 .iter()
+                .chain(&["FLOW_LOGS", "CLOUD_TRAIL", "DNS_LOGS"])
                 .map(|f| {
-                    let on = *f != "RUNTIME_MONITORING";
-                    (
-                        f.to_string(),
-                        if on { "ENABLED" } else { "DISABLED" }.into(),
-                    )
+                    let state = match on.iter().any(|o| o == f) {
+                        true => "ENABLED",
+                        false => "DISABLED",
+                    };
+                    (f.to_string(), state.to_string())
                 })
                 .collect(),
         })
     }
 
     #[test]
-    fn each_region_needs_an_enabled_detector_with_every_feature_set() {
+    fn each_region_needs_an_enabled_detector_with_the_plans_features() {
         let mut missing_feature = as_planned("ENABLED");
         missing_feature
             .as_mut()
@@ -274,9 +323,44 @@ mod tests {
         assert_eq!(d.checks().len(), 4);
         assert_eq!(d.changes.len(), 3, "{:?}", d.changes);
         assert_eq!(d.changes[0].fields.len(), 1, "only the status differs");
+        // A new detector: the plan's features named, nothing else.
         assert!(matches!(&d.changes[1].ops[0], Op::Create { features, .. }
-            if features.len() == GUARDDUTY_FEATURES.len() && !features["RUNTIME_MONITORING"]));
-        // A feature GuardDuty did not list is unknown: set again.
+            if features.len() == 5 && features.values().all(|on| *on)));
+        // A feature GuardDuty did not list is unknown: set again, with the plan's others, never
+        // one the plan does not name.
         assert_eq!(d.changes[2].fields.len(), 1);
+        assert!(matches!(&d.changes[2].ops[0], Op::Update { features, .. }
+            if features.len() == 5 && !features.contains_key("RUNTIME_MONITORING")));
+    }
+
+    /// A protection someone turned on (Runtime Monitoring), one this build does not know and the
+    /// data sources are left as they are and shown; only `disabled_features` turns one off.
+    #[test]
+    fn features_the_plan_does_not_name_are_left_and_shown() {
+        let mut det = as_planned("ENABLED").unwrap();
+        det.features
+            .insert("RUNTIME_MONITORING".into(), "ENABLED".into());
+        det.features
+            .insert("SOME_FUTURE_PROTECTION".into(), "ENABLED".into());
+        let d = diff_of(vec![(
+            "eu-west-1".into(),
+            InRegion::Read(Some(det.clone())),
+        )]);
+        assert!(d.changes.is_empty(), "{:?}", d.changes);
+        let shown = format!("{:?}", d.notices);
+        for f in [
+            "RUNTIME_MONITORING ENABLED",
+            "SOME_FUTURE_PROTECTION ENABLED",
+            "FLOW_LOGS",
+        ] {
+            assert!(shown.contains(f), "{f}: {shown}");
+        }
+        let d = diff_in(
+            "disabled_features = [\"RUNTIME_MONITORING\"]\n",
+            vec![("eu-west-1".into(), InRegion::Read(Some(det)))],
+        );
+        assert_eq!(d.changes.len(), 1);
+        assert!(matches!(&d.changes[0].ops[0], Op::Update { features, .. }
+            if features.len() == 6 && !features["RUNTIME_MONITORING"]));
     }
 }

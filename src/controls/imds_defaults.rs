@@ -81,7 +81,7 @@ pub enum Op {
 /// instance metadata service (IMDS) settings that are set at the account level in the specified
 /// Region"; `accountLevel` is empty when none are set).
 pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
-    let regions = aws.plan_regions(&plan.regions).await?;
+    let regions = aws.plan_regions(plan).await?;
     let regions = aws
         .read_each_region(
             &regions,

@@ -218,12 +218,23 @@ pub async fn simulate(
                 .collect();
             resources.sort();
             resources.dedup();
+            // Every key the guard's policies use is given (IAM API reference,
+            // SimulatePrincipalPolicy: a key left out is listed in MissingContextValues), so the
+            // simulator decides as AWS would for this user: `${aws:username}` in the guard's
+            // resources, and the MFA key but where "absent" is the sign-in simulated.
             let mut req = aws
                 .iam
                 .simulate_principal_policy()
                 .policy_source_arn(user_arn)
                 .set_action_names(Some(actions.iter().map(|a| a.to_string()).collect()))
-                .set_resource_arns((!resources.is_empty()).then_some(resources));
+                .set_resource_arns((!resources.is_empty()).then_some(resources))
+                .context_entries(
+                    aws_sdk_iam::types::ContextEntry::builder()
+                        .context_key_name("aws:username")
+                        .context_key_values(user)
+                        .context_key_type(aws_sdk_iam::types::ContextKeyTypeEnum::String)
+                        .build(),
+                );
             if let Some(value) = sign_in.mfa_present() {
                 req = req.context_entries(
                     aws_sdk_iam::types::ContextEntry::builder()
@@ -255,19 +266,50 @@ pub async fn simulate(
                 .iter()
                 .map(|case| {
                     let arn = target_arn(case.target, partition, account, user);
+                    // A decision made without a key the policies need is no decision: "could not
+                    // check", never a pass. The MFA key is missing on purpose for a long-term key.
+                    let judged = |decision: &str, missing: Option<&[String]>| {
+                        let missing: Vec<&String> = missing
+                            .unwrap_or_default()
+                            .iter()
+                            .filter(|k| {
+                                !(sign_in.mfa_present().is_none()
+                                    && k.eq_ignore_ascii_case("aws:MultiFactorAuthPresent"))
+                            })
+                            .collect();
+                        match missing.is_empty() {
+                            true => decision.to_string(),
+                            false => format!(
+                                "could not check: the simulator lacked context values {}",
+                                missing
+                                    .iter()
+                                    .map(|k| k.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        }
+                    };
                     let decision = results
                         .iter()
                         .filter(|r| r.eval_action_name.eq_ignore_ascii_case(case.action))
                         .find_map(|r| {
                             if arn == "*" {
-                                return Some(r.eval_decision.as_str().to_string());
+                                return Some(judged(
+                                    r.eval_decision.as_str(),
+                                    r.missing_context_values.as_deref(),
+                                ));
                             }
                             r.resource_specific_results
                                 .as_deref()
                                 .unwrap_or_default()
                                 .iter()
                                 .find(|s| s.eval_resource_name == arn)
-                                .map(|s| s.eval_resource_decision.as_str().to_string())
+                                .map(|s| {
+                                    judged(
+                                        s.eval_resource_decision.as_str(),
+                                        s.missing_context_values.as_deref(),
+                                    )
+                                })
                         });
                     Outcome {
                         case: *case,

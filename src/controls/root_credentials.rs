@@ -522,6 +522,20 @@ async fn delete(iam: &aws_sdk_iam::Client, account: &str, op: &Op) -> anyhow::Re
                 GONE,
                 format!("deactivating root MFA device {serial} of account {account}"),
             )?;
+            // A virtual device outlives its deactivation, unassigned: deleted too, so none is left
+            // behind (IAM API reference, DeleteVirtualMFADevice: "You must deactivate a user's
+            // virtual MFA device before you can delete it"; the delete task policy allows it).
+            // Hardware and FIDO devices have serials that are not ARNs and nothing to delete.
+            if serial.starts_with("arn:") && serial.contains(":mfa/") {
+                absent_on(
+                    iam.delete_virtual_mfa_device()
+                        .serial_number(serial)
+                        .send()
+                        .await,
+                    GONE,
+                    format!("deleting root's virtual MFA device {serial} of account {account}"),
+                )?;
+            }
         }
         Op::DeleteEveryRootCredential => {
             // The delete task allows the same reads as the audit task.

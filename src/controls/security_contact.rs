@@ -72,6 +72,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     let Some(p) = plan.security_contact() else {
         return Ok(Observed::default());
     };
+    aws.require_global_api("Account Management", "security_contact")?;
     let reads = p.contacts().into_iter().map(|(kind, _, _)| async move {
         let out = absent_on(
             aws.account

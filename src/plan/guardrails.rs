@@ -43,15 +43,29 @@ pub(super) fn check_static(plan: &Plan) -> Result<()> {
         check_name(&ROLE_NAME, &r.name)?;
     }
     if let Some(g) = &plan.guardduty {
+        let problem = format!(
+            "is not a GuardDuty protection plan this aws-harden sets; known: {}",
+            GUARDDUTY_FEATURES.join(", ")
+        );
         check_known_list(
             "guardduty.features",
             &g.features,
             GUARDDUTY_FEATURES,
-            &format!(
-                "is not a GuardDuty protection plan this aws-harden sets; known: {}",
-                GUARDDUTY_FEATURES.join(", ")
-            ),
+            &problem,
         )?;
+        check_known_list(
+            "guardduty.disabled_features",
+            &g.disabled_features,
+            GUARDDUTY_FEATURES,
+            &problem,
+        )?;
+        if let Some(both) = g.features.iter().find(|f| g.disabled_features.contains(f)) {
+            return Err(PlanError::invalid(
+                "guardduty.disabled_features",
+                both.as_str(),
+                "is also in guardduty.features: a protection plan is either on or off",
+            ));
+        }
     }
     if let Some(c) = plan.security_contact() {
         for (_, key, contact) in c.contacts() {

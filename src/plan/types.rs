@@ -17,6 +17,10 @@ pub struct Plan {
     /// region the account can use) or a list.
     #[serde(default, skip_serializing_if = "Regions::is_all")]
     pub regions: Regions,
+    /// Regions left out of `regions` (a Control Tower region deny, say: a region a person knows
+    /// the Organization closes). Left out, never read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude_regions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_group: Option<AdminGroupPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -297,9 +301,12 @@ impl Default for AccessAnalyzerPlan {
     }
 }
 
-/// The GuardDuty protection plans a detector's `features` name (GuardDuty API reference,
-/// `DetectorFeatureConfiguration`). `EKS_RUNTIME_MONITORING` is left out: `RUNTIME_MONITORING`
-/// replaces it, and a detector takes only one of the two.
+/// The GuardDuty protection plans a plan may turn on or off: the `DetectorFeature` enum of
+/// CreateDetector and UpdateDetector (GuardDuty API reference; botocore's current model adds
+/// `AI_PROTECTION` and `AI_ANALYST`). `EKS_RUNTIME_MONITORING` is left out: `RUNTIME_MONITORING`
+/// replaces it, and a detector takes only one of the two. A feature `GetDetector` reports that is
+/// not here (the data sources GuardDuty always reads, `FLOW_LOGS`, `CLOUD_TRAIL`, `DNS_LOGS`, or
+/// one added to the API after this build) is left as it is and shown.
 pub const GUARDDUTY_FEATURES: &[&str] = &[
     "S3_DATA_EVENTS",
     "EKS_AUDIT_LOGS",
@@ -307,29 +314,40 @@ pub const GUARDDUTY_FEATURES: &[&str] = &[
     "RDS_LOGIN_EVENTS",
     "LAMBDA_NETWORK_LOGS",
     "RUNTIME_MONITORING",
+    "AI_PROTECTION",
+    "AI_ANALYST",
 ];
 
-/// A GuardDuty detector, enabled, in every region of `regions`, with every protection plan set
-/// explicitly: those listed in `features` on, the others off. Paid after a 30-day trial.
+/// A GuardDuty detector, enabled, in every region of `regions`, with the plan's `features` on and
+/// its `disabled_features` off. Every other protection plan is left as it is (someone may have
+/// turned it on on purpose). Paid after a 30-day trial.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GuardDutyPlan {
     pub enabled: bool,
-    /// The protection plans turned on; every other one of `GUARDDUTY_FEATURES` is turned off.
+    /// The protection plans turned on.
     pub features: Vec<String>,
+    /// The protection plans turned off; none by default.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub disabled_features: Vec<String>,
 }
 
 impl Default for GuardDutyPlan {
-    /// What the console turns on for a new detector: everything but Runtime Monitoring, which
-    /// needs an agent on each host.
+    /// What the console turns on for a new detector, but Runtime Monitoring (an agent on each
+    /// host) and the AI protections (newer, billed on their own).
     fn default() -> Self {
         GuardDutyPlan {
             enabled: true,
-            features: GUARDDUTY_FEATURES
-                .iter()
-                .filter(|f| **f != "RUNTIME_MONITORING")
-                .map(|f| f.to_string())
-                .collect(),
+            features: [
+                "S3_DATA_EVENTS",
+                "EKS_AUDIT_LOGS",
+                "EBS_MALWARE_PROTECTION",
+                "RDS_LOGIN_EVENTS",
+                "LAMBDA_NETWORK_LOGS",
+            ]
+            .map(String::from)
+            .to_vec(),
+            disabled_features: Vec::new(),
         }
     }
 }

@@ -199,6 +199,7 @@ pub fn check_static(plan: &Plan) -> Result<()> {
         cost_report::check_static(r, &plan.home_region, &stand_ins)?;
     }
     check_regions(&plan.regions)?;
+    check_exclude_regions(&plan.regions, &plan.exclude_regions)?;
     guardrails::check_static(plan)?;
     if let Some(e) = &plan.ebs_encryption {
         check_ebs_encryption(e)?;
@@ -287,6 +288,29 @@ fn check_regions(regions: &Regions) -> Result<()> {
         "is not an AWS region code such as \"eu-west-1\" (regions = \"all\" covers regions \
          newer than this aws-harden)",
     )
+}
+
+/// `exclude_regions`: known region codes without repeats, never every region `regions` lists.
+fn check_exclude_regions(regions: &Regions, excluded: &[String]) -> Result<()> {
+    if excluded.is_empty() {
+        return Ok(());
+    }
+    check_known_list(
+        "exclude_regions",
+        excluded,
+        KNOWN_REGIONS,
+        "is not an AWS region code such as \"eu-west-1\"",
+    )?;
+    if let Some(list) = regions.list()
+        && list.iter().all(|r| excluded.contains(r))
+    {
+        return Err(PlanError::invalid(
+            "exclude_regions",
+            excluded.join(", "),
+            "leaves out every region `regions` lists: regional controls would act nowhere",
+        ));
+    }
+    Ok(())
 }
 
 /// `ebs_encryption.kms_key`: an alias name, the same in every region.

@@ -8,8 +8,13 @@
 //! carries arn, name, type, createdAt (ISO 8601), status; `ConflictException` (HTTP 409) for a name
 //! that exists, `ResourceNotFoundException` (404) for one that does not, `ValidationException`
 //! (400) for a type outside the enum or a name outside `[A-Za-z][A-Za-z0-9_.-]*`. A new analyzer
-//! is ACTIVE at once (AWS: CREATING, then ACTIVE; tests set other statuses by hand). State is per
-//! account and signing region, the account found as the EC2 stub finds it.
+//! reads `CREATING` once, then `ACTIVE` (the `AnalyzerStatus` enum; `AnalyzerSummary.status`:
+//! "Creating when the analyzer creation is in progress"; how long is not documented, so one read).
+//! A second analyzer of a type the region has is refused: one account-level analyzer per type and
+//! region (IAM user guide, "IAM Access Analyzer quotas"); which error AWS answers is not
+//! documented, so the stub answers CreateAnalyzer's only quota error in the model,
+//! `ServiceQuotaExceededException` (HTTP 402, with `resourceId` and `resourceType`): a guess.
+//! State is per account and signing region, the account found as the EC2 stub finds it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +37,8 @@ type State = BTreeMap<(String, String), BTreeMap<String, Analyzer>>;
 #[derive(Clone, Default)]
 pub struct AnalyzerStub {
     state: Arc<Mutex<State>>,
+    /// Analyzers this stub created that have not been read yet: answered `CREATING` once.
+    settling: Arc<Mutex<std::collections::BTreeSet<(String, String, String)>>>,
     account: String,
 }
 
@@ -64,6 +71,7 @@ impl AnalyzerStub {
     pub fn install(proxy: &Proxy, account: &str) -> AnalyzerStub {
         let stub = AnalyzerStub {
             state: Arc::default(),
+            settling: Arc::default(),
             account: account.to_string(),
         };
         stub.serve(proxy);
@@ -119,7 +127,47 @@ impl AnalyzerStub {
         let name_in_path = path.strip_prefix("/analyzer/").map(|n| n.to_string());
         let mut st = self.state.lock().unwrap();
         let here = st.entry((account.clone(), req.region.clone())).or_default();
-        Some(match req.operation.as_str() {
+        // A new analyzer is read as CREATING once, then it is ACTIVE.
+        let mut settling = self.settling.lock().unwrap();
+        let reading = matches!(req.operation.as_str(), "ListAnalyzers" | "GetAnalyzer");
+        let settled: Vec<String> = match reading {
+            true => here
+                .iter()
+                .filter(|(n, a)| {
+                    a.status == "CREATING"
+                        && settling.contains(&(account.clone(), req.region.clone(), n.to_string()))
+                })
+                .map(|(n, _)| n.clone())
+                .collect(),
+            false => Vec::new(),
+        };
+        let answer = self.answer_in(req, here, &summary, name_in_path, &arn);
+        for name in settled {
+            settling.remove(&(account.clone(), req.region.clone(), name.clone()));
+            if let Some(a) = here.get_mut(&name) {
+                a.status = "ACTIVE".into();
+            }
+        }
+        if req.operation == "CreateAnalyzer" && answer.status == 200 {
+            let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+            let name = body["analyzerName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            settling.insert((account.clone(), req.region.clone(), name));
+        }
+        Some(answer)
+    }
+
+    fn answer_in(
+        &self,
+        req: &Request,
+        here: &mut BTreeMap<String, Analyzer>,
+        summary: &dyn Fn(&str, &Analyzer) -> Value,
+        name_in_path: Option<String>,
+        arn: &dyn Fn(&str) -> String,
+    ) -> Response {
+        match req.operation.as_str() {
             "ListAnalyzers" => {
                 let wanted = req.path.split_once('?').and_then(|(_, q)| {
                     q.split('&')
@@ -144,24 +192,33 @@ impl AnalyzerStub {
                         .chars()
                         .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
                 if !name_ok || !TYPES.contains(&kind.as_str()) {
-                    return Some(error(
-                        400,
-                        "ValidationException",
-                        "Invalid analyzer name or type",
-                    ));
+                    return error(400, "ValidationException", "Invalid analyzer name or type");
                 }
                 if here.contains_key(&name) {
-                    return Some(error(
+                    return error(
                         409,
                         "ConflictException",
                         &format!("An analyzer named {name} already exists"),
-                    ));
+                    );
+                }
+                if let Some((other, _)) = here.iter().find(|(_, a)| a.kind == kind) {
+                    return Response {
+                        status: 402,
+                        content_type: "application/json".into(),
+                        body: json!({
+                            "__type": "ServiceQuotaExceededException",
+                            "message": format!("Only one analyzer of type {kind} per region: {other} exists"),
+                            "resourceId": other,
+                            "resourceType": "AWS::AccessAnalyzer::Analyzer",
+                        })
+                        .to_string(),
+                    };
                 }
                 here.insert(
                     name.clone(),
                     Analyzer {
                         kind,
-                        status: "ACTIVE".into(),
+                        status: "CREATING".into(),
                     },
                 );
                 ok(json!({ "arn": arn(&name) }))
@@ -169,11 +226,11 @@ impl AnalyzerStub {
             "GetAnalyzer" | "DeleteAnalyzer" => {
                 let name = name_in_path.unwrap_or_default();
                 let Some(a) = here.get(&name).cloned() else {
-                    return Some(error(
+                    return error(
                         404,
                         "ResourceNotFoundException",
                         &format!("Analyzer {name} does not exist"),
-                    ));
+                    );
                 };
                 if req.operation == "DeleteAnalyzer" {
                     here.remove(&name);
@@ -187,6 +244,6 @@ impl AnalyzerStub {
                 "ValidationException",
                 &format!("the stub does not serve {other}"),
             ),
-        })
+        }
     }
 }

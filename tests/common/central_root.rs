@@ -34,6 +34,9 @@ pub struct RootUser {
     pub access_keys: Vec<String>,
     pub certificates: Vec<String>,
     pub mfa_devices: Vec<String>,
+    /// Virtual MFA devices deactivated but not deleted: IAM keeps them, unassigned, until
+    /// `DeleteVirtualMFADevice` (IAM API reference, DeactivateMFADevice and DeleteVirtualMFADevice).
+    pub unassigned_virtual_mfa: Vec<String>,
 }
 
 /// One `AssumeRoot` as it arrived: the member, the task, the region it was signed for, the
@@ -80,11 +83,14 @@ const READS: [&str; 4] = [
     "ListSigningCertificates",
     "ListMFADevices",
 ];
-const DELETES: [&str; 4] = [
+/// What the delete task allows besides the reads (IAM user guide, "Perform a privileged task on an
+/// AWS Organizations member account": IAMDeleteRootUserCredentials).
+const DELETES: [&str; 5] = [
     "DeleteLoginProfile",
     "DeleteAccessKey",
     "DeleteSigningCertificate",
     "DeactivateMFADevice",
+    "DeleteVirtualMFADevice",
 ];
 
 fn xml(operation: &str, result: &str) -> Response {
@@ -406,7 +412,24 @@ impl CentralRoot {
                 req.param("CertificateId"),
                 "The Certificate with id",
             ),
-            "DeactivateMFADevice" => remove(&mut root.mfa_devices, req.param("SerialNumber"), "MFA Device with serial number"),
+            "DeactivateMFADevice" => {
+                let serial = req.param("SerialNumber").unwrap_or_default();
+                let answer = remove(&mut root.mfa_devices, Some(serial.clone()), "MFA Device with serial number");
+                // A virtual device stays, unassigned, until deleted.
+                if answer.status == 200 && serial.contains(":mfa/") {
+                    root.unassigned_virtual_mfa.push(serial);
+                }
+                answer
+            }
+            "DeleteVirtualMFADevice" => {
+                let serial = req.param("SerialNumber").unwrap_or_default();
+                if root.mfa_devices.contains(&serial) {
+                    // IAM API reference, DeleteVirtualMFADevice: DeleteConflict (409) while in use.
+                    query_error(409, "DeleteConflict", "MFA Device is still in use.")
+                } else {
+                    remove(&mut root.unassigned_virtual_mfa, Some(serial), "VirtualMFADevice with serial number")
+                }
+            }
             _ => query_error(500, "ServiceFailure", "not emulated"),
         }
     }

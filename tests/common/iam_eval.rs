@@ -59,6 +59,47 @@ impl Context {
     fn get(&self, key: &str) -> Option<&Vec<String>> {
         self.0.get(&key.to_ascii_lowercase())
     }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+}
+
+/// The context keys `policies` use, as written: every condition's keys and every policy variable
+/// (`${aws:username}`) in any string. SimulatePrincipalPolicy lists those the request did not give
+/// in `MissingContextValues` (IAM API reference: "context keys that are required by the included
+/// input policies but that were not provided").
+pub fn referenced_keys(policies: &[Value]) -> Vec<String> {
+    fn walk(v: &Value, under_condition: bool, out: &mut BTreeMap<String, String>) {
+        match v {
+            Value::Object(map) => {
+                for (k, child) in map {
+                    if under_condition && let Value::Object(keys) = child {
+                        for key in keys.keys() {
+                            out.entry(key.to_ascii_lowercase()).or_insert(key.clone());
+                        }
+                        continue;
+                    }
+                    walk(child, k == "Condition", out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, false, out)),
+            Value::String(s) => {
+                for part in s.split("${").skip(1) {
+                    if let Some((key, _)) = part.split_once('}')
+                        && key.contains(':')
+                    {
+                        out.entry(key.to_ascii_lowercase())
+                            .or_insert(key.to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    policies.iter().for_each(|p| walk(p, false, &mut out));
+    out.into_values().collect()
 }
 
 /// IAM's decision for `action` on `resource` under `policies` (identity policies, parsed JSON).

@@ -744,39 +744,49 @@ impl Proxy {
         refused
     }
 
-    /// Emulate AWS Budgets' `DescribeSubscribersForNotification`, which moto does not serve
-    /// (moto keeps each notification's subscribers but has no call that returns them). The hook
-    /// records the subscribers sent through this proxy (`CreateBudget`'s
-    /// `NotificationsWithSubscribers`, `CreateNotification`'s `Subscribers`), forgets them on
-    /// `DeleteNotification` and `DeleteBudget`, and answers the read as the AWS Budgets API
-    /// reference shows it: `{"Subscribers": [{"SubscriptionType", "Address"}]}`, or
-    /// `NotFoundException` for a notification it never saw made. The other calls go on to moto.
-    /// `book` is shared by every proxy of one account (it stands for AWS's state).
+    /// Emulate what moto's AWS Budgets lacks, with the AWS Budgets API reference's semantics:
+    /// - `DescribeSubscribersForNotification` (moto keeps subscribers but returns none): answered
+    ///   from the subscribers sent through this proxy (`CreateBudget`'s
+    ///   `NotificationsWithSubscribers`, `CreateNotification`, `CreateSubscriber`), in the shape of
+    ///   the AWS CLI example `describe-subscribers-for-notification`
+    ///   (`{"Subscribers": [{"SubscriptionType", "Address"}]}`); `NotFoundException` for a
+    ///   notification it never saw made;
+    /// - what a delete takes with it: `DeleteBudget` "also deletes the notifications and
+    ///   subscribers", `DeleteNotification` "also deletes the subscribers" (forgotten here once moto
+    ///   answered 200);
+    /// - `CreateSubscriber` (`NotFoundException` without the notification, `DuplicateRecordException`
+    ///   for an address it has, `CreationLimitExceededException` past one SNS and ten e-mail
+    ///   subscribers: the `Notification` shape's documentation), `UpdateSubscriber`,
+    ///   `DeleteSubscriber` ("Deleting the last subscriber to a notification also deletes the
+    ///   notification": moto's DeleteNotification then);
+    /// - `UpdateBudget` (input `NewBudget`, output `{}`; "You can change every part of a budget
+    ///   except for the budgetName and the calculatedSpend"): moto's budget replaced by deleting
+    ///   and creating it with the same notifications and the subscribers recorded here, so nothing
+    ///   of its alerts is lost, as on AWS; `NotFoundException` for a budget moto does not have;
+    /// - `UpdateNotification` (`OldNotification`, `NewNotification`): moto's notification deleted
+    ///   and made again with its subscribers.
+    ///
+    /// Every error is HTTP 400 with `__type` and `Message` (botocore `budgets/2016-10-20`). `book`
+    /// is shared by every proxy of one account (it stands for AWS's state). Calls moto serves
+    /// (CreateBudget, DescribeBudget, ...) go on to it.
     pub fn emulate_budget_subscribers(&self, book: &BudgetBook) {
-        let book = book.clone();
-        // A notification by meaning: type, operator, threshold and threshold type (PERCENTAGE
-        // when left out, its documented default).
-        fn notification_key(n: &serde_json::Value) -> String {
-            format!(
-                "{}/{}/{}/{}",
-                n["NotificationType"].as_str().unwrap_or_default(),
-                n["ComparisonOperator"].as_str().unwrap_or_default(),
-                n["Threshold"].as_f64().unwrap_or_default(),
-                n["ThresholdType"].as_str().unwrap_or("PERCENTAGE")
-            )
-        }
+        let sync_book = book.clone();
         self.hook(Box::new(move |req| {
             if req.service != "budgets" {
                 return None;
             }
             let body: serde_json::Value = serde_json::from_slice(&req.body).ok()?;
             let account = body["AccountId"].as_str().unwrap_or_default().to_string();
-            let budget = |b: &serde_json::Value| b.as_str().unwrap_or_default().to_string();
-            let mut book = book.lock().unwrap();
+            let name = body["BudgetName"].as_str().unwrap_or_default().to_string();
+            let mut book = sync_book.lock().unwrap();
             match req.operation.as_str() {
                 "CreateBudget" => {
-                    let name = budget(&body["Budget"]["BudgetName"]);
-                    for n in body["NotificationsWithSubscribers"].as_array().into_iter().flatten() {
+                    let name = budget_name(&body["Budget"]["BudgetName"]);
+                    for n in body["NotificationsWithSubscribers"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
                         let subs = n["Subscribers"].as_array().cloned().unwrap_or_default();
                         let key = notification_key(&n["Notification"]);
                         book.insert((account.clone(), name.clone(), key), subs);
@@ -786,40 +796,89 @@ impl Proxy {
                 "CreateNotification" => {
                     let subs = body["Subscribers"].as_array().cloned().unwrap_or_default();
                     let key = notification_key(&body["Notification"]);
-                    book.insert((account, budget(&body["BudgetName"]), key), subs);
-                    None
-                }
-                "DeleteNotification" => {
-                    let key = notification_key(&body["Notification"]);
-                    book.remove(&(account, budget(&body["BudgetName"]), key));
-                    None
-                }
-                "DeleteBudget" => {
-                    let name = budget(&body["BudgetName"]);
-                    book.retain(|(a, b, _), _| !(*a == account && *b == name));
+                    book.insert((account, name, key), subs);
                     None
                 }
                 "DescribeSubscribersForNotification" => {
                     let key = notification_key(&body["Notification"]);
-                    Some(match book.get(&(account, budget(&body["BudgetName"]), key)) {
-                        Some(subs) => Response {
-                            status: 200,
-                            content_type: "application/x-amz-json-1.1".into(),
-                            body: serde_json::json!({ "Subscribers": subs }).to_string(),
-                        },
-                        None => Response {
-                            status: 400,
-                            content_type: "application/x-amz-json-1.1".into(),
-                            body: serde_json::json!({
-                                "__type": "NotFoundException",
-                                "Message": "Unable to get subscribers: the notification does not exist"
-                            })
-                            .to_string(),
-                        },
+                    Some(match book.get(&(account, name, key)) {
+                        Some(subs) => budgets_ok(serde_json::json!({ "Subscribers": subs })),
+                        None => budgets_error(
+                            "NotFoundException",
+                            "Unable to get subscribers: the notification does not exist",
+                        ),
                     })
+                }
+                "CreateSubscriber" => {
+                    let key = (account, name, notification_key(&body["Notification"]));
+                    let Some(subs) = book.get_mut(&key) else {
+                        return Some(budgets_error(
+                            "NotFoundException",
+                            "Unable to create subscriber: the notification does not exist",
+                        ));
+                    };
+                    let new = &body["Subscriber"];
+                    if subs.iter().any(|s| same_subscriber(s, new)) {
+                        return Some(budgets_error(
+                            "DuplicateRecordException",
+                            "Unable to create subscriber: it already exists",
+                        ));
+                    }
+                    let of_kind = |kind: &str| {
+                        subs.iter()
+                            .filter(|s| s["SubscriptionType"] == kind)
+                            .count()
+                    };
+                    let full = match new["SubscriptionType"].as_str() {
+                        Some("SNS") => of_kind("SNS") >= 1,
+                        _ => of_kind("EMAIL") >= 10,
+                    };
+                    if full {
+                        return Some(budgets_error(
+                            "CreationLimitExceededException",
+                            "You've exceeded the notification or subscriber limit.",
+                        ));
+                    }
+                    subs.push(new.clone());
+                    Some(budgets_ok(serde_json::json!({})))
+                }
+                "UpdateSubscriber" => {
+                    let key = (account, name, notification_key(&body["Notification"]));
+                    let old = &body["OldSubscriber"];
+                    let Some(slot) = book
+                        .get_mut(&key)
+                        .and_then(|subs| subs.iter_mut().find(|s| same_subscriber(s, old)))
+                    else {
+                        return Some(budgets_error(
+                            "NotFoundException",
+                            "Unable to update subscriber: it does not exist",
+                        ));
+                    };
+                    *slot = body["NewSubscriber"].clone();
+                    Some(budgets_ok(serde_json::json!({})))
                 }
                 _ => None,
             }
+        }));
+        // The calls that need moto's answer or another call to moto first.
+        let book = book.clone();
+        self.hook_async(Box::new(move |req, upstream| {
+            let emulated = req.service == "budgets"
+                && matches!(
+                    req.operation.as_str(),
+                    "UpdateBudget"
+                        | "DeleteSubscriber"
+                        | "UpdateNotification"
+                        | "DeleteNotification"
+                        | "DeleteBudget"
+                );
+            if !emulated {
+                return None;
+            }
+            let (book, req, upstream) = (book.clone(), req.clone(), upstream.to_string());
+            Some(Box::pin(async move {
+                budgets_emulated(&book, &req, &upstream).await
+            }))
         }));
     }
 
@@ -838,10 +897,13 @@ impl Proxy {
                     ec2_error(
                         403,
                         "UnauthorizedOperation",
+                        // The form of AWS re:Post's "explicit deny in a service control
+                        // policy" article, which EC2 follows with its encoded message.
                         &format!(
                             "You are not authorized to perform this operation. User: \
                          arn:aws:sts::123456789012:assumed-role/test/test is not authorized to \
-                         perform: ec2:{} with an explicit deny in a service control policy",
+                         perform: ec2:{} on resource: * with an explicit deny in a service control \
+                         policy. Encoded authorization failure message: XQ_jqdeEXAMPLE",
                             req.operation
                         ),
                     )
@@ -859,6 +921,225 @@ impl Proxy {
     /// Answer matching requests here instead of forwarding them (only for what moto cannot serve).
     pub fn hook(&self, hook: Hook) {
         self.shared.hooks.lock().unwrap().push(hook);
+    }
+}
+
+/// A Budgets notification by meaning: type, operator, threshold and threshold type (a guess:
+/// PERCENTAGE when left out; the API reference gives no default, and aws-harden always sends it).
+fn notification_key(n: &serde_json::Value) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        n["NotificationType"].as_str().unwrap_or_default(),
+        n["ComparisonOperator"].as_str().unwrap_or_default(),
+        n["Threshold"].as_f64().unwrap_or_default(),
+        n["ThresholdType"].as_str().unwrap_or("PERCENTAGE")
+    )
+}
+
+fn budget_name(v: &serde_json::Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+fn same_subscriber(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    a["SubscriptionType"] == b["SubscriptionType"] && a["Address"] == b["Address"]
+}
+
+fn budgets_ok(body: serde_json::Value) -> Response {
+    Response {
+        status: 200,
+        content_type: "application/x-amz-json-1.1".into(),
+        body: body.to_string(),
+    }
+}
+
+/// A Budgets error: HTTP 400, `__type` and `Message` (botocore `budgets/2016-10-20`: every error
+/// shape is a client error with a `Message` member).
+fn budgets_error(code: &str, message: &str) -> Response {
+    Response {
+        status: 400,
+        content_type: "application/x-amz-json-1.1".into(),
+        body: serde_json::json!({ "__type": code, "Message": message }).to_string(),
+    }
+}
+
+/// moto's Budgets (`AWSBudgetServiceGateway.{operation}`), signed as the request was.
+async fn moto_budgets(
+    upstream: &str,
+    req: &Request,
+    operation: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    moto_json(
+        upstream,
+        req,
+        "budgets",
+        &format!("AWSBudgetServiceGateway.{operation}"),
+        &body,
+    )
+    .await
+    .unwrap_or_else(|e| {
+        (
+            0,
+            serde_json::json!({ "__type": "ProxyError", "Message": e.to_string() }),
+        )
+    })
+}
+
+fn moto_answer(status: u16, body: serde_json::Value) -> Response {
+    Response {
+        status: if status == 0 { 500 } else { status },
+        content_type: "application/x-amz-json-1.1".into(),
+        body: body.to_string(),
+    }
+}
+
+/// The Budgets calls emulated with moto's help (see `Proxy::emulate_budget_subscribers`).
+async fn budgets_emulated(book: &BudgetBook, req: &Request, upstream: &str) -> Response {
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let account = body["AccountId"].as_str().unwrap_or_default().to_string();
+    let name = budget_name(&body["BudgetName"]);
+    match req.operation.as_str() {
+        // Forwarded; what the delete takes with it is forgotten only once moto agreed.
+        "DeleteBudget" => {
+            let (status, answer) = moto_budgets(upstream, req, "DeleteBudget", body.clone()).await;
+            if status == 200 {
+                book.lock()
+                    .unwrap()
+                    .retain(|(a, b, _), _| !(*a == account && *b == name));
+            }
+            moto_answer(status, answer)
+        }
+        "DeleteNotification" => {
+            let (status, answer) =
+                moto_budgets(upstream, req, "DeleteNotification", body.clone()).await;
+            if status == 200 {
+                let key = notification_key(&body["Notification"]);
+                book.lock().unwrap().remove(&(account, name, key));
+            }
+            moto_answer(status, answer)
+        }
+        "DeleteSubscriber" => {
+            let key = (
+                account.clone(),
+                name.clone(),
+                notification_key(&body["Notification"]),
+            );
+            let last = {
+                let mut book = book.lock().unwrap();
+                let Some(subs) = book.get_mut(&key) else {
+                    return budgets_error(
+                        "NotFoundException",
+                        "Unable to delete subscriber: the notification does not exist",
+                    );
+                };
+                let before = subs.len();
+                subs.retain(|s| !same_subscriber(s, &body["Subscriber"]));
+                if subs.len() == before {
+                    return budgets_error(
+                        "NotFoundException",
+                        "Unable to delete subscriber: it does not exist",
+                    );
+                }
+                subs.is_empty()
+            };
+            if last {
+                // "Deleting the last subscriber to a notification also deletes the notification."
+                let (status, answer) = moto_budgets(
+                    upstream,
+                    req,
+                    "DeleteNotification",
+                    serde_json::json!({
+                        "AccountId": account, "BudgetName": name, "Notification": body["Notification"]
+                    }),
+                )
+                .await;
+                if status != 200 {
+                    return moto_answer(status, answer);
+                }
+                book.lock().unwrap().remove(&key);
+            }
+            budgets_ok(serde_json::json!({}))
+        }
+        "UpdateNotification" => {
+            let old_key = (
+                account.clone(),
+                name.clone(),
+                notification_key(&body["OldNotification"]),
+            );
+            let Some(subs) = book.lock().unwrap().get(&old_key).cloned() else {
+                return budgets_error(
+                    "NotFoundException",
+                    "Unable to update notification: it does not exist",
+                );
+            };
+            let deleted = serde_json::json!({
+                "AccountId": account, "BudgetName": name, "Notification": body["OldNotification"]
+            });
+            let (status, answer) = moto_budgets(upstream, req, "DeleteNotification", deleted).await;
+            if status != 200 {
+                return moto_answer(status, answer);
+            }
+            let made = serde_json::json!({
+                "AccountId": account, "BudgetName": name,
+                "Notification": body["NewNotification"], "Subscribers": subs
+            });
+            let (status, answer) = moto_budgets(upstream, req, "CreateNotification", made).await;
+            if status != 200 {
+                return moto_answer(status, answer);
+            }
+            let mut book = book.lock().unwrap();
+            book.remove(&old_key);
+            book.insert(
+                (account, name, notification_key(&body["NewNotification"])),
+                subs,
+            );
+            budgets_ok(serde_json::json!({}))
+        }
+        // UpdateBudget: the budget replaced whole, its notifications and subscribers kept.
+        _ => {
+            let mut new = body["NewBudget"].clone();
+            let name = budget_name(&new["BudgetName"]);
+            let (status, notes) = moto_budgets(
+                upstream,
+                req,
+                "DescribeNotificationsForBudget",
+                serde_json::json!({ "AccountId": account, "BudgetName": name }),
+            )
+            .await;
+            if status != 200 {
+                return moto_answer(status, notes);
+            }
+            let with_subscribers: Vec<serde_json::Value> = {
+                let book = book.lock().unwrap();
+                notes["Notifications"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|n| {
+                        let key = (account.clone(), name.clone(), notification_key(n));
+                        let subs = book.get(&key).cloned().unwrap_or_default();
+                        serde_json::json!({ "Notification": n, "Subscribers": subs })
+                    })
+                    .collect()
+            };
+            // calculatedSpend is AWS's, never the caller's.
+            if let Some(o) = new.as_object_mut() {
+                o.remove("CalculatedSpend");
+            }
+            let gone = serde_json::json!({ "AccountId": account, "BudgetName": name });
+            let (status, answer) = moto_budgets(upstream, req, "DeleteBudget", gone).await;
+            if status != 200 {
+                return moto_answer(status, answer);
+            }
+            let made = serde_json::json!({
+                "AccountId": account, "Budget": new, "NotificationsWithSubscribers": with_subscribers
+            });
+            let (status, answer) = moto_budgets(upstream, req, "CreateBudget", made).await;
+            if status != 200 {
+                return moto_answer(status, answer);
+            }
+            budgets_ok(serde_json::json!({}))
+        }
     }
 }
 
@@ -1719,8 +2000,10 @@ async fn simulate_principal_policy(upstream: &str, req: &Request) -> std::io::Re
             });
         }
     };
-    // The simulated caller defaults to the user (CallerArn), so ${aws:username} is its name.
-    let mut context = iam_eval::Context::default().with("aws:username", &user);
+    // Only the context the request gives: a key the policies use and the request left out is
+    // listed in MissingContextValues, as AWS does (IAM API reference, SimulatePrincipalPolicy),
+    // `aws:username` included (the policy variable in the guard's resources).
+    let mut context = iam_eval::Context::default();
     for n in 1.. {
         let Some(key) = req.param(&format!("ContextEntries.member.{n}.ContextKeyName")) else {
             break;
@@ -1730,6 +2013,12 @@ async fn simulate_principal_policy(upstream: &str, req: &Request) -> std::io::Re
         }
     }
     let resources = numbered(req, "ResourceArns");
+    let missing: String = iam_eval::referenced_keys(&policies)
+        .into_iter()
+        .filter(|k| !context.has(k))
+        .map(|k| format!("<member>{k}</member>"))
+        .collect();
+    let missing = format!("<MissingContextValues>{missing}</MissingContextValues>");
     let mut results = String::new();
     for action in numbered(req, "ActionNames") {
         let decide = |resource: &str| iam_eval::evaluate(&policies, &action, resource, &context);
@@ -1755,7 +2044,7 @@ async fn simulate_principal_policy(upstream: &str, req: &Request) -> std::io::Re
                 .map(|(r, d)| {
                     format!(
                         "<member><EvalResourceName>{r}</EvalResourceName><EvalResourceDecision>{}</EvalResourceDecision>\
-                         <MatchedStatements/><MissingContextValues/></member>",
+                         <MatchedStatements/>{missing}</member>",
                         d.as_str()
                     )
                 })
@@ -1770,7 +2059,7 @@ async fn simulate_principal_policy(upstream: &str, req: &Request) -> std::io::Re
         };
         results.push_str(&format!(
             "<member><EvalActionName>{action}</EvalActionName><EvalResourceName>{template}</EvalResourceName>\
-             <EvalDecision>{}</EvalDecision><MatchedStatements/><MissingContextValues/>\
+             <EvalDecision>{}</EvalDecision><MatchedStatements/>{missing}\
              <ResourceSpecificResults>{specific}</ResourceSpecificResults></member>",
             top.as_str()
         ));

@@ -25,6 +25,7 @@ fn full_root() -> RootUser {
         access_keys: vec!["AKIAROOTKEY00000001".into(), "AKIAROOTKEY00000002".into()],
         certificates: vec!["CERTROOT0001".into()],
         mfa_devices: vec!["arn:aws:iam::000000000000:mfa/root-account-mfa-device".into()],
+        unassigned_virtual_mfa: vec![],
     }
 }
 
@@ -194,9 +195,15 @@ async fn with_the_features_on_each_members_root_credentials_are_listed_then_dele
             "DeleteAccessKey",
             "DeleteAccessKey",
             "DeleteSigningCertificate",
-            "DeactivateMFADevice"
+            "DeactivateMFADevice",
+            // The virtual device deactivated is deleted too: none is left unassigned.
+            "DeleteVirtualMFADevice"
         ]
     );
+    for m in &members[..2] {
+        assert!(stub.root(m).unassigned_virtual_mfa.is_empty(), "{m}");
+        assert!(stub.root(m).mfa_devices.is_empty(), "{m}");
+    }
     let deletes: Vec<_> = stub
         .assumed()
         .into_iter()
@@ -460,4 +467,40 @@ async fn a_caller_that_may_not_read_the_features_gets_manual_actions_naming_the_
         assert_eq!(root[0].2, "manual", "{m}");
     }
     assert!(stub.assumed().is_empty());
+}
+
+/// The management account's changes fail (EnableOrganizationsRootSessions keeps answering a server
+/// error): no member's root is touched. No AssumeRoot at all, every root as it was, exit 1 (issue 30:
+/// a claim of the README's with no test that could fail).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_management_block_leaves_every_members_root_untouched() {
+    let (acct, members, stub, plan) = setup(false).await;
+    let before: Vec<RootUser> = members.iter().map(|m| stub.root(m)).collect();
+    acct.proxy.fail_on(
+        common::proxy::Which::Every("EnableOrganizationsRootSessions"),
+        common::proxy::Fault::ServerError,
+    );
+    let run = acct
+        .run_with(
+            &["--org", "-f", &plan, "--yes", "--jobs", "2"],
+            &[("AWS_MAX_ATTEMPTS", "2")],
+        )
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(
+        run.all().contains("EnableOrganizationsRootSessions"),
+        "{}",
+        run.all()
+    );
+    assert!(stub.assumed().is_empty(), "{:?}", stub.assumed());
+    assert!(
+        acct.proxy
+            .calls()
+            .iter()
+            .all(|c| c.operation != "AssumeRoot"),
+        "{:?}",
+        acct.proxy.operations()
+    );
+    let after: Vec<RootUser> = members.iter().map(|m| stub.root(m)).collect();
+    assert_eq!(before, after);
 }

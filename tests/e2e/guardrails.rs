@@ -402,3 +402,282 @@ async fn bad_contact_and_budget_input_fails_before_any_call() {
         );
     }
 }
+
+/// Budgets through the proxy, whose emulation stands for AWS's state of the subscribers
+/// (`Proxy::emulate_budget_subscribers`): for changes a person makes by hand.
+fn budgets_as_aws(acct: &Account) -> aws_sdk_budgets::Client {
+    aws_sdk_budgets::Client::from_conf(
+        aws_sdk_budgets::config::Builder::from(&acct.sdk())
+            .endpoint_url(&acct.proxy.url)
+            .build(),
+    )
+}
+
+fn budget_alert(kind: &str, percent: f64) -> aws_sdk_budgets::types::Notification {
+    aws_sdk_budgets::types::Notification::builder()
+        .notification_type(kind.into())
+        .comparison_operator(aws_sdk_budgets::types::ComparisonOperator::GreaterThan)
+        .threshold(percent)
+        .threshold_type(aws_sdk_budgets::types::ThresholdType::Percentage)
+        .build()
+        .unwrap()
+}
+
+fn subscriber(kind: &str, address: &str) -> aws_sdk_budgets::types::Subscriber {
+    aws_sdk_budgets::types::Subscriber::builder()
+        .subscription_type(kind.into())
+        .address(address)
+        .build()
+        .unwrap()
+}
+
+async fn subscribers(acct: &Account, kind: &str, percent: f64) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = budgets_as_aws(acct)
+        .describe_subscribers_for_notification()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .notification(budget_alert(kind, percent))
+        .send()
+        .await
+        .unwrap()
+        .subscribers()
+        .iter()
+        .map(|s| {
+            (
+                s.subscription_type().as_str().to_string(),
+                s.address().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A changed limit is updated in place (`UpdateBudget`, no `DeleteBudget`), and a missing e-mail
+/// subscriber is added (`CreateSubscriber`): a person's own 50% alert and an SNS subscriber survive
+/// both (issue 29; AWS Budgets API reference: DeleteBudget and DeleteNotification take the
+/// subscribers with them).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_limit_is_updated_in_place_and_a_persons_alerts_survive() {
+    let acct = Account::new().await;
+    let text = "version = 1\nhome_region = \"us-east-1\"\n[budget]\namount = 20\nemail = \"billing@example.com\"\n";
+    let plan = acct.write_plan("p.toml", text);
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    // By hand: a 50% alert of the person's own, and an SNS topic on the 80% alert.
+    let topic = format!("arn:aws:sns:us-east-1:{}:billing-alerts", acct.id);
+    let b = budgets_as_aws(&acct);
+    b.create_notification()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .notification(budget_alert("ACTUAL", 50.0))
+        .subscribers(subscriber("EMAIL", "me@example.com"))
+        .send()
+        .await
+        .unwrap();
+    b.create_subscriber()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .notification(budget_alert("ACTUAL", 80.0))
+        .subscriber(subscriber("SNS", &topic))
+        .send()
+        .await
+        .unwrap();
+
+    let bigger = acct.write_plan("q.toml", &text.replace("amount = 20", "amount = 30"));
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &bigger]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert!(dry.stdout.contains("updated in place"), "{}", dry.all());
+    acct.proxy.clear();
+    let run = acct.run(&["-f", &bigger, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let writes: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(writes, ["UpdateBudget"], "in place, nothing deleted");
+    let limit = budgets(&acct)
+        .describe_budget()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .send()
+        .await
+        .unwrap()
+        .budget
+        .unwrap()
+        .budget_limit
+        .unwrap();
+    assert_eq!(limit.amount().parse::<f64>().unwrap(), 30.0);
+    assert!(alerts(&acct).await.contains(&("ACTUAL".to_string(), 50.0)));
+    assert_eq!(alerts(&acct).await.len(), 4);
+    assert_eq!(
+        subscribers(&acct, "ACTUAL", 80.0).await,
+        [
+            ("EMAIL".to_string(), "billing@example.com".to_string()),
+            ("SNS".to_string(), topic.clone())
+        ]
+    );
+    assert_eq!(
+        subscribers(&acct, "ACTUAL", 50.0).await,
+        [("EMAIL".to_string(), "me@example.com".to_string())]
+    );
+    in_line(&acct, &bigger).await;
+
+    // By hand: the forecast alert's address changed to another: the plan's is added beside it.
+    b.update_subscriber()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .notification(budget_alert("FORECASTED", 100.0))
+        .old_subscriber(subscriber("EMAIL", "billing@example.com"))
+        .new_subscriber(subscriber("EMAIL", "finance@example.com"))
+        .send()
+        .await
+        .unwrap();
+    acct.proxy.clear();
+    let run = acct.run(&["-f", &bigger, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    let writes: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .map(|c| c.operation)
+        .collect();
+    assert_eq!(writes, ["CreateSubscriber"]);
+    assert_eq!(
+        subscribers(&acct, "FORECASTED", 100.0).await,
+        [
+            ("EMAIL".to_string(), "billing@example.com".to_string()),
+            ("EMAIL".to_string(), "finance@example.com".to_string())
+        ]
+    );
+    in_line(&acct, &bigger).await;
+}
+
+/// The emulation does what the API reference says a delete takes with it: the last subscriber's
+/// delete takes its alert, a budget's delete its alerts and their subscribers.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_budgets_emulation_deletes_what_aws_deletes_with_it() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\n[budget]\namount = 20\nemail = \"billing@example.com\"\n",
+    );
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let b = budgets_as_aws(&acct);
+    b.delete_subscriber()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .notification(budget_alert("ACTUAL", 80.0))
+        .subscriber(subscriber("EMAIL", "billing@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        alerts(&acct).await.len(),
+        2,
+        "the last subscriber took its alert"
+    );
+    b.delete_budget()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .send()
+        .await
+        .unwrap();
+    let gone = b
+        .describe_subscribers_for_notification()
+        .account_id(&acct.id)
+        .budget_name(BUDGET)
+        .notification(budget_alert("ACTUAL", 100.0))
+        .send()
+        .await
+        .expect_err("the budget took its alerts' subscribers");
+    assert_eq!(
+        aws_sdk_budgets::error::ProvideErrorMetadata::code(&gone),
+        Some("NotFoundException")
+    );
+}
+
+/// The quota of one account-level analyzer per region (issue 29): another ACCOUNT analyzer that
+/// failed takes the region's place, so aws-harden names it as a manual action and never sends the
+/// CreateAnalyzer AWS would refuse; a new analyzer reads CREATING before ACTIVE and is still in
+/// line after the apply that made it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_analyzer_of_another_name_that_failed_is_named_never_answered_with_a_create() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        "version = 1\nhome_region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]\n[access_analyzer]\n",
+    );
+    acct.analyzer.edit("eu-west-1", |a| {
+        a.insert(
+            "theirs".into(),
+            common::analyzer_stub::Analyzer {
+                kind: "ACCOUNT".into(),
+                status: "FAILED".into(),
+            },
+        );
+    });
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stdout
+            .contains("analyzer theirs (type ACCOUNT) is FAILED"),
+        "{}",
+        run.all()
+    );
+    let creates: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .filter(|c| c.operation == "CreateAnalyzer")
+        .map(|c| c.region)
+        .collect();
+    assert_eq!(creates, ["us-east-1"]);
+    assert!(
+        !acct
+            .analyzer
+            .analyzers("eu-west-1")
+            .contains_key("aws-harden")
+    );
+    // The one made in us-east-1 has settled: the next dry run sees it ACTIVE.
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "only the manual action remains\n{}", dry.all());
+    assert_no_writes(&acct, &dry);
+    assert_eq!(
+        acct.analyzer.analyzers("us-east-1")["aws-harden"].status,
+        "ACTIVE"
+    );
+    assert!(!dry.stdout.contains("in us-east-1"), "{}", dry.all());
+}
+
+/// A protection GetDetector reports that the plan does not name (here one newer than this build)
+/// is left as it is and shown, never turned off (issue 29).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guardduty_feature_the_plan_does_not_name_is_left_and_shown() {
+    let (acct, plan) = applied().await;
+    // GuardDuty API reference, GetDetector: `features` lists each with name and status; moto lists
+    // only those it was sent, so one AWS would also list is added to its answer.
+    acct.proxy.amend_json(
+        "GetDetector",
+        Box::new(|doc| {
+            if let Some(list) = doc["features"].as_array_mut() {
+                list.push(serde_json::json!({"name": "FUTURE_PROTECTION", "status": "ENABLED"}));
+            }
+        }),
+    );
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert_no_writes(&acct, &dry);
+    assert!(
+        dry.all()
+            .contains("left as they are (not in the plan): FUTURE_PROTECTION ENABLED"),
+        "{}",
+        dry.all()
+    );
+}

@@ -624,6 +624,41 @@ async fn a_guard_broken_outside_its_document_is_a_pending_manual_action() {
     );
 }
 
+/// A policy of the admin's that needs a context key the check does not give (here `aws:SourceIp`)
+/// leaves IAM's simulator without a decision: it lists the key in MissingContextValues (IAM API
+/// reference, SimulatePrincipalPolicy), and that is "could not check", never a pass (issue 29).
+/// The keys the guard itself uses (`aws:username`, the MFA key) are given, so the plain guard
+/// passes (`plan_after_apply_proves_the_guard_with_iams_simulator`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_missing_a_context_value_is_could_not_check_never_a_pass() {
+    let acct = Account::new().await;
+    let plan = acct.write_plan("p.toml", GUARD_PLAN);
+    assert_eq!(acct.run(&["-f", &plan, "--yes"]).await.code, 0);
+    acct.iam()
+        .put_user_policy()
+        .user_name("admin")
+        .policy_name("office-only")
+        .policy_document(
+            serde_json::json!({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*",
+                 "Condition": {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    assert_no_writes(&acct, &dry);
+    assert!(
+        dry.stdout
+            .contains("could not check: the simulator lacked context values aws:SourceIp"),
+        "{}",
+        dry.all()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_admin_access_key_waits_until_the_admin_has_an_mfa_device() {
     let acct = Account::new().await;

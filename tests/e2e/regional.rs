@@ -344,10 +344,60 @@ async fn denied_in_every_region_is_a_missing_permission_not_a_skip() {
     }));
     let run = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(run.code, 1, "{}", run.all());
+    for part in [
+        "access denied",
+        "GetEbsEncryptionByDefault",
+        "caller lacks this permission",
+    ] {
+        assert!(run.stderr.contains(part), "{part}\n{}", run.all());
+    }
+}
+
+/// One region refused for a missing identity permission (not an Organization policy): nothing was
+/// read there, so `--plan` exits 1 naming the region and the action, never "in line"; leaving the
+/// region out with `exclude_regions` is the way to say it is closed on purpose.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_refused_for_a_missing_permission_is_an_error_naming_it() {
+    let acct = Account::new().await;
+    let text = "version = 1\nhome_region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]\n[ebs_encryption]\n";
+    let plan = acct.write_plan("p.toml", text);
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    // IAM user guide, "Access denied error messages": the identity-based wording.
+    acct.proxy.hook(Box::new(|req| {
+        (req.operation == "GetEbsEncryptionByDefault" && req.region == "eu-west-1").then(|| {
+            common::proxy::ec2_error(
+                403,
+                "UnauthorizedOperation",
+                "You are not authorized to perform this operation. User: \
+                 arn:aws:sts::123456789012:assumed-role/audit/ci is not authorized to perform: \
+                 ec2:GetEbsEncryptionByDefault because no identity-based policy allows the \
+                 ec2:GetEbsEncryptionByDefault action",
+            )
+        })
+    }));
+    acct.proxy.clear();
+    let run = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert_no_writes(&acct, &run);
+    for part in ["eu-west-1", "GetEbsEncryptionByDefault", "exclude_regions"] {
+        assert!(run.stderr.contains(part), "{part}\n{}", run.all());
+    }
+    // Left out on purpose: the rest is read and in line.
+    let excluded = acct.write_plan(
+        "q.toml",
+        &text.replace(
+            "[ebs_encryption]",
+            "exclude_regions = [\"eu-west-1\"]\n[ebs_encryption]",
+        ),
+    );
+    acct.proxy.clear();
+    let run = acct.run(&["--plan", "-f", &excluded]).await;
+    assert_eq!(run.code, 0, "{}", run.all());
     assert!(
-        run.stderr.contains("access denied in every region"),
-        "{}",
-        run.all()
+        acct.proxy.calls().iter().all(|c| c.region != "eu-west-1"),
+        "{:?}",
+        acct.proxy.calls()
     );
 }
 

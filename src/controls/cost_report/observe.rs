@@ -47,6 +47,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     let Some(r) = plan.cost_report() else {
         return Ok(Observed::default());
     };
+    aws.require_global_api("The Cost and Usage Report API", "cost_report")?;
     let spec = bucket_spec(r, &plan.home_region, &aws.caller);
     let (bucket, pages) = tokio::join!(
         bucket::observe(aws, &spec),

@@ -96,6 +96,7 @@ pub fn build_plan(a: &Answers) -> Plan {
         version: PLAN_VERSION,
         home_region: a.home_region.clone(),
         regions: Regions::default(),
+        exclude_regions: Vec::new(),
         admin_group: Some(AdminGroupPlan {
             name: a.group_name.clone(),
             require_mfa: a.admin_mfa,
