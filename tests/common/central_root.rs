@@ -323,6 +323,16 @@ impl CentralRoot {
         }
     }
 
+    /// The member whose root session signs with `access_key`, if it is one of this stub's.
+    pub fn member_of_key(&self, access_key: &str) -> Option<String> {
+        self.state
+            .lock()
+            .unwrap()
+            .sessions
+            .get(access_key)
+            .map(|(member, _)| member.clone())
+    }
+
     /// A request signed with a root session's key.
     fn as_root(&self, req: &Request, member: &str, task: &str) -> Response {
         let op = req.operation.as_str();

@@ -45,6 +45,9 @@ pub struct Call {
     pub region: String,
     /// The fault injected instead of (or after) forwarding, if any.
     pub fault: Option<Fault>,
+    /// The account of a role session made through this proxy (`Request::account`), by the
+    /// signing key; `None` for any other key.
+    pub account: Option<String>,
     /// Which record this is (unique for the proxy's life): the answer updates the arrival's record.
     id: u64,
     /// Arrival order at the proxy (1-based since the last `clear`): the order the client sent in.
@@ -595,8 +598,31 @@ impl Proxy {
         self.calls_by_wave().last().map(|(w, _)| *w).unwrap_or(0)
     }
 
+    /// The waves, checked against the hold each request waited (`set_latency`): a wave counts what
+    /// waits for what only if the client sent all of it while the previous wave's answers were held
+    /// back. From the proxy's own request times: every request of a wave arrived within `hold` of
+    /// that wave's first. Panics naming the wave and its spread otherwise (the machine, not the
+    /// binary's order, made the count).
+    pub fn waves_sent_within(&self, hold: Duration) -> usize {
+        let mut spans: BTreeMap<usize, (Instant, Instant)> = BTreeMap::new();
+        for (w, c) in self.with_waves() {
+            let span = spans.entry(w).or_insert((c.at, c.at));
+            span.0 = span.0.min(c.at);
+            span.1 = span.1.max(c.at);
+        }
+        for (w, (first, last)) in &spans {
+            assert!(
+                *last - *first < hold,
+                "wave {w} took {:?} to send, more than the {hold:?} each answer is held: the wave \
+                 count measures this machine's speed, not what waits for what",
+                *last - *first
+            );
+        }
+        spans.keys().last().copied().unwrap_or(0)
+    }
+
     /// Every call with its wave (see `waves`), in order of arrival.
-    pub fn calls_by_wave(&self) -> Vec<(usize, String)> {
+    fn with_waves(&self) -> Vec<(usize, Call)> {
         let mut calls = self.calls();
         calls.sort_by_key(|c| c.at);
         let mut waves: Vec<usize> = Vec::with_capacity(calls.len());
@@ -608,9 +634,14 @@ impl Proxy {
                 .unwrap_or(0);
             waves.push(before + 1);
         }
-        let mut out: Vec<(usize, String)> = waves
+        waves.into_iter().zip(calls).collect()
+    }
+
+    /// Every call with its wave (see `waves`), by wave.
+    pub fn calls_by_wave(&self) -> Vec<(usize, String)> {
+        let mut out: Vec<(usize, String)> = self
+            .with_waves()
             .into_iter()
-            .zip(calls)
             .map(|(w, c)| (w, format!("{}:{}", c.service, c.operation)))
             .collect();
         out.sort_by_key(|(w, _)| *w);
@@ -1424,6 +1455,7 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
         status: 0,
         fault: None,
         access_key: req.access_key.clone(),
+        account: req.account.clone(),
         region: req.region.clone(),
         seq,
         at: arrived,

@@ -272,7 +272,8 @@ impl Pty {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
-    /// Wait for the program to end; its exit code and the whole transcript.
+    /// Wait for the program to end; its exit code (minus the signal's number when a signal ended
+    /// it) and the whole transcript.
     pub fn wait(mut self) -> (i32, String) {
         let started = Instant::now();
         let status = loop {
@@ -290,9 +291,12 @@ impl Pty {
         };
         self.drain();
         use std::os::unix::process::ExitStatusExt;
+        // A death by a signal is the signal's number negated (SIGINT: -2), never 128 + it: a
+        // test that expects 130 must see aws-harden choose exit(130) after Ctrl-C, not a program
+        // killed by SIGINT, which a shell would also show as 130.
         let code = status
             .code()
-            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+            .unwrap_or_else(|| -status.signal().unwrap_or(0));
         (code, self.transcript())
     }
 }

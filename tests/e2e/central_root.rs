@@ -221,18 +221,21 @@ async fn with_the_features_on_each_members_root_credentials_are_listed_then_dele
         "AssumeRoot only to the home region's STS: {:?}",
         stub.assumed()
     );
-    // The ordinary control went first in each member (root credentials are taken away last).
-    let writes: Vec<String> = acct
-        .proxy
-        .writes()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect();
-    let policy = writes
-        .iter()
-        .position(|w| w == "UpdateAccountPasswordPolicy");
-    let first_delete = writes.iter().position(|w| w.starts_with("Delete"));
-    assert!(policy.is_some() && policy < first_delete, "{writes:?}");
+    // In each member, the ordinary control went first (root credentials are taken away last): its
+    // role session's write before any write of that member's root sessions.
+    let writes = acct.proxy.writes();
+    for m in &members[..2] {
+        let policy = writes.iter().position(|c| {
+            c.operation == "UpdateAccountPasswordPolicy" && c.account.as_deref() == Some(m.as_str())
+        });
+        let first_delete = writes
+            .iter()
+            .position(|c| stub.member_of_key(&c.access_key).as_deref() == Some(m.as_str()));
+        assert!(
+            policy.is_some() && first_delete.is_some() && policy < first_delete,
+            "{m}: {writes:?}"
+        );
+    }
 
     assert_org_in_line(&acct, &plan, 3).await;
     // A second apply finds nothing to do: zero writes, and no delete session.

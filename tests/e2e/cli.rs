@@ -144,3 +144,15 @@ async fn json_at_a_terminal_never_asks_about_changes_it_did_not_show() {
     let doc: serde_json::Value = serde_json::from_str(&applied.stdout).unwrap();
     assert_eq!(doc["mode"], "apply", "{}", applied.all());
 }
+
+/// The Ctrl-C tests expect 130 chosen by aws-harden: the terminal harness reports a program a signal
+/// killed as minus the signal (SIGINT: -2), never as 130, so a test cannot mistake one for the other.
+#[test]
+fn the_terminal_harness_tells_a_death_by_sigint_from_exit_130() {
+    let mut killed = std::process::Command::new("bash");
+    killed.args(["-c", "kill -INT $$"]);
+    assert_eq!(common::pty::Pty::spawn(killed).wait().0, -2);
+    let mut exited = std::process::Command::new("bash");
+    exited.args(["-c", "exit 130"]);
+    assert_eq!(common::pty::Pty::spawn(exited).wait().0, 130);
+}

@@ -210,6 +210,25 @@ async fn an_organization_of_six_is_planned_applied_then_in_line_and_drift_is_one
         "every member, not the management account"
     );
     assert!(found.values().all(|r| r == "changes"), "{found:?}");
+    // Every field the README's Organizations section documents for `--output json`.
+    let doc: Value = serde_json::from_str(&dry.stdout).unwrap();
+    for key in [
+        "mode",
+        "management_account_id",
+        "caller",
+        "plan_file",
+        "accounts",
+        "summary",
+        "stats",
+    ] {
+        assert!(doc.get(key).is_some(), "{key}: {doc}");
+    }
+    for account in doc["accounts"].as_array().unwrap() {
+        for key in ["account_id", "name", "result", "document"] {
+            assert!(account.get(key).is_some(), "{key}: {account}");
+        }
+        assert_eq!(account["document"]["account_id"], account["account_id"]);
+    }
     // Every read of the dry run, the management account's and each member's, has its IAM action
     // in the table `aws-harden policy --plan-only` is built from.
     let (ops, missing) = operations_and_missing_from_the_table(&dry);

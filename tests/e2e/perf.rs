@@ -132,7 +132,10 @@ async fn dry_run_waves(plan_text: &str) -> usize {
         "only the manual MFA step remains\n{}",
         dry.all()
     );
-    let waves = acct.proxy.waves();
+    // Counted only if each wave was sent within the hold (from the proxy's request times).
+    let waves = acct
+        .proxy
+        .waves_sent_within(std::time::Duration::from_secs(1));
     eprintln!("waves: {waves}, calls: {}", acct.proxy.calls().len());
     assert!(
         waves <= MAX_WAVES,

@@ -492,3 +492,151 @@ async fn the_sign_in_url_uses_the_account_alias() {
         run.all()
     );
 }
+
+/// Every field the README's "JSON output" table documents is in the documents a dry run and an
+/// apply print (issue 30), and every top-level field the table names is one this test checks, so a
+/// field documented later without a check here fails.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_json_document_has_every_field_the_readme_documents() {
+    const TOP: [&str; 11] = [
+        "account_id",
+        "caller",
+        "plan_file",
+        "home_region",
+        "mode",
+        "changes[]",
+        "notices[]",
+        "summary",
+        "pending",
+        "result",
+        "stats",
+    ];
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let table = readme
+        .split("## JSON output")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("the README's JSON output section");
+    for row in table.lines().filter(|l| l.starts_with("| `")) {
+        let first = row.split('|').nth(1).unwrap();
+        // Top-level names: the backticked words outside parentheses.
+        let mut depth = 0;
+        let mut outside = String::new();
+        for ch in first.chars() {
+            match ch {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ if depth == 0 => outside.push(ch),
+                _ => {}
+            }
+        }
+        for name in outside.split('`').skip(1).step_by(2) {
+            let name = name.trim_end_matches(" (apply)");
+            assert!(
+                TOP.contains(&name),
+                "README documents `{name}`: check it here"
+            );
+        }
+    }
+
+    let acct = Account::new().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        &format!("{IAM_ONLY}[ebs_encryption]\n").replace(
+            "home_region = \"us-east-1\"\n",
+            "home_region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]\n",
+        ),
+    );
+    // A region an SCP closes gives a notice (a warning) to check its fields.
+    acct.proxy.deny_region("eu-west-1");
+    let dry = acct.run(&["--plan", "-f", &plan, "--output", "json"]).await;
+    assert_eq!(dry.code, 2, "{}", dry.all());
+    let doc: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let has = |v: &serde_json::Value, path: &str| {
+        let mut at = v;
+        for key in path.split('.') {
+            at = match key.parse::<usize>() {
+                Ok(i) => &at[i],
+                Err(_) => {
+                    assert!(
+                        at.get(key).is_some(),
+                        "{path}: no `{key}` in {}",
+                        serde_json::to_string_pretty(at).unwrap()
+                    );
+                    &at[key]
+                }
+            };
+        }
+    };
+    for path in [
+        "account_id",
+        "caller.arn",
+        "caller.kind",
+        "caller.partition",
+        "caller.access_key_id",
+        "caller.temporary",
+        "caller.mfa_session",
+        "caller.credential_source",
+        "plan_file",
+        "home_region",
+        "mode",
+        "changes.0.control",
+        "changes.0.resource",
+        "changes.0.action",
+        "changes.0.fields.0.field",
+        "changes.0.fields.0.before",
+        "changes.0.fields.0.after",
+        "changes.0.cis",
+        "changes.0.stage",
+        "notices.0.control",
+        "notices.0.level",
+        "notices.0.message",
+        "notices.0.cis",
+        "summary.create",
+        "summary.update",
+        "summary.delete",
+        "summary.manual",
+        "pending",
+        "stats.calls",
+        "stats.attempts",
+        "stats.writes",
+        "stats.seconds",
+        "stats.operations.0.service",
+        "stats.operations.0.operation",
+        "stats.operations.0.write",
+    ] {
+        has(&doc, path);
+    }
+    let regional = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["control"] == "ebs_encryption")
+        .expect("a regional change");
+    assert_eq!(regional["region"], "us-east-1");
+    assert!(regional["note"].is_string(), "{regional}");
+    assert!(
+        doc["changes"][0].get("region").is_none(),
+        "absent for the rest"
+    );
+
+    let applied = acct.run(&["-f", &plan, "--yes", "--output", "json"]).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let doc: serde_json::Value = serde_json::from_str(&applied.stdout).unwrap();
+    for path in [
+        "result.succeeded",
+        "result.summary.create",
+        "result.applied",
+        "result.failed",
+        "result.not_attempted",
+        "result.not_verified",
+        "result.verification_error",
+        "result.manual",
+        "result.stale",
+        "result.interrupted",
+        "result.messages",
+    ] {
+        has(&doc, path);
+    }
+}
