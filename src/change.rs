@@ -209,6 +209,9 @@ impl<O> Change<O> {
 pub enum NoticeLevel {
     Info,
     Warning,
+    /// Something could not be checked (a region a missing permission refused): the run exits 1,
+    /// and what could be checked is still shown and applied.
+    Error,
 }
 
 /// Something a person should know that is not a change: history, honest caveats, things left alone.
@@ -234,6 +237,14 @@ impl Notice {
         Notice {
             control,
             level: NoticeLevel::Warning,
+            message: message.into(),
+            cis: Vec::new(),
+        }
+    }
+    pub fn error(control: ControlId, message: impl Into<String>) -> Self {
+        Notice {
+            control,
+            level: NoticeLevel::Error,
             message: message.into(),
             cis: Vec::new(),
         }

@@ -102,6 +102,12 @@ impl Assessment {
     pub fn pending(&self) -> bool {
         !self.changes.is_empty()
     }
+    /// Something could not be checked (`NoticeLevel::Error`): the run exits 1 whatever else it did.
+    pub fn has_errors(&self) -> bool {
+        self.notices
+            .iter()
+            .any(|n| n.level == change::NoticeLevel::Error)
+    }
     /// Some change is aws-harden's to make (not only manual actions): there is something to apply.
     pub fn applicable(&self) -> bool {
         self.changes.iter().any(|c| !c.is_manual())

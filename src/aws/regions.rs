@@ -196,6 +196,9 @@ pub enum InRegion<T> {
     /// say; AWS's message names it): the region is skipped and said so; the others go on. Holds
     /// AWS's message.
     Denied(String),
+    /// Refused for a missing permission (no Organization policy named): nothing was read, so an
+    /// error for this region, never in line; the other regions are still judged. Holds the error.
+    Refused(String),
 }
 
 /// A regional control's observation: each region's answer, in region order.
@@ -217,9 +220,11 @@ pub fn names_an_organization_policy(message: &str) -> bool {
     m.contains("service control policy") || m.contains("resource control policy")
 }
 
-/// A read's failure in one region: denied by a policy, or any other error.
+/// A read's failure in one region: denied by an Organization's policy, refused for a missing
+/// permission, or any other error (which fails the whole read).
 pub enum RegionError {
     Denied(String),
+    Refused(anyhow::Error),
     Failed(anyhow::Error),
 }
 
@@ -249,7 +254,7 @@ impl RegionError {
             return RegionError::Denied(message);
         }
         let code = error_code(&e).unwrap_or("AccessDenied").to_string();
-        RegionError::Failed(anyhow::anyhow!(
+        RegionError::Refused(anyhow::anyhow!(
             "{what}: access denied ({code}: {message}). No Organization policy is named, so the \
              caller lacks this permission: grant it (`aws-harden policy` lists what aws-harden \
              needs), or, if the region is closed to this account on purpose, leave it out with \
@@ -281,6 +286,7 @@ where
         match answer {
             Ok(v) => out.push((region, InRegion::Read(v))),
             Err(RegionError::Denied(m)) => out.push((region, InRegion::Denied(m))),
+            Err(RegionError::Refused(e)) => out.push((region, InRegion::Refused(format!("{e:#}")))),
             Err(RegionError::Failed(e)) => return Err(e),
         }
     }

@@ -224,7 +224,9 @@ impl Session {
                 &assessment,
                 &closing,
             );
-            return Ok(if dry_run && assessment.pending() {
+            return Ok(if assessment.has_errors() {
+                Outcome::Failed
+            } else if dry_run && assessment.pending() {
                 Outcome::Pending
             } else {
                 Outcome::Success
@@ -236,7 +238,10 @@ impl Session {
                 None => rerun_command(path),
             };
             eprintln!("Nothing was changed. To apply later: {later}");
-            return Ok(Outcome::Success);
+            return Ok(match assessment.has_errors() {
+                true => Outcome::Failed,
+                false => Outcome::Success,
+            });
         }
         let report = self.apply(&aws, &assessment, &terminal).await;
         let user = new_password_user(&report);
@@ -261,7 +266,7 @@ impl Session {
         // Ctrl-C at a prompt during apply (say, for an MFA code) fails that change: still an interruption.
         Ok(if report.interrupted || self.ctrl_c.is_pressed() {
             Outcome::Interrupted
-        } else if report.succeeded() {
+        } else if report.succeeded() && !assessment.has_errors() {
             Outcome::Success
         } else {
             Outcome::Failed

@@ -101,7 +101,7 @@ impl Session {
             stats: self.settings.stats,
         };
         org.view.assessed(&facts(self.elapsed()), &members);
-        let failed = members.iter().any(|m| m.result.is_err());
+        let failed = members.iter().any(|m| m.finished() == Finished::Failed);
         let pending = members.iter().any(|m| m.finished() != Finished::InLine);
         let applicable = members
             .iter()

@@ -19,6 +19,11 @@ pub fn diff_each_region<S, O>(
                 control,
                 format!("region {region} skipped: denied by policy ({why})"),
             )),
+            // Nothing read: neither in line nor a change; the run exits 1.
+            InRegion::Refused(why) => d.notice(Notice::error(
+                control,
+                format!("region {region} not checked: {why}"),
+            )),
             InRegion::Read(live) => {
                 d.checked_in(Some(region), control, resource, cis);
                 if let Some(change) = judge(region, live) {

@@ -33,6 +33,8 @@ impl MemberRun {
     pub fn finished(&self) -> Finished {
         match &self.result {
             Err(_) => Finished::Failed,
+            // Something could not be checked (a region refused for a missing permission).
+            Ok(a) if a.assessment.has_errors() => Finished::Failed,
             Ok(a) => match &a.report {
                 Some(r) if !r.succeeded() => Finished::Failed,
                 Some(r) => match r.applied.len() {

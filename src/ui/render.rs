@@ -41,6 +41,9 @@ impl Palette {
     fn warn(&self, text: &str) -> String {
         self.paint(Style::new().yellow().bold(), text)
     }
+    fn error(&self, text: &str) -> String {
+        self.paint(Style::new().red().bold(), text)
+    }
 }
 
 pub fn header(caller: &Caller, plan_path: &str, home_region: &str) -> String {
@@ -114,6 +117,7 @@ pub fn notice(p: Palette, n: &Notice) -> String {
     let mark = match n.level {
         NoticeLevel::Info => p.dim("i"),
         NoticeLevel::Warning => p.warn("warning:"),
+        NoticeLevel::Error => p.error("error:"),
     };
     format!("  {mark} {}{}\n", n.message, cis_label(&n.cis))
 }

@@ -368,6 +368,10 @@ impl Gate {
 #[derive(Default)]
 struct Faults {
     latency: Duration,
+    /// Answers are held until no request has arrived for this long (`hold_until_quiet`).
+    quiet: Option<Duration>,
+    /// When the last request arrived, for `quiet`.
+    last_arrival: Option<Instant>,
     random: Option<Random>,
     rules: Vec<(Which, Fault)>,
     /// Requests seen so far, overall and per operation (faulted ones included).
@@ -598,27 +602,24 @@ impl Proxy {
         self.calls_by_wave().last().map(|(w, _)| *w).unwrap_or(0)
     }
 
-    /// The waves, checked against the hold each request waited (`set_latency`): a wave counts what
-    /// waits for what only if the client sent all of it while the previous wave's answers were held
-    /// back. From the proxy's own request times: every request of a wave arrived within `hold` of
-    /// that wave's first. Panics naming the wave and its spread otherwise (the machine, not the
-    /// binary's order, made the count).
-    pub fn waves_sent_within(&self, hold: Duration) -> usize {
-        let mut spans: BTreeMap<usize, (Instant, Instant)> = BTreeMap::new();
+    /// The waves, checked against the quiet time answers waited for (`hold_until_quiet`): within a
+    /// wave, no two requests arrived `quiet` or more apart (else the answers would have gone out
+    /// between them and the later one would belong to the next wave), from the proxy's own request
+    /// times. Panics naming the wave otherwise.
+    pub fn waves_sent_within(&self, quiet: Duration) -> usize {
+        let mut last_in_wave: BTreeMap<usize, Instant> = BTreeMap::new();
         for (w, c) in self.with_waves() {
-            let span = spans.entry(w).or_insert((c.at, c.at));
-            span.0 = span.0.min(c.at);
-            span.1 = span.1.max(c.at);
+            if let Some(previous) = last_in_wave.get(&w) {
+                assert!(
+                    c.at - *previous < quiet,
+                    "wave {w}: two requests {:?} apart, more than the {quiet:?} answers wait for: \
+                     the wave count would measure this machine's speed",
+                    c.at - *previous
+                );
+            }
+            last_in_wave.insert(w, c.at);
         }
-        for (w, (first, last)) in &spans {
-            assert!(
-                *last - *first < hold,
-                "wave {w} took {:?} to send, more than the {hold:?} each answer is held: the wave \
-                 count measures this machine's speed, not what waits for what",
-                *last - *first
-            );
-        }
-        spans.keys().last().copied().unwrap_or(0)
+        last_in_wave.keys().last().copied().unwrap_or(0)
     }
 
     /// Every call with its wave (see `waves`), in order of arrival.
@@ -656,6 +657,14 @@ impl Proxy {
             .collect()
     }
 
+    /// Hold every answer until no request has arrived for `quiet`: the client has sent everything
+    /// it can send without another answer, however slowly this machine let it send, so
+    /// `waves` counts what waits for what. The bound is the gap between two of the client's
+    /// requests (checked by `waves_sent_within`), not a wall-clock hold the whole wave must fit in.
+    pub fn hold_until_quiet(&self, quiet: Duration) {
+        self.shared.faults.lock().unwrap().quiet = Some(quiet);
+    }
+
     /// Every request waits this long before it is answered (a network round trip).
     pub fn set_latency(&self, latency: Duration) {
         self.shared.faults.lock().unwrap().latency = latency;
@@ -686,6 +695,7 @@ impl Proxy {
         f.random = None;
         f.rules.clear();
         f.latency = Duration::ZERO;
+        f.quiet = None;
     }
 
     /// Run `action` to completion before forwarding the calls `which` selects.
@@ -1475,10 +1485,25 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
     }
     let (latency, nth, nth_of_op, fault) = {
         let mut f = shared.faults.lock().unwrap();
+        f.last_arrival = Some(arrived);
         let (nth, nth_of_op, fault) = f.decide(&req.operation);
         (f.latency, nth, nth_of_op, fault)
     };
     tokio::time::sleep(latency).await;
+    // Held until the client has gone quiet: it sent all it could without another answer.
+    loop {
+        let wait = {
+            let f = shared.faults.lock().unwrap();
+            match (f.quiet, f.last_arrival) {
+                (Some(quiet), Some(last)) => quiet.saturating_sub(last.elapsed()),
+                _ => Duration::ZERO,
+            }
+        };
+        if wait.is_zero() {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+    }
     let gates: Vec<Gate> = shared
         .holds
         .lock()

@@ -114,9 +114,12 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
 /// rotation need its ID; IAM's simulator needs nothing more, but a user with a path needs its ARN).
 const MAX_WAVES: usize = 3;
 
-/// The waves of a dry run of `plan` on an account where it was applied, with every answer held back
-/// 1 s: the binary has sent everything it can send by then, however busy the machine, so the waves
-/// count what waits for what, not how fast this machine is.
+/// Answers wait until the binary has sent nothing for this long.
+const QUIET_MS: u64 = 700;
+
+/// The waves of a dry run of `plan` on an account where it was applied, with every answer held until
+/// the binary has gone quiet (`Proxy::hold_until_quiet`): it has sent everything it can send,
+/// however busy the machine, so the waves count what waits for what, not how fast this machine is.
 async fn dry_run_waves(plan_text: &str) -> usize {
     let acct = Account::new().await;
     let _stub = CurStub::install(&acct.proxy);
@@ -124,7 +127,8 @@ async fn dry_run_waves(plan_text: &str) -> usize {
     let applied = acct.run(&["-f", &plan, "--yes"]).await;
     assert_eq!(applied.code, 0, "{}", applied.all());
     acct.proxy.clear();
-    acct.proxy.set_latency(std::time::Duration::from_secs(1));
+    acct.proxy
+        .hold_until_quiet(std::time::Duration::from_millis(QUIET_MS));
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(
         dry.code,
@@ -132,10 +136,10 @@ async fn dry_run_waves(plan_text: &str) -> usize {
         "only the manual MFA step remains\n{}",
         dry.all()
     );
-    // Counted only if each wave was sent within the hold (from the proxy's request times).
+    // Counted only if no wave had a gap as long as the quiet time (from the proxy's request times).
     let waves = acct
         .proxy
-        .waves_sent_within(std::time::Duration::from_secs(1));
+        .waves_sent_within(std::time::Duration::from_millis(QUIET_MS));
     eprintln!("waves: {waves}, calls: {}", acct.proxy.calls().len());
     assert!(
         waves <= MAX_WAVES,

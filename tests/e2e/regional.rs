@@ -349,7 +349,7 @@ async fn denied_in_every_region_is_a_missing_permission_not_a_skip() {
         "GetEbsEncryptionByDefault",
         "caller lacks this permission",
     ] {
-        assert!(run.stderr.contains(part), "{part}\n{}", run.all());
+        assert!(run.stdout.contains(part), "{part}\n{}", run.all());
     }
 }
 
@@ -376,13 +376,33 @@ async fn a_region_refused_for_a_missing_permission_is_an_error_naming_it() {
             )
         })
     }));
+    // And by hand, encryption off in the other region: still reported and repaired.
+    acct.ec2("us-east-1")
+        .disable_ebs_encryption_by_default()
+        .send()
+        .await
+        .unwrap();
     acct.proxy.clear();
     let run = acct.run(&["--plan", "-f", &plan]).await;
     assert_eq!(run.code, 1, "{}", run.all());
     assert_no_writes(&acct, &run);
-    for part in ["eu-west-1", "GetEbsEncryptionByDefault", "exclude_regions"] {
-        assert!(run.stderr.contains(part), "{part}\n{}", run.all());
+    for part in [
+        "error: region eu-west-1 not checked",
+        "GetEbsEncryptionByDefault",
+        "exclude_regions",
+        "~ ebs default encryption in us-east-1",
+    ] {
+        assert!(run.stdout.contains(part), "{part}\n{}", run.all());
     }
+    acct.proxy.clear();
+    let applied = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(
+        applied.code,
+        1,
+        "the region not checked fails the run\n{}",
+        applied.all()
+    );
+    assert!(ebs_on(&acct, "us-east-1").await, "{}", applied.all());
     // Left out on purpose: the rest is read and in line.
     let excluded = acct.write_plan(
         "q.toml",
