@@ -25,9 +25,18 @@ struct Log {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Run {
     tool: Tool,
+    /// The category of a run split off at Organization scale (`split`); absent for one run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    automation_details: Option<AutomationDetails>,
     results: Vec<SarifResult>,
+}
+
+#[derive(Serialize)]
+struct AutomationDetails {
+    id: String,
 }
 
 #[derive(Serialize)]
@@ -55,6 +64,10 @@ struct Rule {
 #[derive(Serialize)]
 struct RuleProperties {
     tags: Vec<String>,
+    /// GitHub code scanning's severity of a security rule, 0.0-10.0 as a string ("SARIF support
+    /// for code scanning": over 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, below low).
+    #[serde(rename = "security-severity")]
+    security_severity: &'static str,
 }
 
 #[derive(Serialize)]
@@ -105,6 +118,65 @@ struct ArtifactLocation {
 struct Region {
     start_line: usize,
     start_column: usize,
+}
+
+/// GitHub keeps this many results of a run (and rejects a run above 25,000): "SARIF support for
+/// code scanning", limits.
+const RESULTS_PER_RUN: usize = 5_000;
+const REJECTED_ABOVE: usize = 25_000;
+/// Runs one SARIF file may hold (same page).
+const RUNS_PER_FILE: usize = 20;
+
+/// How much a failed check of `control` matters for security: who can take the account over
+/// (root, the admin path and its MFA guard) is critical; the trail, public access and the
+/// guardrails that detect or contain an attack are high; the rest (bills, contacts) medium or low.
+fn security_severity(control: ControlId) -> &'static str {
+    match control.as_str() {
+        "root" | "root_credentials" | "admin_group" | "admin_mfa" => "9.0",
+        "admin_user" | "password_policy" | "cloudtrail" | "s3_public_access" => "7.5",
+        "ebs_encryption" | "imds_defaults" | "access_analyzer" | "guardduty" | "support_role" => {
+            "5.5"
+        }
+        "security_contact" => "4.0",
+        _ => "2.0",
+    }
+}
+
+/// The plan's path as code scanning wants it: relative to the repository root (the nearest
+/// directory above it with `.git`), `/`-separated, without `.` or `..` steps. Without a repository
+/// above it, the path as given (absolute stays absolute), normalised.
+pub fn repository_path(plan_file: &str) -> String {
+    let given = std::path::Path::new(plan_file);
+    let absolute = match given.is_absolute() {
+        true => given.to_path_buf(),
+        false => std::env::current_dir().unwrap_or_default().join(given),
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for c in absolute.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            std::path::Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            _ => {}
+        }
+    }
+    let root = (0..parts.len()).rev().find(|&i| {
+        let dir: std::path::PathBuf = std::iter::once("/".to_string())
+            .chain(parts[..i].iter().cloned())
+            .collect();
+        dir.join(".git").exists()
+    });
+    match root {
+        Some(i) => parts[i..].join("/"),
+        None if given.is_absolute() => format!("/{}", parts.join("/")),
+        None => plan_file
+            .replace('\\', "/")
+            .split('/')
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect::<Vec<_>>()
+            .join("/"),
+    }
 }
 
 /// The rule a check belongs to: `control/kind` (`admin_group/iam_group`).
@@ -167,14 +239,15 @@ pub fn report_many(accounts: &[(&str, &Assessment)], plan_file: &str, plan_text:
                     },
                     properties: RuleProperties {
                         tags: check.cis.iter().map(|c| format!("CIS {c}")).collect(),
+                        security_severity: security_severity(check.control),
                     },
                     id,
                 });
             }
         }
     }
-    let uri = plan_file.replace('\\', "/");
-    let results = accounts
+    let uri = repository_path(plan_file);
+    let results: Vec<(&str, SarifResult)> = accounts
         .iter()
         .flat_map(|&(account, a)| {
             a.checks
@@ -198,7 +271,7 @@ pub fn report_many(accounts: &[(&str, &Assessment)], plan_file: &str, plan_text:
             let (line, column) =
                 plan::table_position(plan_text, ControlId::plan_table(check.control))
                     .unwrap_or((1, 1));
-            SarifResult {
+            let result = SarifResult {
                 rule_id: rule_id(check),
                 rule_index: index[&rule_id(check)],
                 level: level(&changes),
@@ -223,25 +296,86 @@ pub fn report_many(accounts: &[(&str, &Assessment)], plan_file: &str, plan_text:
                     control: check.control.as_str(),
                     resource: check.resource.clone(),
                 },
-            }
+            };
+            (account, result)
+        })
+        .collect();
+    let driver = || Driver {
+        name: "aws-harden",
+        version: env!("CARGO_PKG_VERSION"),
+        information_uri: "https://github.com/aws-harden/aws-harden",
+        rules: rules
+            .iter()
+            .map(|r| Rule {
+                id: r.id.clone(),
+                short_description: Text {
+                    text: r.short_description.text.clone(),
+                },
+                properties: RuleProperties {
+                    tags: r.properties.tags.clone(),
+                    security_severity: r.properties.security_severity,
+                },
+            })
+            .collect(),
+    };
+    let runs = split(results)
+        .into_iter()
+        .map(|(category, results)| Run {
+            tool: Tool { driver: driver() },
+            automation_details: category.map(|id| AutomationDetails { id }),
+            results,
         })
         .collect();
     let log = Log {
         schema: "https://json.schemastore.org/sarif-2.1.0.json",
         version: "2.1.0",
-        runs: vec![Run {
-            tool: Tool {
-                driver: Driver {
-                    name: "aws-harden",
-                    version: env!("CARGO_PKG_VERSION"),
-                    information_uri: "https://github.com/aws-harden/aws-harden",
-                    rules,
-                },
-            },
-            results,
-        }],
+        runs,
     };
     serde_json::to_string_pretty(&log).expect("a SARIF log of plain data serializes")
+}
+
+/// The results as runs. Up to `RESULTS_PER_RUN`, one run without a category, as always. Past that
+/// (an Organization of hundreds of accounts), one run per first digit of the account ID, each its
+/// own category `aws-harden/accounts-D`: a key that stays the same from one run to the next (an
+/// account never moves to another run as others come and go), so code scanning closes a category's
+/// alerts with the next upload of that category; never "the first 5,000". What GitHub would still
+/// drop or refuse (a run over its limits) is said on stderr.
+fn split(results: Vec<(&str, SarifResult)>) -> Vec<(Option<String>, Vec<SarifResult>)> {
+    if results.len() <= RESULTS_PER_RUN {
+        return vec![(None, results.into_iter().map(|(_, r)| r).collect())];
+    }
+    let total = results.len();
+    let mut by_digit: BTreeMap<char, Vec<SarifResult>> = BTreeMap::new();
+    for (account, r) in results {
+        by_digit
+            .entry(account.chars().next().unwrap_or('0'))
+            .or_default()
+            .push(r);
+    }
+    eprintln!(
+        "SARIF: {total} results, more than the {RESULTS_PER_RUN} GitHub keeps in a run: written as {} \
+         runs, one per first digit of the account ID, each its own category (automationDetails.id \
+         aws-harden/accounts-D)",
+        by_digit.len()
+    );
+    for (digit, rs) in &by_digit {
+        if rs.len() > RESULTS_PER_RUN {
+            eprintln!(
+                "SARIF: the run of accounts {digit}... has {} results: GitHub keeps {RESULTS_PER_RUN}{}; \
+                 split the Organization with --shard or --ou and upload each",
+                rs.len(),
+                match rs.len() > REJECTED_ABOVE {
+                    true => format!(" and rejects a run above {REJECTED_ABOVE}"),
+                    false => String::new(),
+                }
+            );
+        }
+    }
+    debug_assert!(by_digit.len() <= RUNS_PER_FILE, "ten digits at most");
+    by_digit
+        .into_iter()
+        .map(|(digit, rs)| (Some(format!("aws-harden/accounts-{digit}")), rs))
+        .collect()
 }
 
 #[cfg(test)]
@@ -341,5 +475,80 @@ mod tests {
         // Pinned: a hash that changed between versions would reopen every alert.
         assert_eq!(stable_hash(""), "cbf29ce484222325");
         assert_eq!(stable_hash("a"), "af63dc4c8601ec8c");
+    }
+
+    /// `n` failed checks, each a change in its own region (regions "r0".."r{n-1}").
+    fn failing(n: usize) -> Assessment {
+        let mut d = crate::controls::Diff::default();
+        for i in 0..n {
+            let region = format!("r{i}");
+            d.checked_in(Some(&region), ControlId::EbsEncryption, "ebs", &["5.1.1"]);
+            d.push(
+                Change::with_ops(ControlId::EbsEncryption, "ebs", Action::Update, vec![])
+                    .in_region(&region),
+            );
+        }
+        Assessment::of_diff(d)
+    }
+
+    /// Past the 5,000 results GitHub keeps in a run, one run per first digit of the account ID, each
+    /// its own category; an account added later does not move another account's results to another
+    /// run (the key is stable). Every rule has a security-severity.
+    #[test]
+    fn an_organization_past_five_thousand_results_is_split_by_a_stable_key() {
+        let (a, b) = (failing(2_600), failing(2_600));
+        let log = report_many(
+            &[("111111111111", &a), ("222222222222", &b)],
+            "plans/m.toml",
+            "",
+        );
+        validate(&log);
+        let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+        let runs = v["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0]["automationDetails"]["id"], "aws-harden/accounts-1");
+        assert_eq!(runs[1]["automationDetails"]["id"], "aws-harden/accounts-2");
+        assert_eq!(runs[0]["results"].as_array().unwrap().len(), 2_600);
+        for run in runs {
+            for rule in run["tool"]["driver"]["rules"].as_array().unwrap() {
+                assert_eq!(rule["properties"]["security-severity"], "5.5", "{rule}");
+            }
+        }
+        // A third account: the first two stay in their runs.
+        let c = failing(10);
+        let log = report_many(
+            &[
+                ("111111111111", &a),
+                ("222222222222", &b),
+                ("211111111111", &c),
+            ],
+            "plans/m.toml",
+            "",
+        );
+        let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+        assert_eq!(v["runs"][0]["results"].as_array().unwrap().len(), 2_600);
+        assert_eq!(v["runs"][1]["results"].as_array().unwrap().len(), 2_610);
+        // Small enough: one run, no category (as before, so no alert moves).
+        let log = report_many(&[("111111111111", &c)], "plans/m.toml", "");
+        let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+        assert_eq!(v["runs"].as_array().unwrap().len(), 1);
+        assert!(v["runs"][0].get("automationDetails").is_none());
+    }
+
+    /// The location is the plan's path from the repository root, normalised.
+    #[test]
+    fn the_location_is_the_plan_relative_to_the_repository_root() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(repo.path().join(".git")).unwrap();
+        std::fs::create_dir_all(repo.path().join("plans/prod")).unwrap();
+        let inside = repo.path().join("plans/prod/../prod/./m.toml");
+        assert_eq!(
+            repository_path(&inside.display().to_string()),
+            "plans/prod/m.toml"
+        );
+        // Outside any repository: the path as given, normalised.
+        let outside = tempfile::tempdir().unwrap();
+        let plan = outside.path().join("m.toml").display().to_string();
+        assert_eq!(repository_path(&plan), plan);
     }
 }
