@@ -753,29 +753,37 @@ impl Proxy {
     /// KMS developer guide, "Eventual consistency": for a while after `CreateKey`, calls on the new
     /// key or its alias can answer `NotFoundException`, and CloudTrail `KmsKeyNotFoundException`. moto
     /// is consistent at once, so for `lag` after every `CreateKey` the proxy answers so (all KMS calls
-    /// but the listings that search for a lost key, and CloudTrail's `CreateTrail`). Returns how many
-    /// calls it answered.
+    /// but the listings that search for a lost key, and CloudTrail's `CreateTrail`), and always for
+    /// the first such call after a `CreateKey`, however late it comes (a loaded machine must not
+    /// make the emulation miss). Returns how many calls it answered.
     pub fn emulate_kms_lag(&self, lag: Duration) -> Arc<std::sync::atomic::AtomicUsize> {
         let refused: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
         let count = refused.clone();
-        let created: Mutex<Option<Instant>> = Mutex::new(None);
+        // When the last key was made, and whether a call was refused since.
+        let created: Mutex<Option<(Instant, bool)>> = Mutex::new(None);
         self.hook(Box::new(move |req| {
             let mut created = created.lock().unwrap();
             if req.operation == "CreateKey" {
-                *created = Some(Instant::now());
+                *created = Some((Instant::now(), false));
                 return None;
             }
-            let lagging = created.is_some_and(|t| t.elapsed() < lag);
-            let listing =
-                ["ListKeys", "ListAliases", "ListResourceTags"].contains(&req.operation.as_str());
+            let lagging = created.is_some_and(|(t, refused)| t.elapsed() < lag || !refused);
+            // The lag is the new key's: an AWS managed key (`alias/aws/...`, the EBS default
+            // key's) is not affected.
+            let unaffected = ["ListKeys", "ListAliases", "ListResourceTags"]
+                .contains(&req.operation.as_str())
+                || req.body_text().contains("\"alias/aws/");
             let code = match req.service.as_str() {
-                "kms" if lagging && !listing => "NotFoundException",
+                "kms" if lagging && !unaffected => "NotFoundException",
                 "cloudtrail" if lagging && req.operation == "CreateTrail" => {
                     "KmsKeyNotFoundException"
                 }
                 _ => return None,
             };
             count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if let Some((_, refused)) = created.as_mut() {
+                *refused = true;
+            }
             Some(Response {
                 status: 400,
                 content_type: "application/x-amz-json-1.1".into(),
@@ -1600,12 +1608,28 @@ async fn serve(mut conn: TcpStream, upstream: &str, shared: &Shared) -> std::io:
 /// is measured; the added latency (`set_latency`) is not held in this queue.
 static MOTO_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(32);
 
+/// How long moto may take to answer one request. Its slowest (building an account's IAM with every
+/// managed policy) take seconds; past this moto is stuck, and the request is recorded as an
+/// upstream error naming it, so a test fails saying so instead of waiting for ever.
+const MOTO_ANSWER_LIMIT: Duration = Duration::from_secs(60);
+
 async fn forward(upstream: &str, raw: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
     let _slot = MOTO_SLOTS.acquire().await.expect("never closed");
-    let mut up = TcpStream::connect(upstream).await?;
-    up.write_all(&with_connection_close(raw)).await?;
-    let mut resp = Vec::new();
-    up.read_to_end(&mut resp).await?;
+    let trip = async {
+        let mut up = TcpStream::connect(upstream).await?;
+        up.write_all(&with_connection_close(raw)).await?;
+        let mut resp = Vec::new();
+        up.read_to_end(&mut resp).await?;
+        std::io::Result::Ok(resp)
+    };
+    let resp = tokio::time::timeout(MOTO_ANSWER_LIMIT, trip)
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("moto at {upstream} did not answer within {MOTO_ANSWER_LIMIT:?}"),
+            )
+        })??;
     let status = std::str::from_utf8(&resp[..resp.len().min(12)])
         .ok()
         .and_then(|s| s.get(9..12))
