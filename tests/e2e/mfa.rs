@@ -759,7 +759,7 @@ async fn an_mfa_session_adds_one_wave_of_calls_and_no_more() {
     let (user, _) = user_with_mfa(&acct, "ops").await;
     let plan = user.write_plan("p.toml", PLAN);
     user.proxy
-        .hold_until_quiet(std::time::Duration::from_millis(700));
+        .hold_until_quiet(std::time::Duration::from_millis(1_500));
     let run = user
         .run(&["--plan", "-f", &plan, "--mfa-code", "123456"])
         .await;
@@ -777,7 +777,7 @@ async fn an_mfa_session_adds_one_wave_of_calls_and_no_more() {
     assert_eq!(wave_of("GetSessionToken"), 2, "{by_wave:?}");
     assert!(
         user.proxy
-            .waves_sent_within(std::time::Duration::from_millis(700))
+            .waves_sent_within(std::time::Duration::from_millis(1_500))
             <= 4,
         "{by_wave:#?}"
     );

@@ -115,7 +115,7 @@ async fn plan_call_count_is_bounded_and_independent_of_the_number_of_users() {
 const MAX_WAVES: usize = 3;
 
 /// Answers wait until the binary has sent nothing for this long.
-const QUIET_MS: u64 = 700;
+const QUIET_MS: u64 = 1_500;
 
 /// The waves of a dry run of `plan` on an account where it was applied, with every answer held until
 /// the binary has gone quiet (`Proxy::hold_until_quiet`): it has sent everything it can send,
