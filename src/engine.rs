@@ -282,8 +282,8 @@ pub async fn apply(
     }
     let mut checked: Option<(Stage, ControlId)> = None;
     let mut verified_main = false;
-    // The control whose ordinary write failed: no ordinary change after it is attempted.
-    let mut main_failed: Option<ControlId> = None;
+    // An ordinary write failed: no ordinary change after it is attempted.
+    let mut ordinary_failed = false;
 
     for (i, change) in todo.iter().enumerate() {
         let stop =
@@ -293,7 +293,7 @@ pub async fn apply(
             stop(&mut report);
             return report;
         }
-        if change.stage == Stage::Main && main_failed.is_some() {
+        if change.stage == Stage::Main && ordinary_failed {
             report.not_attempted.push(change.clone());
             continue;
         }
@@ -364,17 +364,15 @@ pub async fn apply(
                     return report;
                 }
                 Err(e) => {
-                    let failure = Failure {
+                    report.failed.get_or_insert(Failure {
                         change: change.clone(),
                         error: format!("re-checking before writing: {e:#}"),
-                    };
+                    });
                     if change.stage == Stage::Main {
-                        report.failed.get_or_insert(failure);
-                        main_failed = Some(change.control);
+                        ordinary_failed = true;
                         report.not_attempted.push(change.clone());
                         continue;
                     }
-                    report.failed.get_or_insert(failure);
                     stop(&mut report);
                     return report;
                 }
@@ -399,7 +397,7 @@ pub async fn apply(
                     error: msg,
                 });
                 if change.stage == Stage::Main {
-                    main_failed = Some(change.control);
+                    ordinary_failed = true;
                     continue;
                 }
                 report.not_attempted.extend(todo[i + 1..].iter().cloned());
@@ -407,7 +405,7 @@ pub async fn apply(
             }
         }
     }
-    if main_failed.is_some() && !verified_main {
+    if ordinary_failed && !verified_main {
         // A failed ordinary write and nothing that takes access away: the run ends at the failure
         // as it always did (no verification of a half-made apply; the next run observes it).
         return report;
