@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 
 use aws_sdk_guardduty::types::{DetectorFeature, DetectorFeatureConfiguration, FeatureStatus};
 
-use crate::aws::{Aws, PerRegion, RegionError, SdkResultExt};
+use aws_sdk_guardduty::error::{ProvideErrorMetadata, SdkError};
+
+use crate::aws::{Aws, PerRegion, RegionError, error_code};
 use crate::change::{Action, Change, ControlId, Diff, Notice};
 use crate::controls::control::{Control, DiffContext};
 use crate::controls::regional::diff_each_region;
@@ -133,11 +135,21 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
         .chain(plan.disabled_features.iter().map(|f| (f.clone(), false)))
         .collect();
     let status = |on: bool| if on { "ENABLED" } else { "DISABLED" };
+    // A feature the plan says AWS does not offer in a region is neither set nor compared there.
+    let not_offered = |region: &str| plan.features_not_offered.get(region).cloned();
+    let wanted_in = |region: &str| {
+        let mut here = wanted.clone();
+        for f in not_offered(region).unwrap_or_default() {
+            here.remove(&f);
+        }
+        here
+    };
     diff_each_region(
         &mut d,
         (CONTROL, RESOURCE, CIS),
         &observed.regions,
         |region, live| {
+            let wanted = wanted_in(region);
             let Some(det) = live else {
                 let mut change = Change::new(
                     CONTROL,
@@ -192,7 +204,19 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     );
     // What the plan does not name is left as it is, and said, so nobody thinks it was checked.
     for (region, answer) in &observed.regions {
-        let crate::aws::InRegion::Read(Some(det)) = answer else {
+        let crate::aws::InRegion::Read(live) = answer else {
+            continue;
+        };
+        if let Some(list) = not_offered(region) {
+            d.notice(Notice::info(
+                CONTROL,
+                format!(
+                    "in {region}, not set (guardduty.features_not_offered): {}",
+                    list.join(", ")
+                ),
+            ));
+        }
+        let Some(det) = live else {
             continue;
         };
         let others: Vec<String> = det
@@ -229,43 +253,120 @@ fn features(wanted: &BTreeMap<String, bool>) -> Vec<DetectorFeatureConfiguration
         .collect()
 }
 
+/// A refused `CreateDetector` / `UpdateDetector`: AWS's `BadRequestException` message, when that
+/// is what it answered, and the whole error.
+struct Refusal {
+    bad_request: Option<String>,
+    error: anyhow::Error,
+}
+
+fn refusal<E, R>(e: SdkError<E, R>, what: String) -> Refusal
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let bad_request = match error_code(&e) {
+        Some("BadRequestException") => Some(e.message().unwrap_or_default().to_string()),
+        _ => None,
+    };
+    Refusal {
+        bad_request,
+        error: crate::aws::sdk_error(what, e),
+    }
+}
+
 /// GuardDuty API reference: `CreateDetector` and `UpdateDetector`, each with `Enable` and every
 /// feature named (UpdateDetector changes only the features it names).
-pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
+async fn send(
+    aws: &Aws,
+    op: &Op,
+    wanted: &BTreeMap<String, bool>,
+) -> std::result::Result<(), Refusal> {
     match op {
-        Op::Create {
-            region,
-            features: f,
-        } => {
-            aws.client_in::<aws_sdk_guardduty::Client>(region)
-                .create_detector()
-                .enable(true)
-                .set_features(Some(features(f)))
-                .tags(crate::aws::MANAGED_BY_TAG.0, crate::aws::MANAGED_BY_TAG.1)
-                .send()
-                .await
-                .describe(format!(
-                    "creating a GuardDuty detector in {region} (GuardDuty CreateDetector)"
-                ))?;
-        }
+        Op::Create { region, .. } => aws
+            .client_in::<aws_sdk_guardduty::Client>(region)
+            .create_detector()
+            .enable(true)
+            .set_features(Some(features(wanted)))
+            .tags(crate::aws::MANAGED_BY_TAG.0, crate::aws::MANAGED_BY_TAG.1)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| {
+                refusal(
+                    e,
+                    format!("creating a GuardDuty detector in {region} (GuardDuty CreateDetector)"),
+                )
+            }),
         Op::Update {
             region,
             detector_id,
-            features: f,
-        } => {
-            aws.client_in::<aws_sdk_guardduty::Client>(region)
-                .update_detector()
-                .detector_id(detector_id)
-                .enable(true)
-                .set_features(Some(features(f)))
-                .send()
-                .await
-                .describe(format!(
-                    "enabling GuardDuty detector {detector_id} in {region} (GuardDuty UpdateDetector)"
-                ))?;
-        }
+            ..
+        } => aws
+            .client_in::<aws_sdk_guardduty::Client>(region)
+            .update_detector()
+            .detector_id(detector_id)
+            .enable(true)
+            .set_features(Some(features(wanted)))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| {
+                refusal(
+                    e,
+                    format!(
+                        "enabling GuardDuty detector {detector_id} in {region} (GuardDuty UpdateDetector)"
+                    ),
+                )
+            }),
     }
-    Ok(())
+}
+
+/// The features of `sent` that an error message names, each as a whole word.
+fn features_named(message: &str, sent: &BTreeMap<String, bool>) -> Vec<String> {
+    let words: Vec<&str> = message
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    sent.keys()
+        .filter(|f| words.contains(&f.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// Sets the detector. Some features are not offered in every region (UpdateDetector: "some data
+/// sources might not be available in all the Amazon Web Services Regions"); when AWS refuses the
+/// request with a `BadRequestException` naming features it was sent, the request is made once more
+/// without them, so the detector and the other features are still set, and the step fails naming
+/// them and the plan key that records the decision (`features_not_offered`): reported, never sent
+/// again and again. What the message says is not documented: one that names no feature sent is an
+/// ordinary failure.
+pub async fn apply(aws: &Aws, op: &Op) -> anyhow::Result<()> {
+    let (Op::Create { region, features }
+    | Op::Update {
+        region, features, ..
+    }) = op;
+    let refusal = match send(aws, op, features).await {
+        Ok(()) => return Ok(()),
+        Err(refusal) => refusal,
+    };
+    let Some(message) = refusal.bad_request else {
+        return Err(refusal.error);
+    };
+    let rejected = features_named(&message, features);
+    if rejected.is_empty() {
+        return Err(refusal.error);
+    }
+    let mut rest = features.clone();
+    rest.retain(|f, _| !rejected.contains(f));
+    send(aws, op, &rest).await.map_err(|r| r.error)?;
+    let quoted: Vec<String> = rejected.iter().map(|f| format!("{f:?}")).collect();
+    Err(anyhow::anyhow!(
+        "GuardDuty in {region} refused {} (BadRequestException: {message}); the detector and \
+         the other features were set. If AWS does not offer it in {region}, record that in the \
+         plan so it is no longer sent there: [guardduty.features_not_offered] {region:?} = [{}]",
+        rejected.join(", "),
+        quoted.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -362,5 +463,51 @@ mod tests {
         assert_eq!(d.changes.len(), 1);
         assert!(matches!(&d.changes[0].ops[0], Op::Update { features, .. }
             if features.len() == 6 && !features["RUNTIME_MONITORING"]));
+    }
+
+    /// A feature the plan says AWS does not offer in a region is neither sent nor compared there,
+    /// and is shown; elsewhere it is set as usual.
+    #[test]
+    fn a_feature_not_offered_in_a_region_is_neither_sent_nor_compared_there() {
+        let mut without = as_planned("ENABLED").unwrap();
+        without.features.remove("RDS_LOGIN_EVENTS");
+        let d = diff_in(
+            "[guardduty.features_not_offered]\n\"eu-west-1\" = [\"RDS_LOGIN_EVENTS\"]\n",
+            vec![
+                ("eu-west-1".into(), InRegion::Read(Some(without.clone()))),
+                ("us-east-1".into(), InRegion::Read(Some(without))),
+                ("us-east-2".into(), InRegion::Read(None)),
+            ],
+        );
+        assert_eq!(d.changes.len(), 2, "{:?}", d.changes);
+        assert!(
+            matches!(&d.changes[0].ops[0], Op::Update { region, features, .. }
+            if region == "us-east-1" && features.contains_key("RDS_LOGIN_EVENTS"))
+        );
+        assert!(matches!(&d.changes[1].ops[0], Op::Create { features, .. }
+            if features.contains_key("RDS_LOGIN_EVENTS")));
+        let shown = format!("{:?}", d.notices);
+        assert!(
+            shown.contains(
+                "in eu-west-1, not set (guardduty.features_not_offered): RDS_LOGIN_EVENTS"
+            ),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_names_the_features_it_was_sent_as_whole_words() {
+        let sent: BTreeMap<String, bool> = [("S3_DATA_EVENTS", true), ("EKS_AUDIT_LOGS", true)]
+            .map(|(f, on)| (f.to_string(), on))
+            .into();
+        assert_eq!(
+            features_named(
+                "The feature EKS_AUDIT_LOGS is not available in this Region.",
+                &sent
+            ),
+            ["EKS_AUDIT_LOGS"]
+        );
+        assert!(features_named("NOT_S3_DATA_EVENTS is unknown", &sent).is_empty());
+        assert!(features_named("The request is rejected.", &sent).is_empty());
     }
 }

@@ -66,6 +66,26 @@ pub(super) fn check_static(plan: &Plan) -> Result<()> {
                 "is also in guardduty.features: a protection plan is either on or off",
             ));
         }
+        for (region, list) in &g.features_not_offered {
+            let key = format!("guardduty.features_not_offered.{region}");
+            if !super::KNOWN_REGIONS.contains(&region.as_str()) {
+                return Err(PlanError::invalid(
+                    "guardduty.features_not_offered",
+                    region.as_str(),
+                    "is not an AWS region code such as \"eu-west-1\"",
+                ));
+            }
+            check_known_list(&key, list, GUARDDUTY_FEATURES, &problem)?;
+            let named = |f: &String| g.features.contains(f) || g.disabled_features.contains(f);
+            if let Some(stray) = list.iter().find(|f| !named(f)) {
+                return Err(PlanError::invalid(
+                    &key,
+                    stray.as_str(),
+                    "is in neither guardduty.features nor guardduty.disabled_features: there is \
+                     nothing to leave out",
+                ));
+            }
+        }
     }
     if let Some(c) = plan.security_contact() {
         for (_, key, contact) in c.contacts() {
@@ -272,6 +292,28 @@ mod tests {
             "{BASE}[guardduty]\nfeatures = [\"S3_DATA_EVENTS\", \"S3_DATA_EVENTS\"]\n"
         ));
         assert!(e.contains("is listed twice"), "{e}");
+        // A region AWS does not offer a feature in: a known region, a feature the plan names.
+        let not_offered = |table: &str| {
+            format!(
+                "{BASE}[guardduty]\nfeatures = [\"S3_DATA_EVENTS\"]\n\
+                 [guardduty.features_not_offered]\n{table}\n"
+            )
+        };
+        assert!(parse(&not_offered("\"eu-west-1\" = [\"S3_DATA_EVENTS\"]")).is_ok());
+        let e = err(&not_offered("\"eu-west-9\" = [\"S3_DATA_EVENTS\"]"));
+        assert!(
+            e.contains("guardduty.features_not_offered = \"eu-west-9\": is not an AWS region"),
+            "{e}"
+        );
+        let e = err(&not_offered("\"eu-west-1\" = [\"RDS_LOGIN_EVENTS\"]"));
+        assert!(
+            e.contains(
+                "guardduty.features_not_offered.eu-west-1 = \"RDS_LOGIN_EVENTS\": is in neither"
+            ),
+            "{e}"
+        );
+        let e = err(&not_offered("\"eu-west-1\" = [\"DNS_LOGS\"]"));
+        assert!(e.contains("is not a GuardDuty protection plan"), "{e}");
         let e = err(&format!("{BASE}regions = [\"eu-west-1\", \"eu-west-1\"]\n"));
         assert!(
             e.contains("regions = \"eu-west-1\": is listed twice"),

@@ -2,6 +2,8 @@
 //! control off). A missing table means the control is not managed; a present table is managed unless
 //! it says `enabled = false`. Missing keys take the recommended value shown in `plans/baseline.toml`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub const PLAN_VERSION: u32 = 1;
@@ -330,6 +332,11 @@ pub struct GuardDutyPlan {
     /// The protection plans turned off; none by default.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub disabled_features: Vec<String>,
+    /// Per region, the protection plans AWS does not offer there (its UpdateDetector rejected
+    /// them): neither set nor compared in that region, and shown. A person's decision, written in
+    /// the plan, so a rejected feature is not sent again on every run (issue 29).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub features_not_offered: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for GuardDutyPlan {
@@ -348,6 +355,7 @@ impl Default for GuardDutyPlan {
             .map(String::from)
             .to_vec(),
             disabled_features: Vec::new(),
+            features_not_offered: BTreeMap::new(),
         }
     }
 }

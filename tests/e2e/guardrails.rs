@@ -681,3 +681,82 @@ async fn a_guardduty_feature_the_plan_does_not_name_is_left_and_shown() {
         dry.all()
     );
 }
+
+/// A protection plan AWS does not offer in a region (issue 29; UpdateDetector's reference: "some
+/// data sources might not be available in all the Amazon Web Services Regions"). AWS's refusal is
+/// emulated here: `BadRequestException` (HTTP 400) is the error botocore's model lists for
+/// CreateDetector and UpdateDetector; its message naming the feature is a guess (no documented
+/// example), and the code is safe whatever it says (a message naming no feature is an ordinary
+/// failure). The refusal is reported once, with the plan key that records it, the detector and
+/// the other feature still set; with the key, the feature is never sent there again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feature_aws_refuses_in_a_region_is_reported_once_and_not_sent_there_again() {
+    let acct = Account::new().await;
+    const BASE: &str = "version = 1\nhome_region = \"us-east-1\"\n\
+         regions = [\"us-east-1\", \"eu-west-1\"]\n[guardduty]\n\
+         features = [\"S3_DATA_EVENTS\", \"EBS_MALWARE_PROTECTION\"]\n";
+    let plan = acct.write_plan("p.toml", BASE);
+    acct.proxy.hook(Box::new(|req| {
+        let detector_write = ["CreateDetector", "UpdateDetector"].contains(&&*req.operation);
+        (detector_write
+            && req.region == "eu-west-1"
+            && req.body_text().contains("EBS_MALWARE_PROTECTION"))
+        .then(|| common::proxy::Response {
+            status: 400,
+            content_type: "application/json".into(),
+            body: serde_json::json!({
+                "__type": "BadRequestException",
+                "message": "The request is rejected because the feature EBS_MALWARE_PROTECTION \
+                            is not supported in this Region.",
+            })
+            .to_string(),
+        })
+    }));
+    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    let all = run.all();
+    assert_eq!(
+        all.matches("GuardDuty in eu-west-1 refused EBS_MALWARE_PROTECTION")
+            .count(),
+        1,
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "[guardduty.features_not_offered] \"eu-west-1\" = [\"EBS_MALWARE_PROTECTION\"]"
+        ),
+        "{all}"
+    );
+    // Sent once with the feature, once without; us-east-1 as planned.
+    let creates: Vec<String> = acct
+        .proxy
+        .writes()
+        .into_iter()
+        .filter(|c| c.operation == "CreateDetector")
+        .map(|c| c.region)
+        .collect();
+    assert_eq!(creates.iter().filter(|r| *r == "eu-west-1").count(), 2);
+    let (_, on, features) = detector(&acct, "eu-west-1").await.unwrap();
+    assert!(on && features == ["S3_DATA_EVENTS"], "{features:?}");
+    let (_, _, features) = detector(&acct, "us-east-1").await.unwrap();
+    assert_eq!(features.len(), 2, "{features:?}");
+
+    // The person records it: in line, nothing sent, and the feature shown as not set there.
+    let plan = acct.write_plan(
+        "p.toml",
+        &format!(
+            "{BASE}[guardduty.features_not_offered]\n\"eu-west-1\" = [\"EBS_MALWARE_PROTECTION\"]\n"
+        ),
+    );
+    acct.proxy.clear();
+    let dry = acct.run(&["--plan", "-f", &plan]).await;
+    assert_eq!(dry.code, 0, "{}", dry.all());
+    assert_no_writes(&acct, &dry);
+    assert!(
+        dry.all().contains(
+            "in eu-west-1, not set (guardduty.features_not_offered): EBS_MALWARE_PROTECTION"
+        ),
+        "{}",
+        dry.all()
+    );
+}
