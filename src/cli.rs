@@ -148,6 +148,13 @@ pub struct OrgArgs {
     /// Organization over N CI jobs (shards stay stable as accounts are added).
     #[arg(long, value_name = "K/N", requires = "org", value_parser = Shard::parse)]
     pub shard: Option<Shard>,
+
+    /// With --output sarif: write the SARIF into this directory instead of stdout, one file per
+    /// category: aws-harden.sarif, or past the 5,000 results GitHub keeps in a run, one
+    /// aws-harden-accounts-D.sarif per first digit of the account ID (upload-sarif takes the
+    /// directory).
+    #[arg(long, value_name = "DIR", requires = "org")]
+    pub sarif_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

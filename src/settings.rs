@@ -193,7 +193,19 @@ fn org_settings(
             check_account_id(flag, id).map_err(anyhow::Error::msg)?;
         }
     }
-    let view = crate::ui::org::OrgView::for_format(cli.output, color, step_summary);
+    if let Some(dir) = &a.sarif_dir {
+        if cli.output != crate::cli::OutputFormat::Sarif {
+            bail!(
+                "--sarif-dir {} goes with --output sarif: it is where the SARIF files are written",
+                dir.display()
+            );
+        }
+        if dir.exists() && !dir.is_dir() {
+            bail!("--sarif-dir {}: is not a directory", dir.display());
+        }
+    }
+    let view =
+        crate::ui::org::OrgView::for_format(cli.output, color, step_summary, a.sarif_dir.clone());
     if let Some(l) = loaded {
         let p = &l.plan;
         // Admin MFA is part of [admin_user] (its `mfa` key).

@@ -107,7 +107,8 @@ impl Session {
             .iter()
             .any(|m| m.result.as_ref().is_ok_and(|a| a.assessment.applicable()));
         if self.settings.mode == Mode::DryRun || !applicable {
-            org.view.finished(&facts(self.elapsed()), &members, "plan");
+            org.view
+                .finished(&facts(self.elapsed()), &members, "plan")?;
             return Ok(if failed {
                 Outcome::Failed
             } else if pending && self.settings.mode == Mode::DryRun {
@@ -219,7 +220,8 @@ impl Session {
                 a.report = report;
             }
         }
-        org.view.finished(&facts(self.elapsed()), &members, "apply");
+        org.view
+            .finished(&facts(self.elapsed()), &members, "apply")?;
         let apply_failed = members.iter().any(|m| m.finished() == Finished::Failed);
         Ok(if self.ctrl_c.is_pressed() {
             Outcome::Interrupted

@@ -40,17 +40,23 @@ enum OrgFormat {
     Json,
     Markdown,
     Junit,
-    Sarif,
+    /// To stdout, or to files in `--sarif-dir`.
+    Sarif(Option<PathBuf>),
 }
 
 impl OrgView {
-    pub fn for_format(format: OutputFormat, color: bool, step_summary: Option<PathBuf>) -> OrgView {
+    pub fn for_format(
+        format: OutputFormat,
+        color: bool,
+        step_summary: Option<PathBuf>,
+        sarif_dir: Option<PathBuf>,
+    ) -> OrgView {
         let format = match format {
             OutputFormat::Human => OrgFormat::Human(render::Palette { color }),
             OutputFormat::Json => OrgFormat::Json,
             OutputFormat::Markdown => OrgFormat::Markdown,
             OutputFormat::Junit => OrgFormat::Junit,
-            OutputFormat::Sarif => OrgFormat::Sarif,
+            OutputFormat::Sarif => OrgFormat::Sarif(sarif_dir),
         };
         OrgView {
             format,
@@ -87,8 +93,22 @@ impl OrgView {
     }
 
     /// The end of the run: a dry run's stats, or each account's apply and the table again; the
-    /// JSON document.
-    pub fn finished(&self, run: &OrgFacts, members: &[MemberRun], mode: &str) {
+    /// JSON document. An error only when `--sarif-dir`'s files cannot be written.
+    pub fn finished(
+        &self,
+        run: &OrgFacts,
+        members: &[MemberRun],
+        mode: &str,
+    ) -> anyhow::Result<()> {
+        if let Some(path) = &self.step_summary {
+            // The job summary is a courtesy: failing to write it must not change the result.
+            if let Err(e) = markdown::append_step_summary(path, &markdown_report(members)) {
+                eprintln!(
+                    "warning: cannot append to the job summary {}: {e}",
+                    path.display()
+                );
+            }
+        }
         match &self.format {
             OrgFormat::Human(p) => {
                 if mode == "apply" {
@@ -129,7 +149,7 @@ impl OrgView {
                     .collect();
                 println!("{}", junit::report_many(&accounts));
             }
-            OrgFormat::Sarif => {
+            OrgFormat::Sarif(dir) => {
                 let accounts: Vec<(&str, &crate::engine::Assessment)> = members
                     .iter()
                     .filter_map(|m| {
@@ -139,21 +159,21 @@ impl OrgView {
                             .map(|a| (m.account.id.as_str(), &a.assessment))
                     })
                     .collect();
-                println!(
-                    "{}",
-                    sarif::report_many(&accounts, run.plan_file, run.plan_text)
-                );
+                match dir {
+                    None => println!(
+                        "{}",
+                        sarif::report_many(&accounts, run.plan_file, run.plan_text)
+                    ),
+                    Some(dir) => {
+                        let files = sarif::files(&accounts, run.plan_file, run.plan_text);
+                        for path in sarif::write_files(dir, &files)? {
+                            eprintln!("SARIF written to {}", path.display());
+                        }
+                    }
+                }
             }
         }
-        if let Some(path) = &self.step_summary {
-            // The job summary is a courtesy: failing to write it must not change the result.
-            if let Err(e) = markdown::append_step_summary(path, &markdown_report(members)) {
-                eprintln!(
-                    "warning: cannot append to the job summary {}: {e}",
-                    path.display()
-                );
-            }
-        }
+        Ok(())
     }
 }
 

@@ -211,9 +211,111 @@ pub fn report(account: &str, a: &Assessment, plan_file: &str, plan_text: &str) -
     report_many(&[(account, a)], plan_file, plan_text)
 }
 
-/// The SARIF log for several accounts (`--org`): still one run (GitHub rejects several runs of one
-/// tool in one upload), with the account in each result and its fingerprint.
+/// The SARIF log for several accounts (`--org`): one run, with the account in each result and its
+/// fingerprint; past GitHub's 5,000 results a run, one run per category (`split`).
 pub fn report_many(accounts: &[(&str, &Assessment)], plan_file: &str, plan_text: &str) -> String {
+    let runs = runs(accounts, plan_file, plan_text);
+    if runs.len() > 1 {
+        eprintln!(
+            "SARIF: GitHub takes one category per uploaded file; --sarif-dir DIR writes each run \
+             to a file of its own"
+        );
+    }
+    let text = log(runs.into_iter().map(|(_, run)| run).collect());
+    warn_over_upload_limit("the SARIF output", &text);
+    text
+}
+
+/// `--sarif-dir`: the SARIF as files, one run each, named after its category:
+/// `aws-harden.sarif`, or past 5,000 results `aws-harden-accounts-D.sarif` (upload-sarif takes a
+/// directory; GitHub documents one category per uploaded file).
+pub fn files(
+    accounts: &[(&str, &Assessment)],
+    plan_file: &str,
+    plan_text: &str,
+) -> Vec<(String, String)> {
+    runs(accounts, plan_file, plan_text)
+        .into_iter()
+        .map(|(category, run)| {
+            let name = match category {
+                None => "aws-harden.sarif".to_string(),
+                Some(c) => format!("{}.sarif", c.replace('/', "-")),
+            };
+            let text = log(vec![run]);
+            warn_over_upload_limit(&name, &text);
+            (name, text)
+        })
+        .collect()
+}
+
+/// Writes `files` into `dir` (made when missing); the paths written.
+pub fn write_files(
+    dir: &std::path::Path,
+    files: &[(String, String)],
+) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context as _;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--sarif-dir {}: cannot create it", dir.display()))?;
+    files
+        .iter()
+        .map(|(name, text)| {
+            let path = dir.join(name);
+            std::fs::write(&path, text)
+                .with_context(|| format!("--sarif-dir: cannot write {}", path.display()))?;
+            Ok(path)
+        })
+        .collect()
+}
+
+fn log(runs: Vec<Run>) -> String {
+    let log = Log {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        version: "2.1.0",
+        runs,
+    };
+    serde_json::to_string_pretty(&log).expect("a SARIF log of plain data serializes")
+}
+
+/// GitHub refuses an upload over 10 MB gzip-compressed ("SARIF support for code scanning",
+/// limits).
+const GZIP_LIMIT: usize = 10 * 1024 * 1024;
+
+/// The size of `text` gzip-compressed (flate2's default level, as `gzip` and the upload-sarif
+/// action compress).
+fn gzip_size(text: &str) -> usize {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes())
+        .and_then(|()| gz.finish())
+        .map(|bytes| bytes.len())
+        // Writing into memory does not fail; were it to, the raw size bounds the compressed one.
+        .unwrap_or(text.len())
+}
+
+/// What would keep GitHub from taking `text` as one upload, if anything.
+fn over_upload_limit(text: &str, limit: usize) -> Option<usize> {
+    // Compressed, a text is never much larger than itself: under the limit raw, under it gzipped.
+    if text.len() + 1024 < limit {
+        return None;
+    }
+    Some(gzip_size(text)).filter(|&size| size > limit)
+}
+
+fn warn_over_upload_limit(what: &str, text: &str) {
+    if let Some(size) = over_upload_limit(text, GZIP_LIMIT) {
+        eprintln!(
+            "SARIF: {what} is {size} bytes gzip-compressed, over the 10 MB GitHub takes in one \
+             upload: split the Organization with --shard or --ou"
+        );
+    }
+}
+
+/// The runs of a SARIF log, each with its category (none for one run).
+fn runs(
+    accounts: &[(&str, &Assessment)],
+    plan_file: &str,
+    plan_text: &str,
+) -> Vec<(Option<String>, Run)> {
     let mut rules: Vec<Rule> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
     for check in accounts.iter().flat_map(|(_, a)| &a.checks) {
@@ -318,20 +420,17 @@ pub fn report_many(accounts: &[(&str, &Assessment)], plan_file: &str, plan_text:
             })
             .collect(),
     };
-    let runs = split(results)
+    split(results)
         .into_iter()
-        .map(|(category, results)| Run {
-            tool: Tool { driver: driver() },
-            automation_details: category.map(|id| AutomationDetails { id }),
-            results,
+        .map(|(category, results)| {
+            let run = Run {
+                tool: Tool { driver: driver() },
+                automation_details: category.clone().map(|id| AutomationDetails { id }),
+                results,
+            };
+            (category, run)
         })
-        .collect();
-    let log = Log {
-        schema: "https://json.schemastore.org/sarif-2.1.0.json",
-        version: "2.1.0",
-        runs,
-    };
-    serde_json::to_string_pretty(&log).expect("a SARIF log of plain data serializes")
+        .collect()
 }
 
 /// The results as runs. Up to `RESULTS_PER_RUN`, one run without a category, as always. Past that
@@ -533,6 +632,52 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&log).unwrap();
         assert_eq!(v["runs"].as_array().unwrap().len(), 1);
         assert!(v["runs"][0].get("automationDetails").is_none());
+    }
+
+    /// `--sarif-dir`: each run a file of its own, named after its category, each valid SARIF
+    /// with one run; one file without a category when small.
+    #[test]
+    fn the_files_are_one_per_category() {
+        let (a, b) = (failing(2_600), failing(2_600));
+        let accounts = [("111111111111", &a), ("222222222222", &b)];
+        let files = files(&accounts, "plans/m.toml", "");
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["aws-harden-accounts-1.sarif", "aws-harden-accounts-2.sarif"]
+        );
+        for (name, text) in &files {
+            validate(text);
+            let v: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(v["runs"].as_array().unwrap().len(), 1, "{name}");
+            let id = v["runs"][0]["automationDetails"]["id"].as_str().unwrap();
+            assert_eq!(format!("{}.sarif", id.replace('/', "-")), *name);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_files(&dir.path().join("sarif"), &files).unwrap();
+        assert_eq!(written.len(), 2);
+        assert_eq!(std::fs::read_to_string(&written[1]).unwrap(), files[1].1);
+        let c = failing(3);
+        let one = super::files(&[("111111111111", &c)], "plans/m.toml", "");
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].0, "aws-harden.sarif");
+    }
+
+    /// GitHub's 10 MB is of the gzipped file: a large but repetitive file is under it, a file
+    /// over the limit compressed is named. The limit is a parameter, so a small one shows the
+    /// check firing.
+    #[test]
+    fn the_upload_limit_is_of_the_gzipped_size() {
+        let log = report_many(&[("111111111111", &failing(400))], "plans/m.toml", "");
+        assert!(
+            over_upload_limit(&log, log.len() / 2).is_none(),
+            "compresses well"
+        );
+        let size = gzip_size(&log);
+        assert!(size < log.len() / 5, "{size} of {}", log.len());
+        assert_eq!(over_upload_limit(&log, size - 1), Some(size));
+        assert_eq!(over_upload_limit(&log, size + 1), None);
+        assert!(over_upload_limit(&log, GZIP_LIMIT).is_none());
     }
 
     /// The location is the plan's path from the repository root, normalised.

@@ -589,6 +589,34 @@ async fn sarif_is_one_run_with_each_account_and_junit_a_suite_per_account_and_co
         "one alert per account and resource"
     );
 
+    // --sarif-dir: the same run written as a file (one category, so one file), nothing on
+    // stdout; with another output it is refused before any call.
+    let dir = acct.dir.path().join("sarif");
+    let dir_arg = dir.to_str().unwrap();
+    let base = ["--org", "-f", &plan, "--plan", "--sarif-dir", dir_arg];
+    let run = acct
+        .run(&[&base[..], &["--output", "sarif"]].concat())
+        .await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, ["aws-harden.sarif"]);
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("aws-harden.sarif")).unwrap())
+            .unwrap();
+    assert_eq!(
+        file["runs"][0]["results"].as_array().unwrap().len(),
+        results.len()
+    );
+    acct.proxy.clear();
+    let run = acct.run(&[&base[..], &["--output", "json"]].concat()).await;
+    assert_eq!(run.code, 1, "{}", run.all());
+    assert!(run.stderr.contains("--sarif-dir"), "{}", run.all());
+    assert!(acct.proxy.calls().is_empty(), "{}", acct.proxy.describe());
+
     let run = acct
         .run(&["--org", "-f", &plan, "--plan", "--output", "junit"])
         .await;
