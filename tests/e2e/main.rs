@@ -17,6 +17,7 @@ mod faults;
 mod guardrails;
 mod mfa;
 mod org;
+mod partitions;
 mod perf;
 mod plan_yes;
 mod proxy;
