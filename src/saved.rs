@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::aws::Caller;
 use crate::controls::Change;
 use crate::files::{Access, write_atomically};
+use crate::plan::dates::parse_utc_time;
 
 /// The `format` field: what the file is.
 pub const FORMAT: &str = "aws-harden-changes";
@@ -310,34 +311,9 @@ fn seconds_since_epoch(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian: Howard Hinnant's
-/// `civil_from_days` (http://howardhinnant.github.io/date_algorithms.html).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The inverse: `days_from_civil` from the same page.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = year - i64::from(month <= 2);
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Seconds since 1970 as RFC 3339 in UTC, to the second.
 fn rfc3339(secs: u64) -> String {
+    use crate::plan::dates::civil_from_days;
     let days = (secs / 86_400) as i64;
     let rest = secs % 86_400;
     let (y, mo, d) = civil_from_days(days);
@@ -352,33 +328,7 @@ fn rfc3339(secs: u64) -> String {
 /// Exactly the form `rfc3339` writes (the file is hashed, so nothing else can be in it unless
 /// edited); `None` for anything else.
 fn parse_rfc3339(text: &str) -> Option<u64> {
-    let b = text.as_bytes();
-    let shape_ok = b.len() == 20
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            10 => c == b'T',
-            13 | 16 => c == b':',
-            19 => c == b'Z',
-            _ => c.is_ascii_digit(),
-        });
-    if !shape_ok {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let days_in_month = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        _ => return None,
-    };
-    if year < 1970 || day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
-        return None;
-    }
-    let days = days_from_civil(i64::from(year), month, day) as u64;
-    Some(days * 86_400 + u64::from(hour) * 3600 + u64::from(minute) * 60 + u64::from(second))
+    (text.len() == 20).then(|| parse_utc_time(text)).flatten()
 }
 
 /// A number of seconds for people: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.

@@ -9,6 +9,7 @@ mod caller;
 mod calls;
 pub mod central_root;
 mod config;
+pub mod credential_report;
 mod errors;
 pub mod permissions;
 mod regions;
@@ -84,6 +85,9 @@ pub struct Aws {
     /// The sign-in URL once read: the next steps reuse it, so no call follows the deletion of the
     /// key this run signs with.
     signin: Arc<Mutex<Option<String>>>,
+    /// The IAM credential report, read once per run and shared (root's history, `iam_users`).
+    credential_report:
+        Arc<tokio::sync::OnceCell<Result<Arc<credential_report::CredentialReport>, String>>>,
     /// The account's regions, read once, and one EC2 client per region (`regions.rs`).
     regions: Arc<RegionCache>,
     /// Under `--org` with `root.centralized`: this context's part in centralized root access.
@@ -110,6 +114,23 @@ impl Aws {
         let url = self.caller.signin_url(alias.as_deref());
         *self.signin.lock().unwrap() = Some(url.clone());
         url
+    }
+
+    /// The IAM credential report (`credential_report::fetch`), read once per run: every control
+    /// that needs it gets the same one. IAM reuses a report for up to four hours anyway.
+    pub async fn credential_report(
+        &self,
+    ) -> anyhow::Result<Arc<credential_report::CredentialReport>> {
+        self.credential_report
+            .get_or_init(|| async {
+                credential_report::fetch(self)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| format!("{e:#}"))
+            })
+            .await
+            .clone()
+            .map_err(|e| anyhow!(e))
     }
 
     /// Resolve credentials and identify the caller. Fails with advice when there are no credentials.
@@ -275,6 +296,7 @@ impl Aws {
             calls,
             own_mfa_devices: None,
             signin: Arc::default(),
+            credential_report: Arc::default(),
             regions: Arc::default(),
             central_root: None,
         }

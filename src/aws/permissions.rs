@@ -108,6 +108,22 @@ pub const READS: &[(&str, &str, Option<&str>)] = &[
     ("iam", "ListGroupsForUser", Some("iam:ListGroupsForUser")),
     ("iam", "GetLoginProfile", Some("iam:GetLoginProfile")),
     ("iam", "ListAccessKeys", Some("iam:ListAccessKeys")),
+    // iam_users: the users' policies, who has AWSCloudShellFullAccess, the server certificates.
+    (
+        "iam",
+        "GetAccountAuthorizationDetails",
+        Some("iam:GetAccountAuthorizationDetails"),
+    ),
+    (
+        "iam",
+        "ListEntitiesForPolicy",
+        Some("iam:ListEntitiesForPolicy"),
+    ),
+    (
+        "iam",
+        "ListServerCertificates",
+        Some("iam:ListServerCertificates"),
+    ),
     ("iam", "ListMFADevices", Some("iam:ListMFADevices")),
     (
         "iam",

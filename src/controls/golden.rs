@@ -6,7 +6,7 @@ use crate::bucket::{self, AccessLogging, Encryption, KmsKey};
 use crate::change::{Action, Change, ControlId, Stage};
 use crate::controls::{
     Op, access_analyzer, admin_group, admin_mfa, admin_user, budget, cloudtrail, cost_report,
-    ebs_encryption, guardduty, imds_defaults, password_policy, root, root_credentials,
+    ebs_encryption, guardduty, iam_users, imds_defaults, password_policy, root, root_credentials,
     s3_public_access, security_contact, support_role,
 };
 use crate::plan::PasswordPolicyPlan;
@@ -218,6 +218,14 @@ fn samples() -> Vec<Op> {
             name: s("aws-support"),
             policy_arn: s("arn:aws:iam::aws:policy/AWSSupportAccess"),
         }),
+        Op::IamUsers(iam_users::Op::DeactivateKey {
+            user: s("old-key"),
+            access_key_id: s("AKIAIOSFODNN7EXAMPLE"),
+        }),
+        Op::IamUsers(iam_users::Op::RemovePassword { user: s("console") }),
+        Op::IamUsers(iam_users::Op::DeleteServerCertificate {
+            name: s("old-cert"),
+        }),
         Op::SecurityContact(security_contact::Op::Put {
             kind: s("SECURITY"),
             name: s("Sec Team"),
@@ -319,6 +327,7 @@ fn the_samples_cover_every_op() {
     assert_eq!(per_control("access_analyzer."), 2);
     assert_eq!(per_control("guardduty."), 2);
     assert_eq!(per_control("support_role."), 3);
+    assert_eq!(per_control("iam_users."), 3);
     assert_eq!(per_control("security_contact."), 1);
     assert_eq!(per_control("budget."), 4);
     assert_eq!(per_control("root_credentials."), 8);

@@ -14,6 +14,7 @@ pub mod ebs_encryption;
 #[cfg(test)]
 mod golden;
 pub mod guardduty;
+pub mod iam_users;
 pub mod imds_defaults;
 pub mod mfa_guard;
 pub mod password_policy;
@@ -158,6 +159,8 @@ registry! {
     AccessAnalyzer = access_analyzer::AccessAnalyzer,
     Guardduty = guardduty::GuardDuty,
     SupportRole = support_role::SupportRole,
+    /// The people's credentials (issue 34): after the admin user, whom it never changes.
+    IamUsers = iam_users::IamUsers [boxed],
     SecurityContact = security_contact::SecurityContact,
     Budget = budget::Budget,
     /// Members' root credentials under `--org` (issue 19): after every other control, since it

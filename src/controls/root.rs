@@ -11,7 +11,7 @@
 use aws_sdk_iam::types::{AssignmentStatusType, SummaryKeyType};
 
 use crate::aws::central_root::CentralRoot;
-use crate::aws::{Aws, SdkResultExt, error_code};
+use crate::aws::{Aws, SdkResultExt};
 use crate::change::{Action, Change, ControlId, Diff, Notice, Stage};
 use crate::controls::control::{Control, DiffContext};
 use crate::interact::Interaction;
@@ -171,57 +171,43 @@ async fn root_has_virtual_mfa(aws: &Aws) -> anyhow::Result<bool> {
         .any(|u| u.arn.ends_with(":root")))
 }
 
-/// History only, never a decision: any problem reading the report just means no history.
+/// History only, never a decision: any problem reading the report just means no history. The
+/// report is the run's one (`Aws::credential_report`, shared with `iam_users`).
 async fn credential_report_history(aws: &Aws) -> Option<RootHistory> {
-    let result = aws.iam.get_credential_report().send().await;
-    if let Err(e) = &result
-        && matches!(error_code(e), Some("ReportNotPresent" | "ReportExpired"))
-    {
-        // Generating is allowed while observing (it changes nothing in the account). AWS takes a
-        // few seconds and answers ReportInProgress meanwhile (GenerateCredentialReport, IAM API
-        // reference), so it is not read again now: history only, the next run has it.
-        let _ = aws.iam.generate_credential_report().send().await;
-        return None;
-    }
-    let report = result.ok()?;
-    let content = report.content?.into_inner();
-    let mut history = parse_root_history(&content)?;
-    history.generated = report.generated_time.map(|t| t.to_string());
+    let report = aws.credential_report().await.ok()?;
+    let mut history = root_history(&report.rows)?;
+    history.generated = report
+        .generated
+        .map(|t| aws_smithy_types::DateTime::from_secs(t as i64).to_string());
     Some(history)
 }
 
 /// The `<root_account>` row of a credential report (CSV, header first).
 pub fn parse_root_history(csv_bytes: &[u8]) -> Option<RootHistory> {
-    let mut reader = csv::Reader::from_reader(csv_bytes);
-    let headers = reader.headers().ok()?.clone();
-    let col = |name: &str| headers.iter().position(|h| h == name);
-    let (user, password_last_used) = (col("user")?, col("password_last_used"));
-    let key_cols: Vec<usize> = ["access_key_1_last_used_date", "access_key_2_last_used_date"]
+    root_history(&crate::aws::credential_report::parse(csv_bytes).ok()?)
+}
+
+/// The `<root_account>` row among a report's rows.
+fn root_history(rows: &[std::collections::BTreeMap<String, String>]) -> Option<RootHistory> {
+    let root = rows
         .iter()
-        .filter_map(|n| col(n))
-        .collect();
+        .find(|r| r.get("user").map(String::as_str) == Some("<root_account>"))?;
     // "N/A", "no_information", "not_supported": the report's ways of saying "never / unknown".
-    let when = |v: &str| {
-        let v = v.trim();
-        (!v.is_empty() && v.chars().next().is_some_and(|c| c.is_ascii_digit()))
+    let when = |column: &str| {
+        let v = root.get(column)?.trim();
+        v.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
             .then(|| v.to_string())
     };
-    for record in reader.records() {
-        let record = record.ok()?;
-        if record.get(user) == Some("<root_account>") {
-            return Some(RootHistory {
-                password_last_used: password_last_used
-                    .and_then(|i| record.get(i))
-                    .and_then(when),
-                access_key_last_used: key_cols
-                    .iter()
-                    .filter_map(|&i| record.get(i).and_then(when))
-                    .collect(),
-                generated: None,
-            });
-        }
-    }
-    None
+    Some(RootHistory {
+        password_last_used: when("password_last_used"),
+        access_key_last_used: ["access_key_1_last_used_date", "access_key_2_last_used_date"]
+            .iter()
+            .filter_map(|c| when(c))
+            .collect(),
+        generated: None,
+    })
 }
 
 const DELETE_KEYS_STEPS: &str = "Only the root user can delete root's access keys. Sign in to the console as the root user \

@@ -68,13 +68,6 @@ pub(super) fn check_static(plan: &Plan) -> Result<()> {
         }
         for (region, list) in &g.features_not_offered {
             let key = format!("guardduty.features_not_offered.{region}");
-            if !super::KNOWN_REGIONS.contains(&region.as_str()) {
-                return Err(PlanError::invalid(
-                    "guardduty.features_not_offered",
-                    region.as_str(),
-                    "is not an AWS region code such as \"eu-west-1\"",
-                ));
-            }
             check_known_list(&key, list, GUARDDUTY_FEATURES, &problem)?;
             let named = |f: &String| g.features.contains(f) || g.disabled_features.contains(f);
             if let Some(stray) = list.iter().find(|f| !named(f)) {
@@ -86,6 +79,9 @@ pub(super) fn check_static(plan: &Plan) -> Result<()> {
                 ));
             }
         }
+    }
+    if let Some(u) = plan.iam_users() {
+        check_iam_users(u)?;
     }
     if let Some(c) = plan.security_contact() {
         for (_, key, contact) in c.contacts() {
@@ -227,6 +223,56 @@ pub fn check_budget_email(email: &str) -> Result<()> {
     }
 }
 
+/// `[iam_users]`: day counts a person can mean, and exceptions that name a user, a known
+/// credential, a reason and a real date.
+fn check_iam_users(u: &IamUsersPlan) -> Result<()> {
+    for (key, days) in [
+        ("iam_users.unused_days", u.unused_days),
+        ("iam_users.max_key_age_days", u.max_key_age_days),
+    ] {
+        if !(1..=3650).contains(&days) {
+            return Err(PlanError::invalid(
+                key,
+                days.to_string(),
+                "must be a number of days from 1 to 3650",
+            ));
+        }
+    }
+    for e in &u.exceptions {
+        if !iam_name_ok(&e.user, 64) {
+            return Err(PlanError::invalid(
+                "iam_users.exception.user",
+                e.user.as_str(),
+                "is not an IAM user name (1-64 of A-Za-z0-9+=,.@_-)",
+            ));
+        }
+        if let Some(c) = &e.credential
+            && !IAM_USERS_CREDENTIALS.contains(&c.as_str())
+        {
+            return Err(PlanError::invalid(
+                "iam_users.exception.credential",
+                c.as_str(),
+                &format!("is not one of {}", IAM_USERS_CREDENTIALS.join(", ")),
+            ));
+        }
+        if e.reason.trim().is_empty() {
+            return Err(PlanError::invalid(
+                "iam_users.exception.reason",
+                e.reason.as_str(),
+                "must say why the finding is accepted",
+            ));
+        }
+        if super::dates::parse_date(&e.expires).is_none() {
+            return Err(PlanError::invalid(
+                "iam_users.exception.expires",
+                e.expires.as_str(),
+                "must be a date, YYYY-MM-DD (UTC), after which the finding comes back",
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_budget(b: &BudgetPlan) -> Result<()> {
     check_name(&BUDGET_NAME, &b.name)?;
     check_budget_amount(&b.amount.0)?;
@@ -314,6 +360,37 @@ mod tests {
         );
         let e = err(&not_offered("\"eu-west-1\" = [\"DNS_LOGS\"]"));
         assert!(e.contains("is not a GuardDuty protection plan"), "{e}");
+        // [iam_users]: days in range, exceptions with a known credential and a real date.
+        let users = |body: &str| format!("{BASE}[iam_users]\n{body}");
+        assert!(parse(&users("unused_days = 30\n")).is_ok());
+        let e = err(&users("unused_days = 0\n"));
+        assert!(
+            e.contains("iam_users.unused_days = \"0\": must be a number of days"),
+            "{e}"
+        );
+        let exception = |fields: &str| {
+            users(&format!(
+                "[[iam_users.exception]]\nuser = \"bob\"\nreason = \"break-glass\"\n{fields}\n"
+            ))
+        };
+        assert!(
+            parse(&exception(
+                "expires = \"2027-01-31\"\ncredential = \"password\""
+            ))
+            .is_ok()
+        );
+        let e = err(&exception("expires = \"2027-02-30\""));
+        assert!(
+            e.contains("iam_users.exception.expires = \"2027-02-30\": must be a date"),
+            "{e}"
+        );
+        let e = err(&exception("expires = \"2027-01-31\"\ncredential = \"key\""));
+        assert!(
+            e.contains("iam_users.exception.credential = \"key\": is not one of"),
+            "{e}"
+        );
+        let e = err(&exception(""));
+        assert!(e.contains("expires"), "{e}");
         let e = err(&format!("{BASE}regions = [\"eu-west-1\", \"eu-west-1\"]\n"));
         assert!(
             e.contains("regions = \"eu-west-1\": is listed twice"),

@@ -2,6 +2,7 @@
 //! names with placeholders are checked again once the account is known (`resolve`).
 
 mod cost_report;
+pub mod dates;
 mod error;
 mod guardrails;
 mod names;

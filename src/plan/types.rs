@@ -42,6 +42,8 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_role: Option<SupportRolePlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iam_users: Option<IamUsersPlan>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_contact: Option<SecurityContactPlan>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<BudgetPlan>,
@@ -85,6 +87,9 @@ impl Plan {
     }
     pub fn support_role(&self) -> Option<&SupportRolePlan> {
         managed(&self.support_role, |s| s.enabled)
+    }
+    pub fn iam_users(&self) -> Option<&IamUsersPlan> {
+        managed(&self.iam_users, |s| s.enabled)
     }
     pub fn security_contact(&self) -> Option<&SecurityContactPlan> {
         managed(&self.security_contact, |s| s.enabled)
@@ -376,6 +381,60 @@ impl Default for SupportRolePlan {
             name: "aws-support".into(),
         }
     }
+}
+
+/// The people's credentials, re-checked on every run from the IAM credential report (CIS v7.0 2.10
+/// MFA for console users, 2.11 unused credentials, 2.12 key rotation and one active key, 2.13
+/// permissions through groups, 2.17 expired server certificates, 2.20 CloudShell full access).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IamUsersPlan {
+    pub enabled: bool,
+    /// A credential not used for more days than this is unused (CIS: 45).
+    pub unused_days: u32,
+    /// An active access key older than this many days is due for rotation (CIS: 90).
+    pub max_key_age_days: u32,
+    /// Deactivate unused access keys, remove unused console passwords and delete expired server
+    /// certificates; otherwise each is a manual action.
+    pub deactivate_unused: bool,
+    /// Findings a person accepted, each until a date.
+    #[serde(rename = "exception", skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<IamUsersException>,
+}
+
+impl Default for IamUsersPlan {
+    fn default() -> Self {
+        IamUsersPlan {
+            enabled: true,
+            unused_days: 45,
+            max_key_age_days: 90,
+            deactivate_unused: false,
+            exceptions: Vec::new(),
+        }
+    }
+}
+
+/// The credentials an exception can name (`IamUsersException::credential`).
+pub const IAM_USERS_CREDENTIALS: &[&str] = &[
+    "password",
+    "access_key_1",
+    "access_key_2",
+    "mfa",
+    "policies",
+    "cloudshell",
+];
+
+/// `[[iam_users.exception]]`: a user's finding (one credential's, or all of the user's) that a
+/// person accepted, for a reason, until `expires` (a date, `YYYY-MM-DD`, UTC): after it the
+/// finding comes back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamUsersException {
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    pub reason: String,
+    pub expires: String,
 }
 
 /// One alternate contact (Account Management API, `PutAlternateContact`).

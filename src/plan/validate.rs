@@ -200,6 +200,18 @@ pub fn check_static(plan: &Plan) -> Result<()> {
     }
     check_regions(&plan.regions)?;
     check_exclude_regions(&plan.regions, &plan.exclude_regions)?;
+    if let Some(g) = &plan.guardduty
+        && let Some(region) = g
+            .features_not_offered
+            .keys()
+            .find(|r| !KNOWN_REGIONS.contains(&r.as_str()))
+    {
+        return Err(PlanError::invalid(
+            "guardduty.features_not_offered",
+            region.as_str(),
+            "is not an AWS region code such as \"eu-west-1\"",
+        ));
+    }
     guardrails::check_static(plan)?;
     if let Some(e) = &plan.ebs_encryption {
         check_ebs_encryption(e)?;

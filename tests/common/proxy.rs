@@ -1874,7 +1874,7 @@ fn patch_summary(body: &str, root: RootSummary) -> String {
 
 /// A query-protocol IAM call straight to moto, as the same account (moto routes by the access key in
 /// the Authorization header; it checks no signature). Not recorded: the binary did not make it.
-async fn moto_iam(
+pub async fn moto_iam(
     upstream: &str,
     req: &Request,
     params: &[(&str, &str)],

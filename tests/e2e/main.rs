@@ -15,6 +15,7 @@ mod cost_report;
 mod credentials;
 mod faults;
 mod guardrails;
+mod iam_users;
 mod mfa;
 mod org;
 mod partitions;

@@ -11,8 +11,10 @@ use futures_util::StreamExt;
 /// proving the MFA guard (issue 10), `DescribeRegions` (issue 13, and the regions of issue 16),
 /// s3control `GetPublicAccessBlock` for the account's Block Public Access (issue 16), the support
 /// role's `GetRole` and `ListAttachedRolePolicies` (issue 17). Measured: 54 (with root's MFA on,
-/// its virtual device is looked up too).
-const MAX_ACCOUNT_CALLS: usize = 60;
+/// its virtual device is looked up too). Issue 34's `iam_users`: `GetAccountAuthorizationDetails`,
+/// `ListEntitiesForPolicy`, `ListServerCertificates` (the credential report is read once, shared
+/// with root's history).
+const MAX_ACCOUNT_CALLS: usize = 63;
 /// The regional guardrails' reads in each region: EBS encryption by default, its key and the
 /// plan's key resolved by KMS (issue 29: keys compared by key ARN), the IMDS defaults (issue 16),
 /// the region's analyzers (issue 17).

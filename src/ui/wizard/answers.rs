@@ -4,9 +4,9 @@ use crate::controls::Observation;
 use crate::engine::Assessment;
 use crate::plan::{
     AccessAnalyzerPlan, AdminGroupPlan, AdminUserPlan, BudgetAmount, BudgetPlan, CloudTrailPlan,
-    CostReportPlan, CurFormat, EbsEncryptionPlan, GuardDutyPlan, ImdsDefaultsPlan, PLAN_VERSION,
-    PasswordPolicyPlan, Plan, Regions, RootPlan, S3PublicAccessPlan, SecurityContactPlan,
-    SupportRolePlan,
+    CostReportPlan, CurFormat, EbsEncryptionPlan, GuardDutyPlan, IamUsersPlan, ImdsDefaultsPlan,
+    PLAN_VERSION, PasswordPolicyPlan, Plan, Regions, RootPlan, S3PublicAccessPlan,
+    SecurityContactPlan, SupportRolePlan,
 };
 
 /// A question about a control: not asked (left out of the plan), declined, or accepted.
@@ -75,6 +75,8 @@ pub struct Answers {
     pub guardduty: Choice<()>,
     /// The AWS Support role.
     pub support_role: Choice<()>,
+    /// The people's credentials re-checked on every run; `true`: unused ones are deactivated.
+    pub iam_users: Choice<bool>,
     /// The security alternate contact (the person's own data: asked, never assumed).
     pub security_contact: Choice<ContactAnswers>,
     /// The monthly budget and who its alerts go to.
@@ -185,6 +187,17 @@ pub fn build_plan(a: &Answers) -> Plan {
             },
             |_| SupportRolePlan::default(),
         ),
+        iam_users: section(
+            &a.iam_users,
+            IamUsersPlan {
+                enabled: false,
+                ..IamUsersPlan::default()
+            },
+            |&deactivate_unused| IamUsersPlan {
+                deactivate_unused,
+                ..IamUsersPlan::default()
+            },
+        ),
         security_contact: section(
             &a.security_contact,
             SecurityContactPlan {
@@ -244,6 +257,7 @@ pub fn recommended(home_region: &str) -> Answers {
         access_analyzer: Choice::On(()),
         guardduty: Choice::Off,
         support_role: Choice::On(()),
+        iam_users: Choice::On(false),
         security_contact: Choice::On(ContactAnswers {
             title: "Security".into(),
             ..ContactAnswers::default()

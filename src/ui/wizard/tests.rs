@@ -26,6 +26,7 @@ fn all_offered() -> Answers {
         access_analyzer: Choice::On(()),
         guardduty: Choice::Off,
         support_role: Choice::On(()),
+        iam_users: Choice::On(true),
         security_contact: Choice::On(ContactAnswers {
             name: "Sec".into(),
             title: "Security".into(),
@@ -53,6 +54,7 @@ fn answers_become_plan_sections() {
     assert_eq!(plan.cost_report().unwrap().format, CurFormat::Csv);
     assert!(plan.cost_report().unwrap().artifacts.is_empty());
     assert!(plan.access_analyzer().is_some() && plan.support_role().is_some());
+    assert!(plan.iam_users().unwrap().deactivate_unused);
     assert!(plan.guardduty.as_ref().is_some_and(|g| !g.enabled));
     assert_eq!(plan.security_contact().unwrap().phone, "+14155550100");
     assert!(plan.budget.as_ref().is_some_and(|b| !b.enabled));
@@ -353,6 +355,7 @@ fn all_defaults_give_the_baseline_on_every_table_it_has() {
         access_analyzer,
         guardduty,
         support_role,
+        iam_users,
         cloudtrail,
         cost_report,
         root
@@ -619,6 +622,7 @@ fn iam_only() -> Answers {
         access_analyzer: Choice::NotOffered,
         guardduty: Choice::NotOffered,
         support_role: Choice::NotOffered,
+        iam_users: Choice::NotOffered,
         security_contact: Choice::NotOffered,
         budget: Choice::NotOffered,
         root: Choice::NotOffered,
