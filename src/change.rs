@@ -268,6 +268,20 @@ pub struct Check {
     pub region: Option<String>,
     pub cis: Vec<String>,
     pub passed: bool,
+    /// Findings on this resource a person accepted (the plan's exceptions), each said with its
+    /// reason and date: shown as suppressed by the reports, never as failures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted: Vec<Accepted>,
+}
+
+/// A finding a person accepted in the plan, until a date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accepted {
+    /// What the finding is (`mfa: console password without MFA`).
+    pub finding: String,
+    pub reason: String,
+    /// The last day it is accepted (`YYYY-MM-DD`).
+    pub until: String,
 }
 
 impl Check {
@@ -312,6 +326,7 @@ pub struct LookedAt {
     /// Could not be decided from what was observed: fails whatever the changes say (unknown is
     /// never compliant).
     pub undecided: bool,
+    pub accepted: Vec<Accepted>,
 }
 
 /// What one control's diff produced.
@@ -360,7 +375,23 @@ impl<O> Diff<O> {
             region: region.map(str::to_string),
             cis: cis.iter().map(|c| c.to_string()).collect(),
             undecided: false,
+            accepted: Vec::new(),
         });
+    }
+
+    /// Record a finding on `resource` that the plan accepts: its check passes unless something
+    /// else is wrong with it, and carries the acceptance.
+    pub fn accepted(
+        &mut self,
+        control: ControlId,
+        resource: impl Into<String>,
+        cis: &[&str],
+        accepted: Accepted,
+    ) {
+        self.checked_in(None, control, resource, cis);
+        if let Some(last) = self.looked_at.last_mut() {
+            last.accepted.push(accepted);
+        }
     }
 
     /// Record a check on `resource` that could not be decided yet (what it needs does not exist
@@ -398,6 +429,7 @@ impl<O> Diff<O> {
     /// Every check this diff made, in the order made: one per resource looked at or changed.
     pub fn checks(&self) -> Vec<Check> {
         let mut checks: Vec<Check> = Vec::new();
+        let none: &[Accepted] = &[];
         let listed = self.looked_at.iter().map(|l| {
             (
                 l.control,
@@ -405,13 +437,20 @@ impl<O> Diff<O> {
                 &l.cis,
                 l.region.as_ref(),
                 l.undecided,
+                l.accepted.as_slice(),
             )
         });
-        let changed = self
-            .changes
-            .iter()
-            .map(|c| (c.control, &c.resource, &c.cis, c.region.as_ref(), false));
-        for (control, resource, cis, region, undecided) in listed.chain(changed) {
+        let changed = self.changes.iter().map(|c| {
+            (
+                c.control,
+                &c.resource,
+                &c.cis,
+                c.region.as_ref(),
+                false,
+                none,
+            )
+        });
+        for (control, resource, cis, region, undecided, accepted) in listed.chain(changed) {
             let passed = !undecided
                 && !self.changes.iter().any(|c| {
                     c.control == control
@@ -429,6 +468,10 @@ impl<O> Diff<O> {
                             k.cis.push(id.clone());
                         }
                     }
+                    k.accepted.extend(accepted.iter().cloned());
+                    // An undecided look at a resource already listed fails it: unknown is never
+                    // compliant, whichever look came first.
+                    k.passed &= !undecided;
                 }
                 None => checks.push(Check {
                     control,
@@ -437,6 +480,7 @@ impl<O> Diff<O> {
                     region: region.cloned(),
                     cis: cis.clone(),
                     passed,
+                    accepted: accepted.to_vec(),
                 }),
             }
         }
@@ -528,6 +572,25 @@ mod tests {
         );
     }
 
+    /// Unknown is never compliant: a resource looked at twice, once undecided, fails, whichever
+    /// look came first.
+    #[test]
+    fn an_undecided_look_fails_a_resource_already_checked() {
+        for undecided_first in [false, true] {
+            let mut d: Diff<()> = Diff::default();
+            if undecided_first {
+                d.undecided(ID, "thing", &[]);
+            }
+            d.checked(ID, "thing", &[]);
+            if !undecided_first {
+                d.undecided(ID, "thing", &[]);
+            }
+            let checks = d.checks();
+            assert_eq!(checks.len(), 1);
+            assert!(!checks[0].passed, "undecided first: {undecided_first}");
+        }
+    }
+
     #[test]
     fn a_checks_identity_names_account_region_control_and_resource() {
         let check = Check {
@@ -537,6 +600,7 @@ mod tests {
             region: Some("eu-west-1".into()),
             cis: vec![],
             passed: true,
+            accepted: vec![],
         };
         assert_eq!(
             check.identity("123456789012"),

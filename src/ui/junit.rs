@@ -84,6 +84,18 @@ fn add_suites(report: &mut Report, account: &str, a: &Assessment, applied: Optio
             let mut case = TestCase::new(check.located(), status);
             case.set_classname(format!("{account}.{}.{}", id.as_str(), check.rule));
             suite.add_test_case(case);
+            // A finding the plan accepts: a skipped case saying why and until when.
+            for accepted in &check.accepted {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(format!(
+                    "accepted until {}: {}",
+                    accepted.until, accepted.reason
+                ));
+                let mut case =
+                    TestCase::new(format!("{}: {}", check.located(), accepted.finding), status);
+                case.set_classname(format!("{account}.{}.{}", id.as_str(), check.rule));
+                suite.add_test_case(case);
+            }
         }
         report.add_test_suite(suite);
     }
@@ -94,6 +106,29 @@ mod tests {
     use super::*;
     use quick_xml::Reader;
     use quick_xml::events::Event;
+
+    /// An accepted finding is a skipped case with its reason and date.
+    #[test]
+    fn an_accepted_finding_is_a_skipped_case() {
+        let mut d = crate::controls::Diff::default();
+        d.accepted(
+            ControlId::IamUsers,
+            "iam user \"bob\"",
+            &["2.10"],
+            crate::change::Accepted {
+                finding: "mfa: console password without MFA".into(),
+                reason: "break-glass".into(),
+                until: "2027-01-31".into(),
+            },
+        );
+        let xml = report("1", &Assessment::of_diff(d), None);
+        assert!(xml.contains("tests=\"2\""), "{xml}");
+        assert!(xml.contains("skipped=\"1\""), "{xml}");
+        assert!(
+            xml.contains("accepted until 2027-01-31: break-glass"),
+            "{xml}"
+        );
+    }
 
     #[test]
     fn one_suite_per_control_one_case_per_check_failures_say_what_differs() {

@@ -31,11 +31,27 @@ fn table(out: &mut String, account: &str, changes: &[Change]) {
     }
 }
 
-/// The account's heading, then the table of its changes (none when there are none).
+/// The account's heading, then the table of its changes (none when there are none), then the
+/// findings the plan accepts, with their reasons.
 fn heading_and_table(account: &str, a: &Assessment) -> String {
     let mut out = format!("### aws-harden: account {account}\n\n");
     if !a.changes.is_empty() {
         table(&mut out, account, &a.changes);
+        out.push('\n');
+    }
+    for check in &a.checks {
+        for accepted in &check.accepted {
+            let _ = writeln!(
+                out,
+                "- Accepted until {}: {}: {} ({})",
+                accepted.until,
+                cell(&check.located()),
+                cell(&accepted.finding),
+                cell(&accepted.reason)
+            );
+        }
+    }
+    if a.checks.iter().any(|c| !c.accepted.is_empty()) {
         out.push('\n');
     }
     out
@@ -119,6 +135,28 @@ mod tests {
             changes,
             ..Default::default()
         })
+    }
+
+    #[test]
+    fn an_accepted_finding_is_listed_with_its_reason() {
+        let mut d = crate::change::Diff::default();
+        d.accepted(
+            ControlId::IamUsers,
+            "iam user \"bob\"",
+            &["2.10"],
+            crate::change::Accepted {
+                finding: "mfa: console password without MFA".into(),
+                reason: "break-glass".into(),
+                until: "2027-01-31".into(),
+            },
+        );
+        let text = plan("1", &Assessment::of_diff(d));
+        assert!(
+            text.contains(
+                "- Accepted until 2027-01-31: iam user \"bob\": mfa: console password without MFA (break-glass)"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -85,6 +85,18 @@ struct SarifResult {
     locations: Vec<Location>,
     partial_fingerprints: BTreeMap<&'static str, String>,
     properties: ResultProperties,
+    /// A finding the plan accepts (`[[iam_users.exception]]`): SARIF 2.1.0 §3.35, which code
+    /// scanning shows as not open.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    suppressions: Vec<Suppression>,
+}
+
+#[derive(Serialize)]
+struct Suppression {
+    /// `external`: recorded outside the scanned file's code (the plan's exceptions).
+    kind: &'static str,
+    status: &'static str,
+    justification: String,
 }
 
 #[derive(Serialize)]
@@ -349,59 +361,91 @@ fn runs(
         }
     }
     let uri = repository_path(plan_file);
-    let results: Vec<(&str, SarifResult)> = accounts
-        .iter()
-        .flat_map(|&(account, a)| {
-            a.checks
-                .iter()
-                .filter(|c| !c.passed)
-                .map(move |c| (account, a, c))
-        })
-        .map(|(account, a, check)| {
-            let changes: Vec<&Change> = a.changes_for(check).collect();
-            let message = match changes.is_empty() {
-                true => format!(
-                    "{}: not yet decided (what it needs does not exist yet)",
-                    check.located()
-                ),
-                false => changes
-                    .iter()
-                    .map(|c| render::one_line(c))
-                    .collect::<Vec<_>>()
-                    .join(" | "),
-            };
-            let (line, column) =
-                plan::table_position(plan_text, ControlId::plan_table(check.control))
-                    .unwrap_or((1, 1));
-            let result = SarifResult {
-                rule_id: rule_id(check),
-                rule_index: index[&rule_id(check)],
-                level: level(&changes),
-                message: Text { text: message },
-                locations: vec![Location {
-                    physical_location: PhysicalLocation {
-                        artifact_location: ArtifactLocation { uri: uri.clone() },
-                        region: Region {
-                            start_line: line,
-                            start_column: column,
-                        },
+    let position = |check: &Check| {
+        plan::table_position(plan_text, ControlId::plan_table(check.control)).unwrap_or((1, 1))
+    };
+    let result = |account: &str, check: &Check, level, text, fingerprint: String| {
+        let (line, column) = position(check);
+        SarifResult {
+            rule_id: rule_id(check),
+            rule_index: index[&rule_id(check)],
+            level,
+            message: Text { text },
+            locations: vec![Location {
+                physical_location: PhysicalLocation {
+                    artifact_location: ArtifactLocation { uri: uri.clone() },
+                    region: Region {
+                        start_line: line,
+                        start_column: column,
                     },
-                }],
-                // Account, region, control and resource: 17 regions are 17 alerts, not one.
-                partial_fingerprints: BTreeMap::from([(
-                    "primaryLocationLineHash",
-                    stable_hash(&check.identity(account)),
-                )]),
-                properties: ResultProperties {
-                    account: account.to_string(),
-                    region: check.region.clone().unwrap_or_else(|| "global".into()),
-                    control: check.control.as_str(),
-                    resource: check.resource.clone(),
                 },
-            };
-            (account, result)
-        })
-        .collect();
+            }],
+            // Account, region, control and resource: 17 regions are 17 alerts, not one.
+            partial_fingerprints: BTreeMap::from([(
+                "primaryLocationLineHash",
+                stable_hash(&fingerprint),
+            )]),
+            properties: ResultProperties {
+                account: account.to_string(),
+                region: check.region.clone().unwrap_or_else(|| "global".into()),
+                control: check.control.as_str(),
+                resource: check.resource.clone(),
+            },
+            suppressions: Vec::new(),
+        }
+    };
+    let mut results: Vec<(&str, SarifResult)> = Vec::new();
+    for &(account, a) in accounts {
+        for check in &a.checks {
+            if !check.passed {
+                let changes: Vec<&Change> = a.changes_for(check).collect();
+                let message = match changes.is_empty() {
+                    true => format!(
+                        "{}: not yet decided (what it needs does not exist yet)",
+                        check.located()
+                    ),
+                    false => changes
+                        .iter()
+                        .map(|c| render::one_line(c))
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                };
+                let r = result(
+                    account,
+                    check,
+                    level(&changes),
+                    message,
+                    check.identity(account),
+                );
+                results.push((account, r));
+            }
+            // Each accepted finding: a result of its own, suppressed, so code scanning shows it
+            // closed with its reason rather than not at all.
+            for accepted in &check.accepted {
+                let mut r = result(
+                    account,
+                    check,
+                    "warning",
+                    format!("{}: {}", check.located(), accepted.finding),
+                    // The credential, not the text (its day counts change from run to run).
+                    format!(
+                        "{}/{}",
+                        check.identity(account),
+                        accepted.finding.split(':').next().unwrap_or_default()
+                    ),
+                );
+                r.suppressions.push(Suppression {
+                    kind: "external",
+                    status: "accepted",
+                    justification: format!(
+                        "{} (accepted until {})",
+                        accepted.reason, accepted.until
+                    ),
+                });
+                results.push((account, r));
+            }
+        }
+    }
     let driver = || Driver {
         name: "aws-harden",
         version: env!("CARGO_PKG_VERSION"),
@@ -566,6 +610,7 @@ mod tests {
             region: Some(region.into()),
             cis: vec![],
             passed: false,
+            accepted: vec![],
         };
         let a = stable_hash(&check("eu-west-1").identity("1"));
         let b = stable_hash(&check("us-east-1").identity("1"));
@@ -632,6 +677,34 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&log).unwrap();
         assert_eq!(v["runs"].as_array().unwrap().len(), 1);
         assert!(v["runs"][0].get("automationDetails").is_none());
+    }
+
+    /// A finding the plan accepts is a result of its own, suppressed with its reason and date
+    /// (valid SARIF), beside the failed checks.
+    #[test]
+    fn an_accepted_finding_is_a_suppressed_result() {
+        let mut d = crate::controls::Diff::default();
+        d.accepted(
+            ControlId::IamUsers,
+            "iam user \"bob\"",
+            &["2.10"],
+            crate::change::Accepted {
+                finding: "mfa: console password without MFA".into(),
+                reason: "break-glass".into(),
+                until: "2027-01-31".into(),
+            },
+        );
+        let a = Assessment::of_diff(d);
+        let log = report("111111111111", &a, "plans/x.toml", "[iam_users]\n");
+        validate(&log);
+        let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "{log}");
+        assert_eq!(results[0]["suppressions"][0]["kind"], "external");
+        assert_eq!(
+            results[0]["suppressions"][0]["justification"],
+            "break-glass (accepted until 2027-01-31)"
+        );
     }
 
     /// `--sarif-dir`: each run a file of its own, named after its category, each valid SARIF

@@ -211,6 +211,23 @@ async fn each_finding_is_named_and_only_the_unused_key_is_deactivated() {
         "{}",
         dry.all()
     );
+    // Code scanning sees it as a suppressed result, with the reason and the date.
+    let sarif = acct
+        .run(&["--plan", "-f", &plan, "--output", "sarif"])
+        .await;
+    assert_eq!(sarif.code, 2, "{}", sarif.all());
+    let log: serde_json::Value = serde_json::from_str(&sarif.stdout).unwrap();
+    let suppressed: Vec<&serde_json::Value> = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.get("suppressions").is_some())
+        .collect();
+    assert_eq!(suppressed.len(), 1, "{}", sarif.stdout);
+    assert_eq!(
+        suppressed[0]["suppressions"][0]["justification"],
+        "break-glass account (accepted until 2999-12-31)"
+    );
     let plan = acct.write_plan("p.toml", &exception("2020-01-01"));
     let dry = acct.run(&["--plan", "-f", &plan]).await;
     assert!(

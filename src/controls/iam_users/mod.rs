@@ -17,14 +17,14 @@
 //! deleted. The run's own user and aws-harden's admin are never changed. `[[iam_users.exception]]`
 //! entries accept a finding until a date.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::{EntityType, StatusType};
 use futures_util::future::join_all;
 
 use crate::aws::credential_report::CredentialReport;
 use crate::aws::{Aws, SdkResultExt, absent_on};
-use crate::change::{Action, Change, ControlId, Diff, Notice};
+use crate::change::{Accepted, Action, Change, ControlId, Diff, Notice};
 use crate::controls::control::{Control, DiffContext};
 use crate::interact::Interaction;
 use crate::plan::dates::{parse_date, parse_utc_time};
@@ -534,15 +534,24 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     let admin = ctx.plan.admin_user().map(|a| a.name.as_str());
     let own = ctx.caller.user_name();
     let never_changed = |user: &str| Some(user) == admin || Some(user) == own;
-    let mut exceptions_used: BTreeSet<(String, Option<String>)> = BTreeSet::new();
-    // An exception covers a finding until its date; after it, the finding stands and is said.
-    let mut excepted = |d: &mut Diff<Op>, user: &str, credential: &str| -> bool {
+    // An exception covers a finding until its date (the check passes, carrying it); after it, the
+    // finding stands and is said.
+    let excepted = |d: &mut Diff<Op>, user: &str, credential: &str, finding: &str| -> bool {
         let Some(e) = exception_for(&p.exceptions, user, credential) else {
             return false;
         };
-        exceptions_used.insert((e.user.clone(), e.credential.clone()));
         let expires = parse_date(&e.expires).unwrap_or(i64::MIN);
         if today <= expires {
+            d.accepted(
+                CONTROL,
+                format!("iam user {user:?}"),
+                CIS,
+                Accepted {
+                    finding: format!("{credential}: {finding}"),
+                    reason: e.reason.clone(),
+                    until: e.expires.clone(),
+                },
+            );
             d.notice(Notice::info(
                 CONTROL,
                 format!(
@@ -571,7 +580,7 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
             if live.is_some_and(|l| fixed_since(l, user, &f)) {
                 continue;
             }
-            if excepted(&mut d, &user.name, f.credential) {
+            if excepted(&mut d, &user.name, f.credential, &f.what) {
                 continue;
             }
             d.push(finding_change(
@@ -584,7 +593,12 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
             ));
         }
         if let Some(names) = observed.direct_policies.get(&user.name)
-            && !excepted(&mut d, &user.name, "policies")
+            && !excepted(
+                &mut d,
+                &user.name,
+                "policies",
+                &format!("policies attached: {}", names.join(", ")),
+            )
         {
             d.push(
                 Change::manual(CONTROL, &resource)
@@ -599,7 +613,14 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
         }
     }
     for (kind, name) in &observed.cloudshell {
-        if kind == "user" && excepted(&mut d, name, "cloudshell") {
+        if kind == "user"
+            && excepted(
+                &mut d,
+                name,
+                "cloudshell",
+                "AWSCloudShellFullAccess attached",
+            )
+        {
             continue;
         }
         let resource = format!("iam {kind} {name:?}");
@@ -617,9 +638,8 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
     }
     for (name, expiration) in &observed.certificates {
         let resource = format!("iam server certificate {name:?}");
-        d.checked(CONTROL, &resource, &["2.17"]);
         match expiration {
-            Some(t) if *t > now => {}
+            Some(t) if *t > now => d.checked(CONTROL, &resource, &["2.17"]),
             Some(_) if p.deactivate_unused => d.push(
                 Change::new(
                     CONTROL,

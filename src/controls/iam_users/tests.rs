@@ -166,6 +166,19 @@ fn exceptions_hold_until_their_date() {
     let d = diff_with(&exception("2026-12-07", "console"), &observed());
     assert!(!shown(&d).iter().any(|s| s.contains("console")));
     assert!(said(&d).contains("accepted until 2026-12-07 (break-glass)"));
+    // The user's check passes, carrying what was accepted, for the reports.
+    let check = d
+        .checks()
+        .into_iter()
+        .find(|c| c.resource == "iam user \"console\"")
+        .unwrap();
+    assert!(check.passed);
+    assert_eq!(check.accepted.len(), 1);
+    assert_eq!(
+        check.accepted[0].finding,
+        "mfa: console password without MFA"
+    );
+    assert_eq!(check.accepted[0].until, "2026-12-07");
     let d = diff_with(&exception("2026-12-06", "console"), &observed());
     assert!(shown(&d).iter().any(|s| s.contains("console\" mfa")));
     assert!(said(&d).contains("the exception expired on 2026-12-06"));
@@ -182,4 +195,65 @@ fn an_unreadable_time_is_a_finding() {
     assert!(shown(&d).iter().any(|s| {
         s.contains("fine\" password: console password: when it was last used cannot be read")
     }));
+}
+
+/// The user aws-harden runs as (here `x`, the test caller) is never changed, even with
+/// `deactivate_unused`: its unused key stays a manual action that says so.
+#[test]
+fn the_callers_own_user_is_never_changed() {
+    let mut o = observed();
+    o.users[0].name = "x".into();
+    let made = parse_utc_time("2026-01-01T00:00:00Z");
+    o.live.insert(
+        "x".into(),
+        Live {
+            keys: vec![LiveKey {
+                id: "AKIAOWN".into(),
+                active: true,
+                created: made,
+            }],
+            ..Live::default()
+        },
+    );
+    let d = diff_with("deactivate_unused = true\n", &o);
+    assert!(
+        d.changes.iter().all(|c| c.ops.is_empty()),
+        "{:?}",
+        d.changes
+    );
+    assert!(
+        shown(&d)
+            .iter()
+            .any(|s| s.starts_with("iam user \"x\" access_key_1"))
+    );
+}
+
+/// An expired server certificate: a manual action, or with `deactivate_unused` a deletion; one
+/// still valid passes; one whose expiration IAM left out is undecided.
+#[test]
+fn expired_server_certificates() {
+    let mut o = observed();
+    o.users.clear();
+    o.certificates = vec![
+        ("old".into(), Some(NOW - 1)),
+        ("valid".into(), Some(NOW + 86_400)),
+        ("unknown".into(), None),
+    ];
+    let d = diff_with("", &o);
+    assert_eq!(d.changes.len(), 1);
+    assert!(d.changes[0].is_manual() && d.changes[0].resource.contains("\"old\""));
+    let d = diff_with("deactivate_unused = true\n", &o);
+    assert_eq!(
+        d.changes[0].ops,
+        [Op::DeleteServerCertificate { name: "old".into() }]
+    );
+    let checks = d.checks();
+    let passed = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c.resource.contains(&format!("\"{name}\"")))
+            .unwrap()
+            .passed
+    };
+    assert!(!passed("old") && passed("valid") && !passed("unknown"));
 }

@@ -130,6 +130,15 @@ pub fn ask(q: &mut dyn Ask, d: &Answers, survey: &Assessment) -> anyhow::Result<
             "Create an AWS Support role for incident handling (CIS 1.16; free: whoever handles a case assumes it, with MFA)?",
         )?;
     }
+    if let Choice::On(deactivate) = d.iam_users {
+        // Everyone's credentials are checked either way; the one choice is whether unused ones
+        // are turned off or only reported.
+        let on = q.yes_no(
+            "Deactivate other people's access keys and console passwords unused for 45 days (CIS 2.11; everyone's credentials are checked on every run either way, and yours and the admin's are never changed)?",
+            deactivate,
+        )?;
+        a.iam_users = Choice::On(on);
+    }
     if let Choice::On(c) = &d.security_contact {
         a.security_contact = ask_security_contact(q, c)?;
     }
