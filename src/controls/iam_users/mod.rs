@@ -375,6 +375,9 @@ struct Finding {
     unused: bool,
 }
 
+/// The finding of a user with both keys active (filed under `access_key_2`, the newer one).
+const TWO_KEYS: &str = "two active access keys (one at most, but while rotating)";
+
 /// Days between `then` and `now`.
 fn days_since(now: u64, then: u64) -> u64 {
     now.saturating_sub(then) / DAY
@@ -476,7 +479,7 @@ fn findings_of(
     if active.len() == 2 && user.keys.iter().all(|k| k.active == Some(true)) {
         found.push(Finding {
             credential: "access_key_2",
-            what: "two active access keys (one at most, but while rotating)".into(),
+            what: TWO_KEYS.into(),
             unused: false,
         });
     }
@@ -676,6 +679,9 @@ pub fn diff(ctx: &DiffContext, observed: &Observed) -> Diff<Op> {
 
 /// Whether what `f` found is no longer so (`live`, read after the report).
 fn fixed_since(live: &Live, user: &ReportUser, f: &Finding) -> bool {
+    if f.what == TWO_KEYS {
+        return live.keys.iter().filter(|k| k.active).count() < 2;
+    }
     match f.credential {
         "password" => !live.password,
         "mfa" => !live.password || live.mfa_devices > 0,

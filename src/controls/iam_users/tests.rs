@@ -143,6 +143,25 @@ fn deactivate_unused_turns_off_exactly_the_unused_key() {
     );
     assert!(d.changes.iter().all(|c| c.ops.is_empty()));
     assert!(format!("{:?}", d.changes).contains("never changes the user it runs as"));
+    // Both keys active by the report, one turned off since: no longer two active keys.
+    let mut two = observed();
+    two.live.insert(
+        "two-keys".into(),
+        Live {
+            keys: vec![LiveKey {
+                id: "AKIAONE".into(),
+                active: true,
+                created: None,
+            }],
+            ..Live::default()
+        },
+    );
+    let d = diff_with("", &two);
+    assert!(
+        !shown(&d).iter().any(|s| s.contains("two active")),
+        "{:?}",
+        shown(&d)
+    );
     // Deactivated by hand since the report: not asked again.
     o.live.get_mut("old-key").unwrap().keys[1].active = false;
     let d = diff_with("", &o);
