@@ -185,10 +185,11 @@ pub async fn assess_controls(
 pub struct ApplyReport {
     /// Changes that were applied successfully, in order.
     pub applied: Vec<Change>,
-    /// The change whose write failed, and why. No ordinary change after it was attempted; the
-    /// stages that take access away still ran if it was not one of theirs (`depends_on`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failed: Option<Failure>,
+    /// Each change whose write (or re-check before it) failed, and why, in order. No ordinary
+    /// change after the first was attempted; the stages that take access away still ran if it was
+    /// not one of theirs (`depends_on`), and may have failed too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<Failure>,
     /// Changes not attempted (after a failure, a refusal or an interruption).
     pub not_attempted: Vec<Change>,
     /// Manual actions that remain for a person.
@@ -214,8 +215,12 @@ pub struct Failure {
 }
 
 impl ApplyReport {
+    /// The first failure (what stopped the ordinary writes), if any.
+    pub fn failed(&self) -> Option<&Failure> {
+        self.failures.first()
+    }
     pub fn succeeded(&self) -> bool {
-        self.failed.is_none()
+        self.failures.is_empty()
             && !self.stale
             && !self.interrupted
             && self.not_verified.is_empty()
@@ -319,7 +324,7 @@ pub async fn apply(
                 .not_verified
                 .iter()
                 .map(|c| c.control)
-                .chain(report.failed.iter().map(|f| f.change.control))
+                .chain(report.failures.iter().map(|f| f.change.control))
                 .chain(
                     report
                         .not_attempted
@@ -364,7 +369,7 @@ pub async fn apply(
                     return report;
                 }
                 Err(e) => {
-                    report.failed.get_or_insert(Failure {
+                    report.failures.push(Failure {
                         change: change.clone(),
                         error: format!("re-checking before writing: {e:#}"),
                     });
@@ -392,7 +397,7 @@ pub async fn apply(
             Err(e) => {
                 let msg = format!("{e:#}");
                 reporter.change_finished(change, Err(&msg));
-                report.failed.get_or_insert(Failure {
+                report.failures.push(Failure {
                     change: change.clone(),
                     error: msg,
                 });

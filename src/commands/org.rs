@@ -200,10 +200,13 @@ impl Session {
                     Some(r) if !r.succeeded() => (
                         Finished::Failed,
                         format!(
-                            "failed: {}",
-                            r.failed
-                                .as_ref()
-                                .map_or_else(|| "not verified".to_string(), |f| f.error.clone())
+                            "failed: {}{}",
+                            r.failed()
+                                .map_or_else(|| "not verified".to_string(), |f| f.error.clone()),
+                            match r.failures.len() {
+                                0 | 1 => String::new(),
+                                n => format!(" (and {} more)", n - 1),
+                            }
                         ),
                     ),
                     Some(r) => (

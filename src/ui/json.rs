@@ -84,7 +84,9 @@ pub fn document_value(
                 "succeeded": r.succeeded(),
                 "summary": r.summary(),
                 "applied": r.applied,
-                "failed": r.failed,
+                // The first failure (null without one), as always; every one in `failures`.
+                "failed": r.failed(),
+                "failures": r.failures,
                 "not_attempted": r.not_attempted,
                 "not_verified": r.not_verified,
                 "verification_error": r.verification_error,

@@ -88,7 +88,7 @@ pub fn apply(account: &str, a: &Assessment, r: &ApplyReport) -> String {
             "actions"
         }
     );
-    if let Some(f) = &r.failed {
+    for f in &r.failures {
         let _ = writeln!(
             out,
             "\nFailed: {}: {}",

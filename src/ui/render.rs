@@ -222,7 +222,7 @@ pub fn apply_result(p: Palette, r: &ApplyReport, elapsed_secs: f64) -> String {
             p.warn(&format!("{what}:"))
         );
     }
-    if let Some(f) = &r.failed {
+    for f in &r.failures {
         let _ = writeln!(out, "Failed:\n{}      {}", change(p, &f.change), f.error);
     }
     for c in &r.not_verified {
@@ -350,6 +350,31 @@ mod tests {
             Change::manual(ControlId::Root, "root user MFA")
                 .note("Sign in as root.\nOpen Security credentials."),
         ]
+    }
+
+    /// Every failure of an apply gets its block, in order.
+    #[test]
+    fn each_failure_is_shown() {
+        let changes = sample();
+        let r = ApplyReport {
+            failures: vec![
+                crate::engine::Failure {
+                    change: changes[0].clone(),
+                    error: "first".into(),
+                },
+                crate::engine::Failure {
+                    change: changes[1].clone(),
+                    error: "second".into(),
+                },
+            ],
+            ..ApplyReport::default()
+        };
+        let text = apply_result(Palette { color: false }, &r, 1.0);
+        assert_eq!(text.matches("Failed:").count(), 2, "{text}");
+        assert!(
+            text.find("first").unwrap() < text.find("second").unwrap(),
+            "{text}"
+        );
     }
 
     #[test]

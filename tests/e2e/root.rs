@@ -47,6 +47,8 @@ struct RootState {
     mfa_on_after: Option<usize>,
     /// What `AccountAccessKeysPresent` says whatever the keys (a summary that has not caught up).
     summary_keys: Option<bool>,
+    /// Every deletion of a root key fails (IAM API reference, "Common errors": ServiceFailure, 500).
+    refuse_deletes: bool,
 }
 
 fn xml(status: u16, body: String) -> Option<Response> {
@@ -125,6 +127,13 @@ fn install_root_hooks(acct: &Account, state: Arc<Mutex<RootState>>) {
             // root-signed request reaches root's keys; others go to moto, as the IAM user they are.
             ("iam", "DeleteAccessKey") if req.param("UserName").is_none() && signed_by_root => {
                 let id = req.param("AccessKeyId").unwrap_or_default();
+                if s.refuse_deletes {
+                    return error(
+                        500,
+                        "ServiceFailure",
+                        "The request processing has failed because of an unknown error.",
+                    );
+                }
                 if !s.keys.contains(&id) {
                     return error(
                         404,
@@ -327,6 +336,63 @@ async fn a_guardrail_failing_in_one_region_does_not_keep_roots_keys() {
     assert!(failed < writes.len() - 2, "{writes:?}");
     assert_eq!(state.lock().unwrap().deleted.len(), 2);
     assert!(state.lock().unwrap().keys.is_empty());
+}
+
+/// Two failures in one apply: a guardrail in one region, then the deletion of a root key. Both are
+/// reported, in order (`result.failures` in the JSON, a "Failed:" block each for people), with the
+/// first still in `result.failed`; the deletion after the failed one is not attempted. (The human
+/// view's block per failure: `render::tests`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn every_failure_of_an_apply_is_reported_in_order() {
+    let (acct, state) = as_root().await;
+    let plan = acct.write_plan(
+        "p.toml",
+        &PLAN
+            .replace(
+                "home_region = \"us-east-1\"\n",
+                "home_region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]\n",
+            )
+            .replace("[root]", "[ebs_encryption]\n[root]"),
+    );
+    // EC2 API reference, "Error codes": InternalError (500); root's key deletions fail too.
+    acct.proxy.hook(Box::new(|req: &Request| {
+        (req.operation == "EnableEbsEncryptionByDefault" && req.region == "eu-west-1").then(|| {
+            common::proxy::ec2_error(500, "InternalError", "An internal error has occurred.")
+        })
+    }));
+    state.lock().unwrap().refuse_deletes = true;
+    let applied = acct
+        .run_with(
+            &["-f", &plan, "--yes", "--output", "json"],
+            &[("AWS_MAX_ATTEMPTS", "1")],
+        )
+        .await;
+    assert_eq!(applied.code, 1, "{}", applied.all());
+    let doc: serde_json::Value = serde_json::from_str(&applied.stdout).unwrap();
+    let failures = doc["result"]["failures"].as_array().unwrap();
+    let controls: Vec<&str> = failures
+        .iter()
+        .map(|f| f["change"]["control"].as_str().unwrap())
+        .collect();
+    assert_eq!(controls, ["ebs_encryption", "root"], "{}", applied.stdout);
+    assert_eq!(doc["result"]["failed"], failures[0]);
+    assert!(
+        failures[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("ServiceFailure"),
+        "{}",
+        applied.stdout
+    );
+    assert!(state.lock().unwrap().deleted.is_empty());
+    assert_eq!(
+        write_ops(&acct)
+            .iter()
+            .filter(|w| *w == "DeleteAccessKey")
+            .count(),
+        1,
+        "the second key is not attempted after the first failed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
