@@ -4,7 +4,7 @@
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::change::{Check, ControlId};
+use crate::change::{Check, ControlId, NoticeLevel};
 use crate::controls::Change;
 use crate::engine::{ApplyReport, Assessment};
 use crate::ui::render;
@@ -64,7 +64,14 @@ fn add_suites(report: &mut Report, account: &str, a: &Assessment, applied: Optio
     };
     for id in ControlId::ALL {
         let checks: Vec<_> = a.checks.iter().filter(|c| c.control == id).collect();
-        if checks.is_empty() {
+        // What could not be checked at all (a region a missing permission refused): an errored
+        // case, so the dashboard shows it as the run's exit code does.
+        let unchecked: Vec<_> = a
+            .notices
+            .iter()
+            .filter(|n| n.control == id && n.level == NoticeLevel::Error)
+            .collect();
+        if checks.is_empty() && unchecked.is_empty() {
             continue;
         }
         let mut suite = TestSuite::new(format!("{account}/{}", id.as_str()));
@@ -97,6 +104,14 @@ fn add_suites(report: &mut Report, account: &str, a: &Assessment, applied: Optio
                 suite.add_test_case(case);
             }
         }
+        for notice in unchecked {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status.set_message(notice.message.clone());
+            status.set_type("not checked");
+            let mut case = TestCase::new(format!("not checked: {}", notice.message), status);
+            case.set_classname(format!("{account}.{}.not_checked", id.as_str()));
+            suite.add_test_case(case);
+        }
         report.add_test_suite(suite);
     }
 }
@@ -106,6 +121,29 @@ mod tests {
     use super::*;
     use quick_xml::Reader;
     use quick_xml::events::Event;
+
+    /// A region that could not be checked (an error notice) is an errored case of its control.
+    #[test]
+    fn what_could_not_be_checked_is_an_errored_case() {
+        let mut d = crate::controls::Diff::default();
+        d.checked_in(
+            Some("us-east-1"),
+            ControlId::EbsEncryption,
+            "ebs default encryption",
+            &[],
+        );
+        d.notice(crate::change::Notice::error(
+            ControlId::EbsEncryption,
+            "region eu-west-1 not checked: AccessDenied",
+        ));
+        let xml = report("1", &Assessment::of_diff(d), None);
+        assert!(xml.contains("tests=\"2\""), "{xml}");
+        assert!(xml.contains("errors=\"1\""), "{xml}");
+        assert!(
+            xml.contains("region eu-west-1 not checked: AccessDenied"),
+            "{xml}"
+        );
+    }
 
     /// An accepted finding is a skipped case with its reason and date.
     #[test]

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::change::{Action, Check, ControlId};
+use crate::change::{Action, Check, ControlId, NoticeLevel};
 use crate::controls::Change;
 use crate::engine::Assessment;
 use crate::plan;
@@ -131,6 +131,9 @@ struct Region {
     start_line: usize,
     start_column: usize,
 }
+
+/// The rule of what could not be checked (an error notice).
+const NOT_CHECKED: &str = "not_checked";
 
 /// GitHub keeps this many results of a run (and rejects a run above 25,000): "SARIF support for
 /// code scanning", limits.
@@ -328,9 +331,32 @@ fn runs(
     plan_file: &str,
     plan_text: &str,
 ) -> Vec<(Option<String>, Run)> {
+    // The checks, and what could not be checked at all (an error notice: a region a missing
+    // permission refused) as a failed check of its own, so code scanning shows it as the run's exit
+    // code does.
+    let checks_of = |a: &Assessment| -> Vec<Check> {
+        let unchecked = a
+            .notices
+            .iter()
+            .filter(|n| n.level == NoticeLevel::Error)
+            .map(|n| Check {
+                control: n.control,
+                rule: NOT_CHECKED.into(),
+                resource: n.message.clone(),
+                region: None,
+                cis: n.cis.clone(),
+                passed: false,
+                accepted: Vec::new(),
+            });
+        a.checks.iter().cloned().chain(unchecked).collect()
+    };
+    let all: Vec<(&str, &Assessment, Vec<Check>)> = accounts
+        .iter()
+        .map(|&(account, a)| (account, a, checks_of(a)))
+        .collect();
     let mut rules: Vec<Rule> = Vec::new();
     let mut index: BTreeMap<String, usize> = BTreeMap::new();
-    for check in accounts.iter().flat_map(|(_, a)| &a.checks) {
+    for check in all.iter().flat_map(|(_, _, checks)| checks) {
         let id = rule_id(check);
         match index.get(&id) {
             Some(&i) => {
@@ -395,8 +421,17 @@ fn runs(
         }
     };
     let mut results: Vec<(&str, SarifResult)> = Vec::new();
-    for &(account, a) in accounts {
-        for check in &a.checks {
+    for (account, a, checks) in &all {
+        let (account, a) = (*account, *a);
+        for check in checks {
+            if check.rule == NOT_CHECKED {
+                let text = check.resource.clone();
+                results.push((
+                    account,
+                    result(account, check, "error", text, check.identity(account)),
+                ));
+                continue;
+            }
             if !check.passed {
                 let changes: Vec<&Change> = a.changes_for(check).collect();
                 let message = match changes.is_empty() {
@@ -677,6 +712,33 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&log).unwrap();
         assert_eq!(v["runs"].as_array().unwrap().len(), 1);
         assert!(v["runs"][0].get("automationDetails").is_none());
+    }
+
+    /// A region that could not be checked (an error notice) is an error result of its own rule.
+    #[test]
+    fn what_could_not_be_checked_is_an_error_result() {
+        let mut d = crate::controls::Diff::default();
+        d.checked_in(
+            Some("us-east-1"),
+            ControlId::EbsEncryption,
+            "ebs default encryption",
+            &[],
+        );
+        d.notice(crate::change::Notice::error(
+            ControlId::EbsEncryption,
+            "region eu-west-1 not checked: AccessDenied",
+        ));
+        let log = report("1", &Assessment::of_diff(d), "plans/x.toml", "");
+        validate(&log);
+        let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+        let results = v["runs"][0]["results"].as_array().unwrap();
+        assert_eq!(results.len(), 1, "{log}");
+        assert_eq!(results[0]["level"], "error");
+        assert_eq!(results[0]["ruleId"], "ebs_encryption/not_checked");
+        assert_eq!(
+            results[0]["message"]["text"],
+            "region eu-west-1 not checked: AccessDenied"
+        );
     }
 
     /// A finding the plan accepts is a result of its own, suppressed with its reason and date
