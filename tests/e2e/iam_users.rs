@@ -16,6 +16,9 @@ use common::proxy::{Response, moto_iam};
 use common::{Account, assert_no_writes};
 
 const AGED_USER: &str = "old-key";
+/// A user whose own old key signs a run: never deactivated, whatever the report says.
+const CALLER: &str = "caller";
+const AGED: [&str; 2] = [AGED_USER, CALLER];
 
 /// 200 days before now, as (report form, API form).
 fn long_ago() -> (String, String) {
@@ -39,12 +42,14 @@ fn long_ago() -> (String, String) {
     (format!("{date}+00:00"), format!("{date}Z"))
 }
 
-/// The proxy's aging of `AGED_USER`'s first key (see the module's comment).
+/// The proxy's aging of the first key of each user in `AGED` (see the module's comment).
 fn age_one_key(acct: &Account) {
     acct.proxy.hook_async(Box::new(|req, upstream| {
         let wanted = match req.operation.as_str() {
             "GetCredentialReport" => true,
-            "ListAccessKeys" => req.param("UserName").as_deref() == Some(AGED_USER),
+            "ListAccessKeys" => req
+                .param("UserName")
+                .is_some_and(|u| AGED.contains(&u.as_str())),
             _ => false,
         };
         if !wanted {
@@ -77,8 +82,10 @@ fn age_one_key(acct: &Account) {
                     .lines()
                     .map(|line| {
                         let mut cells: Vec<String> = line.split(',').map(String::from).collect();
-                        if cells[0] == AGED_USER {
+                        if AGED.contains(&cells[0].as_str()) {
                             cells[col] = report_time.clone();
+                            // A report up to 4 hours old: a key first used since reads N/A.
+                            cells[col + 1] = "N/A".into();
                         }
                         cells.join(",")
                     })
@@ -95,7 +102,7 @@ fn age_one_key(acct: &Account) {
 }
 
 /// Users made by hand: an old unused key, two active keys, a direct policy, a console password
-/// without MFA, CloudShell full access.
+/// without MFA and CloudShell full access (on that user and on a role).
 async fn people(acct: &Account) {
     let iam = acct.iam();
     acct.user_with_key(AGED_USER).await;
@@ -116,6 +123,12 @@ async fn people(acct: &Account) {
     iam.create_login_profile()
         .user_name("console")
         .password("Correct-Horse-Battery-9")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("console")
+        .policy_arn("arn:aws:iam::aws:policy/AWSCloudShellFullAccess")
         .send()
         .await
         .unwrap();
@@ -141,6 +154,7 @@ const PLAN: &str = "version = 1\nhome_region = \"us-east-1\"\n[iam_users]\n";
 async fn each_finding_is_named_and_only_the_unused_key_is_deactivated() {
     let acct = Account::new().await;
     people(&acct).await;
+    let (key, secret) = acct.user_with_key(CALLER).await;
     age_one_key(&acct);
     let plan = acct.write_plan("p.toml", PLAN);
     let dry = acct.run(&["--plan", "-f", &plan]).await;
@@ -163,18 +177,33 @@ async fn each_finding_is_named_and_only_the_unused_key_is_deactivated() {
         assert!(dry.stdout.contains(said), "{said}\n{}", dry.all());
     }
 
-    // deactivate_unused: exactly the unused key, made Inactive, nothing else written.
-    let plan = acct.write_plan("p.toml", &format!("{PLAN}deactivate_unused = true\n"));
-    acct.proxy.clear();
-    let run = acct.run(&["-f", &plan, "--yes"]).await;
+    // deactivate_unused, run as `caller`, whose own key is just as old: exactly the other unused
+    // key is made Inactive; the caller's is left, said as a manual action.
+    let me = acct.as_user(&key, &secret);
+    age_one_key(&me);
+    let plan = me.write_plan("p.toml", &format!("{PLAN}deactivate_unused = true\n"));
+    let run = me.run(&["-f", &plan, "--yes"]).await;
     assert_ne!(run.code, 1, "{}", run.all());
-    let writes: Vec<String> = acct
-        .proxy
-        .writes()
-        .into_iter()
-        .map(|c| c.operation)
-        .collect();
+    let writes: Vec<String> = me.proxy.writes().into_iter().map(|c| c.operation).collect();
     assert_eq!(writes, ["UpdateAccessKey"], "{}", run.all());
+    assert!(
+        run.stdout.contains("never changes the user it runs as"),
+        "{}",
+        run.all()
+    );
+    let caller_keys = acct
+        .iam()
+        .list_access_keys()
+        .user_name(CALLER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        caller_keys.access_key_metadata()[0]
+            .status()
+            .map(|s| s.as_str()),
+        Some("Active")
+    );
     let keys = acct
         .iam()
         .list_access_keys()
@@ -187,9 +216,14 @@ async fn each_finding_is_named_and_only_the_unused_key_is_deactivated() {
         Some("Inactive")
     );
     // The next dry run no longer asks for it (read live, whatever the report says).
+    let plan = acct.write_plan("p.toml", &format!("{PLAN}deactivate_unused = true\n"));
     acct.proxy.clear();
     let dry = acct.run(&["--plan", "-f", &plan]).await;
-    assert!(!dry.stdout.contains("unused for 200 days"), "{}", dry.all());
+    let old_key_unused = dry
+        .stdout
+        .split("iam user ")
+        .any(|block| block.starts_with("\"old-key\"") && block.contains("unused for 200 days"));
+    assert!(!old_key_unused, "{}", dry.all());
 
     // An exception holds until its date; an expired one does not.
     let exception = |expires: &str| {
