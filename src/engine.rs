@@ -68,6 +68,41 @@ impl Assessment {
         }
     }
 
+    /// For the report views' tests: EBS checked in us-east-1, eu-west-1 not checked at all (an
+    /// error notice, as a region a missing permission refused).
+    #[cfg(test)]
+    pub fn sample_unchecked_region() -> Assessment {
+        let mut d = Diff::default();
+        d.checked_in(
+            Some("us-east-1"),
+            ControlId::EbsEncryption,
+            "ebs default encryption",
+            &[],
+        );
+        d.notice(crate::change::Notice::error(
+            ControlId::EbsEncryption,
+            "region eu-west-1 not checked: AccessDenied",
+        ));
+        Assessment::of_diff(d)
+    }
+
+    /// For the report views' tests: user bob's missing MFA, accepted until 2027-01-31.
+    #[cfg(test)]
+    pub fn sample_accepted() -> Assessment {
+        let mut d = Diff::default();
+        d.accepted(
+            ControlId::IamUsers,
+            "iam user \"bob\"",
+            &["2.10"],
+            crate::change::Accepted {
+                finding: "mfa: console password without MFA".into(),
+                reason: "break-glass".into(),
+                until: "2027-01-31".into(),
+            },
+        );
+        Assessment::of_diff(d)
+    }
+
     /// The diff the report views' tests share: an admin group in line, a password policy that
     /// differs in one field.
     #[cfg(test)]

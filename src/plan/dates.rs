@@ -29,15 +29,19 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// Whether `text` is digits but for `sep` at the positions `at`, and `len` long.
+fn shaped(text: &str, len: usize, at: [usize; 2], sep: u8) -> bool {
+    let b = text.as_bytes();
+    b.len() == len
+        && b.iter().enumerate().all(|(i, &c)| match at.contains(&i) {
+            true => c == sep,
+            false => c.is_ascii_digit(),
+        })
+}
+
 /// `YYYY-MM-DD`, a real date from 1970 on: its days since 1970-01-01; `None` for anything else.
 pub fn parse_date(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    let shape_ok = b.len() == 10
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            4 | 7 => c == b'-',
-            _ => c.is_ascii_digit(),
-        });
-    if !shape_ok {
+    if !shaped(text, 10, [4, 7], b'-') {
         return None;
     }
     let num = |r: std::ops::Range<usize>| text[r].parse::<u32>().ok();
@@ -63,13 +67,7 @@ pub fn parse_utc_time(text: &str) -> Option<u64> {
         .strip_suffix('Z')
         .or_else(|| rest[1..].strip_suffix("+00:00"))?;
     let days = parse_date(date)?;
-    let b = time.as_bytes();
-    let shape_ok = b.len() == 8
-        && b.iter().enumerate().all(|(i, &c)| match i {
-            2 | 5 => c == b':',
-            _ => c.is_ascii_digit(),
-        });
-    if !shape_ok {
+    if !shaped(time, 8, [2, 5], b':') {
         return None;
     }
     let num = |r: std::ops::Range<usize>| time[r].parse::<u64>().ok();

@@ -125,18 +125,7 @@ mod tests {
     /// A region that could not be checked (an error notice) is an errored case of its control.
     #[test]
     fn what_could_not_be_checked_is_an_errored_case() {
-        let mut d = crate::controls::Diff::default();
-        d.checked_in(
-            Some("us-east-1"),
-            ControlId::EbsEncryption,
-            "ebs default encryption",
-            &[],
-        );
-        d.notice(crate::change::Notice::error(
-            ControlId::EbsEncryption,
-            "region eu-west-1 not checked: AccessDenied",
-        ));
-        let xml = report("1", &Assessment::of_diff(d), None);
+        let xml = report("1", &Assessment::sample_unchecked_region(), None);
         assert!(xml.contains("tests=\"2\""), "{xml}");
         assert!(xml.contains("errors=\"1\""), "{xml}");
         assert!(
@@ -148,18 +137,7 @@ mod tests {
     /// An accepted finding is a skipped case with its reason and date.
     #[test]
     fn an_accepted_finding_is_a_skipped_case() {
-        let mut d = crate::controls::Diff::default();
-        d.accepted(
-            ControlId::IamUsers,
-            "iam user \"bob\"",
-            &["2.10"],
-            crate::change::Accepted {
-                finding: "mfa: console password without MFA".into(),
-                reason: "break-glass".into(),
-                until: "2027-01-31".into(),
-            },
-        );
-        let xml = report("1", &Assessment::of_diff(d), None);
+        let xml = report("1", &Assessment::sample_accepted(), None);
         assert!(xml.contains("tests=\"2\""), "{xml}");
         assert!(xml.contains("skipped=\"1\""), "{xml}");
         assert!(

@@ -139,18 +139,7 @@ mod tests {
 
     #[test]
     fn an_accepted_finding_is_listed_with_its_reason() {
-        let mut d = crate::change::Diff::default();
-        d.accepted(
-            ControlId::IamUsers,
-            "iam user \"bob\"",
-            &["2.10"],
-            crate::change::Accepted {
-                finding: "mfa: console password without MFA".into(),
-                reason: "break-glass".into(),
-                until: "2027-01-31".into(),
-            },
-        );
-        let text = plan("1", &Assessment::of_diff(d));
+        let text = plan("1", &Assessment::sample_accepted());
         assert!(
             text.contains(
                 "- Accepted until 2027-01-31: iam user \"bob\": mfa: console password without MFA (break-glass)"

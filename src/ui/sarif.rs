@@ -717,18 +717,12 @@ mod tests {
     /// A region that could not be checked (an error notice) is an error result of its own rule.
     #[test]
     fn what_could_not_be_checked_is_an_error_result() {
-        let mut d = crate::controls::Diff::default();
-        d.checked_in(
-            Some("us-east-1"),
-            ControlId::EbsEncryption,
-            "ebs default encryption",
-            &[],
+        let log = report(
+            "1",
+            &Assessment::sample_unchecked_region(),
+            "plans/x.toml",
+            "",
         );
-        d.notice(crate::change::Notice::error(
-            ControlId::EbsEncryption,
-            "region eu-west-1 not checked: AccessDenied",
-        ));
-        let log = report("1", &Assessment::of_diff(d), "plans/x.toml", "");
         validate(&log);
         let v: serde_json::Value = serde_json::from_str(&log).unwrap();
         let results = v["runs"][0]["results"].as_array().unwrap();
@@ -745,19 +739,14 @@ mod tests {
     /// (valid SARIF), beside the failed checks.
     #[test]
     fn an_accepted_finding_is_a_suppressed_result() {
-        let mut d = crate::controls::Diff::default();
-        d.accepted(
-            ControlId::IamUsers,
-            "iam user \"bob\"",
-            &["2.10"],
-            crate::change::Accepted {
-                finding: "mfa: console password without MFA".into(),
-                reason: "break-glass".into(),
-                until: "2027-01-31".into(),
-            },
+        let a = Assessment::sample_accepted();
+        let log = report(
+            "111111111111",
+            &a,
+            "plans/x.toml",
+            "[iam_users]
+",
         );
-        let a = Assessment::of_diff(d);
-        let log = report("111111111111", &a, "plans/x.toml", "[iam_users]\n");
         validate(&log);
         let v: serde_json::Value = serde_json::from_str(&log).unwrap();
         let results = v["runs"][0]["results"].as_array().unwrap();

@@ -27,17 +27,7 @@ fn long_ago() -> (String, String) {
         .unwrap()
         .as_secs()
         - 200 * 86_400;
-    let days = (secs / 86_400) as i64;
-    // civil_from_days (Howard Hinnant), as the binary's own.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = aws_harden::plan::dates::civil_from_days((secs / 86_400) as i64);
     let date = format!("{y:04}-{m:02}-{d:02}T00:00:00");
     (format!("{date}+00:00"), format!("{date}Z"))
 }

@@ -287,13 +287,15 @@ async fn an_earlier_failed_write_means_no_root_key_is_deleted() {
     assert_eq!(state.lock().unwrap().keys.len(), 2);
 }
 
-/// A guardrail that keeps failing in one region is not what root's keys wait for (issue 29): the
-/// admin path (group with its MFA guard, password policy, user) is applied and verified, root's
-/// keys are deleted anyway, and the run exits 1 naming the failure.
-#[tokio::test(flavor = "multi_thread")]
-async fn a_guardrail_failing_in_one_region_does_not_keep_roots_keys() {
-    let (acct, state) = as_root().await;
-    let plan = acct.write_plan(
+/// The plan with EBS encryption in us-east-1 and eu-west-1, where EC2 keeps failing (EC2 API
+/// reference, "Error codes": InternalError, HTTP 500).
+fn with_ebs_failing_in_eu_west_1(acct: &Account) -> String {
+    acct.proxy.hook(Box::new(|req: &Request| {
+        (req.operation == "EnableEbsEncryptionByDefault" && req.region == "eu-west-1").then(|| {
+            common::proxy::ec2_error(500, "InternalError", "An internal error has occurred.")
+        })
+    }));
+    acct.write_plan(
         "p.toml",
         &PLAN
             .replace(
@@ -301,13 +303,16 @@ async fn a_guardrail_failing_in_one_region_does_not_keep_roots_keys() {
                 "home_region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]\n",
             )
             .replace("[root]", "[ebs_encryption]\n[root]"),
-    );
-    // EC2 keeps failing there (EC2 API reference, "Error codes": InternalError, HTTP 500).
-    acct.proxy.hook(Box::new(|req: &Request| {
-        (req.operation == "EnableEbsEncryptionByDefault" && req.region == "eu-west-1").then(|| {
-            common::proxy::ec2_error(500, "InternalError", "An internal error has occurred.")
-        })
-    }));
+    )
+}
+
+/// A guardrail that keeps failing in one region is not what root's keys wait for (issue 29): the
+/// admin path (group with its MFA guard, password policy, user) is applied and verified, root's
+/// keys are deleted anyway, and the run exits 1 naming the failure.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_guardrail_failing_in_one_region_does_not_keep_roots_keys() {
+    let (acct, state) = as_root().await;
+    let plan = with_ebs_failing_in_eu_west_1(&acct);
     let applied = acct
         .run_with(&["-f", &plan, "--yes"], &[("AWS_MAX_ATTEMPTS", "1")])
         .await;
@@ -345,21 +350,8 @@ async fn a_guardrail_failing_in_one_region_does_not_keep_roots_keys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_failure_of_an_apply_is_reported_in_order() {
     let (acct, state) = as_root().await;
-    let plan = acct.write_plan(
-        "p.toml",
-        &PLAN
-            .replace(
-                "home_region = \"us-east-1\"\n",
-                "home_region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]\n",
-            )
-            .replace("[root]", "[ebs_encryption]\n[root]"),
-    );
-    // EC2 API reference, "Error codes": InternalError (500); root's key deletions fail too.
-    acct.proxy.hook(Box::new(|req: &Request| {
-        (req.operation == "EnableEbsEncryptionByDefault" && req.region == "eu-west-1").then(|| {
-            common::proxy::ec2_error(500, "InternalError", "An internal error has occurred.")
-        })
-    }));
+    let plan = with_ebs_failing_in_eu_west_1(&acct);
+    // Root's key deletions fail too.
     state.lock().unwrap().refuse_deletes = true;
     let applied = acct
         .run_with(
