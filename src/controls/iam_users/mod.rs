@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_iam::types::{EntityType, StatusType};
-use futures_util::future::join_all;
+use futures_util::StreamExt as _;
 
 use crate::aws::credential_report::CredentialReport;
 use crate::aws::{Aws, SdkResultExt, absent_on};
@@ -33,6 +33,8 @@ use crate::plan::{IamUsersException, Plan};
 const CONTROL: ControlId = ControlId::named("iam_users");
 const CIS: &[&str] = &["2.10", "2.11", "2.12", "2.13", "2.17", "2.20"];
 const DAY: u64 = 86_400;
+/// Users whose keys, password and MFA devices are read live at once (three reads each).
+const LIVE_READS_AT_ONCE: usize = 8;
 
 /// The people's credentials.
 pub struct IamUsers;
@@ -221,7 +223,13 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         .filter(|_| p.deactivate_unused)
         .filter(|u| findings_of(u, admin, now, p).iter().any(|f| f.unused))
         .collect();
-    let live = join_all(flagged.iter().map(|u| live_state(aws, &u.name))).await;
+    // A few users at a time: IAM throttles a burst of hundreds of reads.
+    let names: Vec<String> = flagged.iter().map(|u| u.name.clone()).collect();
+    let live: Vec<anyhow::Result<Live>> = futures_util::stream::iter(names)
+        .map(|name| async move { live_state(aws, &name).await })
+        .buffered(LIVE_READS_AT_ONCE)
+        .collect()
+        .await;
     Ok(Observed {
         now,
         generated: report.generated,
@@ -486,7 +494,8 @@ fn findings_of(
     found
 }
 
-/// The exception that covers `credential` of `user`, if any.
+/// The exception that covers `credential` of `user`, if any: of several, the one that lasts
+/// longest (a general one that expired must not hide a specific one that holds).
 fn exception_for<'a>(
     exceptions: &'a [IamUsersException],
     user: &str,
@@ -494,7 +503,8 @@ fn exception_for<'a>(
 ) -> Option<&'a IamUsersException> {
     exceptions
         .iter()
-        .find(|e| e.user == user && e.credential.as_deref().is_none_or(|c| c == credential))
+        .filter(|e| e.user == user && e.credential.as_deref().is_none_or(|c| c == credential))
+        .max_by_key(|e| parse_date(&e.expires))
 }
 
 const STEPS_MFA: &str = "Have the user sign in and assign an MFA device (IAM console > Users > the user > \

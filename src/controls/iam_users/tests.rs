@@ -201,6 +201,17 @@ fn exceptions_hold_until_their_date() {
     let d = diff_with(&exception("2026-12-06", "console"), &observed());
     assert!(shown(&d).iter().any(|s| s.contains("console\" mfa")));
     assert!(said(&d).contains("the exception expired on 2026-12-06"));
+    // A general exception that expired does not hide a specific one that holds.
+    let both = format!(
+        "{}[[iam_users.exception]]\nuser = \"console\"\nreason = \"old\"\nexpires = \"2020-01-01\"\n",
+        exception("2026-12-31", "console")
+    );
+    let d = diff_with(&both, &observed());
+    assert!(
+        !shown(&d).iter().any(|s| s.contains("console")),
+        "{:?}",
+        shown(&d)
+    );
     let d = diff_with(&exception("2027-01-01", "nobody"), &observed());
     assert!(said(&d).contains("for user \"nobody\": no such user"));
 }
