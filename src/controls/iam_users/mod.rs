@@ -218,14 +218,16 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
     // change, and what the verification after it must see (the report may be hours old). Without
     // it nothing is changed, and the report alone is read: calls do not grow with the users.
     let admin = plan.admin_user().map(|a| a.name.as_str());
-    let flagged: Vec<&ReportUser> = users
-        .iter()
-        .filter(|_| p.deactivate_unused)
-        .filter(|u| findings_of(u, admin, now, p).iter().any(|f| f.unused))
-        .collect();
+    let flagged: Vec<String> = match p.deactivate_unused {
+        true => users
+            .iter()
+            .filter(|u| findings_of(u, admin, now, p).iter().any(|f| f.unused))
+            .map(|u| u.name.clone())
+            .collect(),
+        false => Vec::new(),
+    };
     // A few users at a time: IAM throttles a burst of hundreds of reads.
-    let names: Vec<String> = flagged.iter().map(|u| u.name.clone()).collect();
-    let live: Vec<anyhow::Result<Live>> = futures_util::stream::iter(names)
+    let live: Vec<anyhow::Result<Live>> = futures_util::stream::iter(flagged.clone())
         .map(|name| async move { live_state(aws, &name).await })
         .buffered(LIVE_READS_AT_ONCE)
         .collect()
@@ -234,8 +236,7 @@ pub async fn observe(aws: &Aws, plan: &Plan) -> anyhow::Result<Observed> {
         now,
         generated: report.generated,
         live: flagged
-            .iter()
-            .map(|u| u.name.clone())
+            .into_iter()
             .zip(live)
             .map(|(name, live)| live.map(|l| (name, l)))
             .collect::<anyhow::Result<_>>()?,
